@@ -1,0 +1,93 @@
+"""The format registry and automatic detection.
+
+Adding a format means adding a declaration (with sample lines) to one of the family modules.
+"""
+from __future__ import annotations
+
+from .apache import FORMATS as _APACHE
+from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError, LineParser
+from .w3c import FORMATS as _W3C
+from .w3c import W3cFormat, looks_like_iis, read_header
+
+REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _W3C}
+
+DETECT_SAMPLE_LINES = 50
+
+__all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "LineParser", "DateConverter",
+           "detect", "resolve", "names"]
+
+
+def names():
+    return sorted(REGISTRY)
+
+
+def _header_format(lines, w3c_fields=None, name=None, options=None):
+    fields_line, header = read_header(lines)
+    fields_line = w3c_fields or fields_line
+    if fields_line is None:
+        return None
+    if name is None:
+        name = "iis" if looks_like_iis(fields_line, header) else "w3c_extended"
+    fmt = REGISTRY[name]
+    return fmt.for_header(fields_line, **(options or {}))
+
+
+def detect(lines, w3c_options=None):
+    """The best format for these first lines of a file, or None.
+
+    W3C files are recognised by their #Fields: header. Otherwise each sample line votes for the
+    format that matches it with the most fields; the format with the most votes wins.
+    """
+    lines = [ln for ln in lines if ln.strip()]
+    if lines and lines[0].lstrip().startswith("#"):
+        fmt = _header_format(lines, options=w3c_options)
+        if fmt is not None:
+            return fmt
+    candidates = [(f, f.compile()) for f in REGISTRY.values() if f.detectable and not f.header_driven]
+    votes: dict[str, int] = {}
+    fields: dict[str, int] = {}
+    for line in [ln for ln in lines if not ln.startswith("#")][:DETECT_SAMPLE_LINES]:
+        best, best_n = None, -1
+        for fmt, parser in candidates:
+            if parser.extract(line) is not None and parser.group_count > best_n:
+                best, best_n = fmt, parser.group_count
+        if best is not None:
+            votes[best.name] = votes.get(best.name, 0) + 1
+            fields[best.name] = best_n
+    if not votes:
+        return None
+    winner = max(votes, key=lambda n: (votes[n], fields[n]))
+    return REGISTRY[winner]
+
+
+def resolve(config, head_lines, source_name="the input"):
+    """The Format to parse one file with, from the options and the file's first lines.
+
+    Raises FormatError with a message that says what to do.
+    """
+    w3c_options = dict(time_taken_millisecs=config.w3c_time_taken_millisecs,
+                       map_fields=config.w3c_map_fields, field_regexes=config.w3c_field_regexes)
+    if config.log_format_regex:
+        if "(?P<" not in config.log_format_regex:
+            raise FormatError("--log-format-regex needs named groups, such as (?P<ip>\\S+)")
+        return Format("custom", config.log_format_regex, config.log_date_format or APACHE_DATE,
+                      detectable=False)
+    if config.log_format_name:
+        fmt = REGISTRY.get(config.log_format_name)
+        if fmt is None:
+            raise FormatError("unknown log format %r (known: %s)" % (config.log_format_name, ", ".join(names())))
+        if fmt.header_driven:
+            built = _header_format(head_lines, config.w3c_fields, fmt.name, w3c_options)
+            if built is None:
+                raise FormatError("%s has no '#Fields:' line: give one with --w3c-fields" % source_name)
+            return built
+        if config.log_date_format:
+            return Format(fmt.name, fmt.regex, config.log_date_format, detectable=False)
+        return fmt
+    if config.w3c_fields:
+        return _header_format(head_lines, config.w3c_fields, None, w3c_options)
+    fmt = detect(head_lines, w3c_options)
+    if fmt is None:
+        raise FormatError("cannot detect the log format of %s from its first lines: give it with "
+                          "--log-format-name (one of: %s) or --log-format-regex" % (source_name, ", ".join(names())))
+    return fmt

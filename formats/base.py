@@ -1,0 +1,153 @@
+"""Formats as data: a declaration (name, regex, date format, sample lines) compiled into a parser.
+
+Every parser emits the same field vocabulary (`FIELDS`), as one tuple per line, so no later stage
+knows which format a hit came from. Fields a format lacks are None.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+# The one field vocabulary (the contract's section 2, before normalisation).
+FIELDS = (
+    "ip", "host", "date", "time", "timezone", "method", "path", "query_string", "status", "length",
+    "referrer", "user_agent", "userid", "generation_time_milli", "generation_time_micro",
+    "generation_time_secs", "event_category", "event_action", "event_name",
+)
+FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
+
+APACHE_DATE = "%d/%b/%Y:%H:%M:%S"
+ISO_DATE = "%Y-%m-%d %H:%M:%S"
+
+
+class FormatError(ValueError):
+    """A format declaration, or a user-given regex, that cannot be used."""
+
+
+@dataclass
+class Format:
+    """A log format declaration. `samples` pairs a line with fields it must produce."""
+    name: str
+    regex: str | None
+    date_format: str = APACHE_DATE
+    description: str = ""
+    samples: list[tuple[str, dict]] = field(default_factory=list)
+    detectable: bool = True
+    header_driven: bool = False  # W3C: the regex comes from the file's #Fields: line
+
+    def compile(self, extra_groups=(), ignore_groups=()) -> "LineParser":
+        if self.regex is None:
+            raise FormatError("format %s needs a #Fields: header to build its regex" % self.name)
+        return LineParser(self.name, self.regex, self.date_format, extra_groups, ignore_groups)
+
+
+class LineParser:
+    """A compiled format: `extract(line)` gives a tuple of FIELDS (+ extra groups) or None."""
+
+    def __init__(self, name, regex, date_format=APACHE_DATE, extra_groups=(), ignore_groups=()):
+        self.name = name
+        try:
+            self.regex = re.compile(regex)
+        except re.error as e:
+            raise FormatError("invalid regex for format %s: %s" % (name, e)) from None
+        self.date_format = date_format
+        index = self.regex.groupindex
+        ignored = set(ignore_groups)
+        self.fields = FIELDS + tuple(extra_groups)
+        pad = self.regex.groups  # index of the None appended to m.groups()
+        positions = [index[n] - 1 if n in index and n not in ignored else pad for n in self.fields]
+        self.present = frozenset(n for n in self.fields if n in index and n not in ignored)
+        getter = itemgetter(*positions)
+        match = self.regex.match
+        none = (None,)
+
+        def extract(line):
+            m = match(line)
+            if m is None:
+                return None
+            return getter(m.groups() + none)
+
+        self.extract = extract
+        self.group_count = len(self.present)
+
+    def as_dict(self, line):
+        values = self.extract(line)
+        if values is None:
+            return None
+        return {n: v for n, v in zip(self.fields, values) if n in self.present}
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
+_TZ = re.compile(r"^[+-]?\d{1,4}$")
+
+
+def timezone_offset(tz: str) -> int:
+    """Seconds east of UTC for "+0100", "-05:30", "0000"; ValueError when not an offset."""
+    tz = tz.replace(":", "")
+    if not _TZ.match(tz):
+        raise ValueError("invalid timezone %r" % tz)
+    n = int(tz)
+    sign = -1 if n < 0 else 1
+    n = abs(n)
+    return sign * ((n // 100) * 3600 + (n % 100) * 60)
+
+
+class DateConverter:
+    """Turns a log date (+ optional timezone) into Matomo's `cdt`: UTC "YYYY-MM-DD HH:MM:SS".
+
+    Memoised per distinct (date, timezone): a busy log repeats each second many times.
+    Returns None for an invalid date or timezone.
+    """
+
+    def __init__(self, date_format=APACHE_DATE, add_seconds=0):
+        self.date_format = date_format
+        self.add_seconds = add_seconds
+        self._cache: dict = {}
+        if date_format == APACHE_DATE:
+            self._parse = self._parse_apache
+        elif date_format == ISO_DATE:
+            self._parse = self._parse_iso
+        else:
+            self._parse = lambda s: _dt.datetime.strptime(s, date_format)
+
+    @staticmethod
+    def _parse_apache(s):
+        # 10/Oct/2000:13:55:36
+        if len(s) != 20 or s[2] != "/" or s[6] != "/" or s[11] != ":":
+            return _dt.datetime.strptime(s, APACHE_DATE)
+        return _dt.datetime(int(s[7:11]), _MONTHS[s[3:6]], int(s[0:2]),
+                            int(s[12:14]), int(s[15:17]), int(s[18:20]))
+
+    @staticmethod
+    def _parse_iso(s):
+        # 2000-10-10 13:55:36
+        if len(s) != 19 or s[4] != "-" or s[10] != " ":
+            return _dt.datetime.strptime(s, ISO_DATE)
+        return _dt.datetime(int(s[0:4]), int(s[5:7]), int(s[8:10]),
+                            int(s[11:13]), int(s[14:16]), int(s[17:19]))
+
+    def convert(self, date: str, tz: str | None = None):
+        key = (date, tz)
+        cache = self._cache
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        try:
+            d = self._parse(date)
+            seconds = self.add_seconds
+            if tz:
+                seconds -= timezone_offset(tz)
+            if seconds:
+                d += _dt.timedelta(seconds=seconds)
+            result = "%04d-%02d-%02d %02d:%02d:%02d" % (
+                d.year, d.month, d.day, d.hour, d.minute, d.second)
+        except (ValueError, KeyError, OverflowError, TypeError):
+            result = None
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[key] = result
+        return result

@@ -1,0 +1,107 @@
+"""Acknowledgement: the one place every batch's outcome comes back to.
+
+It keeps the counters of what Matomo confirmed or refused, reports refused hits with their file
+and line, and knows each file's committed offset: the end of the longest prefix of lines that are
+all confirmed, skipped or invalid (never past a hit still buffered or in flight).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from .batching import Batch
+from .responses import OK, Outcome
+from .stats import Stats
+
+log = logging.getLogger("log_importer")
+
+FIRST_BATCH_REFUSED = ("Matomo refused every hit of the first batch (%d of %d invalid): the token has no write "
+                       "access to the site, or the site does not exist; check --token-auth and --idsite")
+
+
+class Acknowledger:
+    def __init__(self, stats: Stats, file_names: list, stop_event: threading.Event | None = None):
+        self.stats = stats
+        self.file_names = file_names
+        self.stop_event = stop_event or threading.Event()
+        self.fatal: str | None = None
+        self._lock = threading.Lock()
+        self._pending: dict = {}     # batch id -> {file_index: min offset}
+        self._read_through: dict = {}  # file_index -> end offset of the lines handed on
+        self._first_answer_seen = False
+
+    # Main thread -----------------------------------------------------------------------
+    def chunk_consumed(self, file_index: int, end: int):
+        with self._lock:
+            self._read_through[file_index] = end
+
+    def batch_created(self, batch: Batch):
+        with self._lock:
+            self._pending[batch.id] = batch.min_offsets()
+
+    def committed(self, file_index: int, buffered_heads: dict | None = None) -> int:
+        """The offset below which every line of the file is confirmed, skipped or invalid."""
+        with self._lock:
+            low = self._read_through.get(file_index, 0)
+            for offsets in self._pending.values():
+                off = offsets.get(file_index)
+                if off is not None and off < low:
+                    low = off
+        if buffered_heads:
+            off = buffered_heads.get(file_index)
+            if off is not None and off < low:
+                low = off
+        return low
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # Sender threads --------------------------------------------------------------------
+    def batch_done(self, batch: Batch, outcome: Outcome):
+        s = self.stats
+        with self._lock:
+            first = not self._first_answer_seen
+            self._first_answer_seen = True
+            if outcome.kind != OK:
+                self._fail(outcome.message, batch)
+                return
+            if first and outcome.tracked == 0 and outcome.invalid >= batch.count > 0:
+                self._fail(FIRST_BATCH_REFUSED % (outcome.invalid, batch.count), batch)
+                return
+            del self._pending[batch.id]
+            s.requests += 1
+            s.hits_sent += batch.count
+            s.tracked += outcome.tracked
+            s.rejected += outcome.invalid
+            missing = batch.count - outcome.tracked - outcome.invalid
+            if missing > 0:
+                s.unconfirmed += missing
+            where = []
+            for index in outcome.invalid_indices or ():
+                fi, line = batch.locate(index)
+                where.append((self.file_names[fi], line))
+            s.rejected_lines.extend(where)
+        if outcome.invalid:
+            if where:
+                log.warning("Matomo refused %d hit(s): %s", outcome.invalid,
+                            ", ".join("%s:%d" % w for w in where[:20]) + (" …" if len(where) > 20 else ""))
+            else:
+                log.warning("Matomo refused %d hit(s) of a batch of %d (their lines are known only with a "
+                            "super-user token)", outcome.invalid, batch.count)
+        if missing > 0:
+            log.warning("Matomo confirmed only %d of %d hits of a batch (%d neither tracked nor invalid)",
+                        outcome.tracked + outcome.invalid, batch.count, missing)
+
+    def batch_abandoned(self, batch: Batch):
+        """A batch that was never sent because the run is stopping: its hits stay pending."""
+        with self._lock:
+            self.stats.pending_unsent += batch.count
+
+    def _fail(self, message: str, batch: Batch):
+        if self.fatal is None:
+            fi, line = batch.locate(0)
+            self.fatal = "%s (first hit of the batch: %s line %d)" % (message, self.file_names[fi], line)
+        self.stats.pending_unsent += batch.count
+        self.stop_event.set()

@@ -1,0 +1,119 @@
+"""Batching: per-partition buffers of serialised hits, cut into bulk batches in log order.
+
+A partition is one sender: every hit of a visitor lands in the same partition (workers pick it
+from the visitor key), and buffers are filled in log order, so one visitor's hits reach Matomo
+in order. A batch closes when it holds --recorder-max-payload-size hits, when its oldest hit has
+waited too long, or at the end of the input.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Batch:
+    id: int
+    partition: int
+    parts: list  # bytes: JSON request objects separated by commas
+    count: int
+    segments: list = field(default_factory=list)  # (file_index, offsets array, line-index array, line_base)
+
+    def requests_json(self) -> bytes:
+        return b",".join(self.parts)
+
+    def locate(self, index: int):
+        """(file_index, 1-based line number) of the hit at `index` in this batch."""
+        for file_index, offsets, idxs, line_base in self.segments:
+            if index < len(idxs):
+                return file_index, line_base + idxs[index] + 1
+            index -= len(idxs)
+        raise IndexError(index)
+
+    def min_offsets(self) -> dict:
+        found: dict = {}
+        for file_index, offsets, _, _ in self.segments:
+            if offsets:
+                low = offsets[0]  # offsets rise within a segment
+                if file_index not in found or low < found[file_index]:
+                    found[file_index] = low
+        return found
+
+
+class _Segment:
+    __slots__ = ("data", "ends", "offsets", "idxs", "file_index", "line_base", "pos", "born")
+
+    def __init__(self, part, file_index, line_base, born):
+        self.data, self.ends, self.offsets, self.idxs = part
+        self.file_index = file_index
+        self.line_base = line_base
+        self.pos = 0
+        self.born = born
+
+
+class Batcher:
+    def __init__(self, partitions: int, max_hits: int, emit, clock=time.monotonic):
+        self.max_hits = max(1, max_hits)
+        self.emit = emit  # called with each closed Batch; may block (backpressure)
+        self.clock = clock
+        self._buffers = [deque() for _ in range(partitions)]
+        self._counts = [0] * partitions
+        self._ids = itertools.count(1)
+
+    def add(self, result, line_base: int):
+        """Queue one chunk's hits (chunks must arrive in file order)."""
+        now = self.clock()
+        for p, part in enumerate(result.parts):
+            if part is None:
+                continue
+            self._buffers[p].append(_Segment(part, result.file_index, line_base, now))
+            self._counts[p] += len(part[1])
+            while self._counts[p] >= self.max_hits:
+                self.emit(self._take(p, self.max_hits))
+
+    def _take(self, p: int, n: int) -> Batch:
+        buf = self._buffers[p]
+        parts, segments, taken = [], [], 0
+        while taken < n and buf:
+            seg = buf[0]
+            i0 = seg.pos
+            i1 = min(len(seg.ends), i0 + n - taken)
+            a = seg.ends[i0 - 1] if i0 else 0
+            b = seg.ends[i1 - 1]
+            parts.append(seg.data[a:b - 1])  # without the trailing comma
+            segments.append((seg.file_index, seg.offsets[i0:i1], seg.idxs[i0:i1], seg.line_base))
+            taken += i1 - i0
+            seg.pos = i1
+            if i1 == len(seg.ends):
+                buf.popleft()
+        self._counts[p] -= taken
+        return Batch(next(self._ids), p, parts, taken, segments)
+
+    def flush_older_than(self, age: float):
+        """Close partial batches whose oldest hit has waited `age` seconds or more."""
+        limit = self.clock() - age
+        for p, buf in enumerate(self._buffers):
+            if buf and buf[0].born <= limit:
+                while self._counts[p]:
+                    self.emit(self._take(p, self.max_hits))
+
+    def flush_all(self):
+        for p in range(len(self._buffers)):
+            while self._counts[p]:
+                self.emit(self._take(p, self.max_hits))
+
+    def buffered(self) -> int:
+        return sum(self._counts)
+
+    def head_offsets(self) -> dict:
+        """file_index -> lowest offset of a hit still buffered (not yet in a batch)."""
+        found: dict = {}
+        for buf in self._buffers:
+            for seg in buf:
+                if seg.pos < len(seg.offsets):
+                    low = seg.offsets[seg.pos]
+                    if seg.file_index not in found or low < found[seg.file_index]:
+                        found[seg.file_index] = low
+        return found

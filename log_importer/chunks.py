@@ -1,0 +1,324 @@
+"""The per-chunk stage: bytes of whole lines → parsed, classified, built and serialised hits.
+
+`process_chunk` is a pure function of a `ChunkTask` and the options: it runs in worker processes
+(or inline). It returns counters and, for each sender partition, the hits' JSON request objects
+joined into one bytes object with their end positions, line start offsets and line indexes, so
+that the parent moves bytes, not Python objects.
+"""
+from __future__ import annotations
+
+import zlib
+from array import array
+from dataclasses import dataclass, field
+
+import orjson
+
+from formats import DateConverter, Format, LineParser
+
+from . import classify as C
+from .config import Config
+from .tracking import Hit, RequestBuilder, replay_args, visitor_key
+
+NO_HOST_KEY = "no-hostname-found-in-log"
+REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
+MAX_INVALID_SAMPLES = 200
+
+
+@dataclass
+class Site:
+    idsite: object
+    main_url: str  # without trailing slash
+
+    @property
+    def scheme(self):
+        return self.main_url.partition("://")[0] or "http"
+
+
+@dataclass
+class SiteMap:
+    """What a worker knows of sites: one static site, or sites by key (host or "#idsite")."""
+    static: Site | None = None
+    by_key: dict = field(default_factory=dict)  # key -> Site or None (no site)
+    resolve_all: Site | None = None  # dry run without --idsite: every key resolves to this
+
+
+@dataclass
+class ChunkTask:
+    file_index: int
+    seq: int
+    start: int  # byte offset of data in the (decompressed) file
+    data: bytes
+    fmt: Format
+    sites: SiteMap
+    partitions: int
+    max_valid: int | None = None  # --debug-request-limit: stop after this many parsed lines
+
+
+@dataclass
+class ChunkResult:
+    file_index: int
+    seq: int
+    start: int
+    end: int
+    lines: int = 0
+    counts: dict = field(default_factory=dict)
+    hits: int = 0
+    downloads: int = 0
+    parts: list = field(default_factory=list)  # per partition: (data, ends, offsets, line_idx) or None
+    need_keys: set | None = None
+    no_site_keys: set = field(default_factory=set)
+    sites_used: set = field(default_factory=set)
+    dates: set = field(default_factory=set)
+    invalid_samples: list = field(default_factory=list)  # (line index, reason, text)
+    limit_reached: bool = False
+
+
+class ChunkProcessor:
+    """Per-process state: compiled parsers, memo tables and the classifier, built once."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.classifier = C.Classifier(config)
+        self.builder = RequestBuilder(config)
+        self._parsers: dict = {}
+        extra = []
+        for g in list(config.page_cvar_groups) + list(config.visit_cvar_groups):
+            if g not in extra:
+                extra.append(g)
+        self.extra_groups = tuple(extra)
+
+    def parser_for(self, fmt: Format):
+        key = (fmt.name, fmt.regex, fmt.date_format)
+        found = self._parsers.get(key)
+        if found is None:
+            parser = LineParser(fmt.name, fmt.regex, fmt.date_format, self.extra_groups,
+                                self.config.ignore_groups)
+            found = (parser, DateConverter(fmt.date_format, self.config.add_to_date))
+            self._parsers[key] = found
+        return found
+
+    def process(self, task: ChunkTask) -> ChunkResult:
+        c = self.config
+        parser, dates = self.parser_for(task.fmt)
+        extract = parser.extract
+        convert = dates.convert
+        classify = self.classifier.classify
+        build = self.builder.build
+        dumps = orjson.dumps
+        crc32 = zlib.crc32
+        encoding = c.encoding
+        delim = c.query_string_delimiter
+        lower_path = c.force_lowercase_path
+        log_hostname = c.log_hostname
+        replay = c.replay_tracking
+        tracker_files = ([c.replay_tracking_expected_tracker_file.lower()]
+                         if c.replay_tracking_expected_tracker_file else ["piwik.php", "matomo.php"])
+        page_groups = [(parser.fields.index(g), name) for g, name in c.page_cvar_groups.items()]
+        visit_groups = [(parser.fields.index(g), name) for g, name in c.visit_cvar_groups.items()]
+        header_driven = task.fmt.header_driven
+        sites = task.sites
+        static = sites.static
+        by_key = sites.by_key
+        resolve_all = sites.resolve_all
+        nparts = task.partitions
+        debug = c.debug > 0
+        max_valid = task.max_valid
+
+        res = ChunkResult(task.file_index, task.seq, task.start, task.start)
+        counts = dict.fromkeys(C.SKIP_REASONS, 0)
+        counts["comment"] = 0
+        out = [[] for _ in range(nparts)]
+        ends = [array("I") for _ in range(nparts)]
+        offsets = [array("Q") for _ in range(nparts)]
+        line_idx = [array("I") for _ in range(nparts)]
+        sizes = [0] * nparts
+        need = set()
+        no_site = res.no_site_keys
+        sites_used = res.sites_used
+        days = res.dates
+        samples = res.invalid_samples
+        hits = downloads = valid = 0
+
+        def invalid(i, reason, text):
+            counts[C.INVALID] += 1
+            if debug and len(samples) < MAX_INVALID_SAMPLES:
+                samples.append((i, reason, text[:300]))
+
+        data = task.data
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        pos = task.start
+        n = 0
+        for i, raw in enumerate(lines):
+            start = pos
+            pos += len(raw) + 1
+            n += 1
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError:
+                invalid(i, "undecodable bytes for --encoding=%s" % encoding, raw.decode("latin-1"))
+                continue
+            if line[-1:] == "\r":
+                line = line[:-1]
+            f = extract(line)
+            if f is None:
+                if header_driven and line[:1] == "#":
+                    counts["comment"] += 1
+                elif line.strip():
+                    invalid(i, "line did not match the format", line)
+                else:
+                    invalid(i, "empty line", line)
+                continue
+            valid += 1
+            if max_valid is not None and valid > max_valid:
+                res.limit_reached = True
+                n -= 1
+                pos = start
+                break
+            (ip, host, date, time, tz, method, path, qs, status, length, ref, ua, userid,
+             gms, gus, gs, ec, ea, en) = f[:19]
+            if time is not None:
+                date = date + " " + time
+            cdt = convert(date, tz) if date is not None else None
+            if cdt is None:
+                invalid(i, "invalid date or timezone", line)
+                continue
+            if path is None or status is None or ip is None:
+                invalid(i, "line has no path, status or client IP", line)
+                continue
+            if lower_path:
+                path = path.lower()
+            if qs is None:
+                path, _, qs = path.partition(delim)
+            elif qs == "-":
+                qs = ""
+            if log_hostname:
+                host = log_hostname
+            elif host is not None:
+                if host[:1] == '"':
+                    host = host[1:-1]
+                host = host.lower().strip(".")
+            elif path[:1] != "/":
+                host = _url_host(path)
+            if ref is None or ref == "-":
+                ref = ""
+            elif ref[:1] == '"':
+                ref = ref[1:-1]
+                if ref == "-":
+                    ref = ""
+            if ua is None:
+                ua = ""
+            elif ua[:1] == '"':
+                ua = ua[1:-1]
+            reason, flags = classify(path, host, status, ua, cdt)
+            if reason is not None:
+                counts[reason] += 1
+                continue
+            rargs = None
+            if replay:
+                lp = path.lower()
+                if not qs or not any(lp.endswith(t) for t in tracker_files):
+                    invalid(i, "no query string, or the path is not a tracker request", line)
+                    continue
+                rargs = replay_args(qs, c.add_to_date)
+                if "idsite" not in rargs:
+                    invalid(i, "replayed request has no idsite", line)
+                    continue
+                key = REPLAY_KEY_PREFIX + str(rargs["idsite"])
+            else:
+                key = host or NO_HOST_KEY
+            if static is not None:
+                site = static
+            elif resolve_all is not None:
+                site = resolve_all
+            else:
+                site = by_key.get(key, need)
+                if site is need:
+                    need.add(key)
+                    continue
+                if site is None:
+                    counts[C.NO_SITE] += 1
+                    no_site.add(key)
+                    continue
+            if need:
+                continue  # this chunk goes back for site resolution; don't build
+            try:
+                length = int(length) if length else 0
+            except ValueError:
+                length = 0
+            gen = 0.0
+            try:
+                if gms is not None:
+                    gen = float(gms)
+                elif gus is not None:
+                    gen = float(gus) / 1000
+                elif gs is not None:
+                    gen = float(gs) * 1000
+            except ValueError:
+                gen = 0.0
+            if userid == "-":
+                userid = None
+            if en == "-":
+                en = None
+            pcv = vcv = ()
+            if page_groups:
+                pcv = tuple((name, f[j]) for j, name in page_groups if f[j] is not None and f[j] != "-")
+            if visit_groups:
+                vcv = tuple((name, f[j]) for j, name in visit_groups if f[j] is not None and f[j] != "-")
+            hit = Hit(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
+                      ec, ea, en, flags, pcv, vcv, rargs)
+            if host is not None:
+                prefix = site.scheme + "://" + host
+            else:
+                prefix = site.main_url
+            body = dumps(build(hit, site.idsite, prefix))
+            p = crc32((visitor_key(hit) if replay else ip).encode()) % nparts if nparts > 1 else 0
+            out[p].append(body)
+            sizes[p] += len(body) + 1
+            ends[p].append(sizes[p])
+            offsets[p].append(start)
+            line_idx[p].append(i)
+            hits += 1
+            if flags & C.IS_DOWNLOAD:
+                downloads += 1
+            sites_used.add(site.idsite)
+            days.add(cdt[:10])
+        res.end = pos
+        res.lines = n
+        if need:
+            res.need_keys = need
+            return res
+        counts = {k: v for k, v in counts.items() if v}
+        res.counts = counts
+        res.hits = hits
+        res.downloads = downloads
+        res.parts = [(b",".join(out[p]) + b",", ends[p], offsets[p], line_idx[p]) if out[p] else None
+                     for p in range(nparts)]
+        return res
+
+
+def _url_host(path):
+    """The host of an absolute URL in the request line (proxy logs), else None."""
+    scheme, sep, rest = path.partition("://")
+    if not sep or "/" in scheme:
+        return None
+    host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower() or None
+    return host.partition(":")[0].lower() or None
+
+
+# Worker-process entry points (multiprocessing needs module-level functions).
+_processor: ChunkProcessor | None = None
+
+
+def init_worker(config: Config):
+    global _processor
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
+    _processor = ChunkProcessor(config)
+
+
+def run_task(task: ChunkTask) -> ChunkResult:
+    return _processor.process(task)

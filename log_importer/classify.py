@@ -1,0 +1,140 @@
+"""Classification: which hits are tracked, and why the others are skipped.
+
+The rules and their order of precedence are the contract's section 3. `Classifier.classify`
+is a pure function of the hit's fields and the options, so it runs in worker processes.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from .config import BOT_SUBSTRINGS, DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, STATIC_FILES, Config
+
+# Skip reasons: the counter names shown in the summary, in the contract's order.
+INVALID = "invalid"
+DOWNLOAD_NOT_LISTED = "download_not_listed"
+HOSTNAME_MISMATCH = "hostname_mismatch"
+HTTP_ERROR = "http_error"
+HTTP_REDIRECT = "http_redirect"
+EXCLUDED_PATH = "excluded_path"
+STATIC = "static"
+BOT = "bot"
+FILTERED = "filtered"
+NO_SITE = "no_site"
+
+SKIP_REASONS = (INVALID, DOWNLOAD_NOT_LISTED, HOSTNAME_MISMATCH, HTTP_ERROR, HTTP_REDIRECT,
+                EXCLUDED_PATH, STATIC, BOT, FILTERED, NO_SITE)
+
+# Flags of a tracked hit (bit field, cheap to carry).
+IS_DOWNLOAD = 1
+IS_ERROR = 2
+IS_REDIRECT = 4
+IS_BOT = 8
+
+
+class BotClassifier:
+    """Case-insensitive substring match against the bot list, memoised per distinct agent."""
+
+    def __init__(self, extra_substrings=()):
+        subs = list(BOT_SUBSTRINGS) + [s.lower() for s in extra_substrings if s]
+        self._regex = re.compile("|".join(re.escape(s) for s in subs))
+        self._cache: dict[str, bool] = {}
+
+    def is_bot(self, user_agent: str) -> bool:
+        cache = self._cache
+        found = cache.get(user_agent)
+        if found is None:
+            found = self._regex.search(user_agent.lower()) is not None
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[user_agent] = found
+        return found
+
+
+_default_bots = BotClassifier()
+
+
+def is_bot(user_agent: str) -> bool:
+    """The importer's default bot test (the contract's list, no extra substrings)."""
+    return _default_bots.is_bot(user_agent or "")
+
+
+def extension_of(path: str) -> str:
+    """The text after the last '.' of the path, lowercased (the whole path when there is none)."""
+    return path.rpartition(".")[2].lower()
+
+
+class Classifier:
+    def __init__(self, config: Config):
+        self.config = config
+        self.bots = BotClassifier(config.useragent_excludes)
+        self.download_extensions = config.download_extensions
+        self.custom_download_list = config.custom_download_list
+        self.hostnames = list(config.hostnames)
+        self.exclude_paths = list(config.exclude_paths)
+        self.include_paths = list(config.include_paths)
+        self.include_hosts = set(config.include_hosts)
+        self.exclude_hosts = set(config.exclude_hosts)
+        self.older = config.exclude_older_than
+        self.newer = config.exclude_newer_than
+        self._host_ok: dict[str | None, bool] = {}
+
+    def _hostname_matches(self, host):
+        ok = self._host_ok.get(host)
+        if ok is None:
+            ok = host is None or any(fnmatch.fnmatchcase(host, p) for p in self.hostnames)
+            self._host_ok[host] = ok
+        return ok
+
+    def classify(self, path, host, status, user_agent, cdt):
+        """Return (reason, 0) for a skipped hit or (None, flags) for a tracked one.
+
+        `cdt` is the hit's UTC date as "YYYY-MM-DD HH:MM:SS" (these compare as strings).
+        """
+        c = self.config
+        flags = 0
+        ext = path.rpartition(".")[2].lower()
+        if ext in self.download_extensions:
+            flags = IS_DOWNLOAD
+        elif ext in DOWNLOAD_EXTENSIONS:
+            return DOWNLOAD_NOT_LISTED, 0
+        if self.hostnames and not self._hostname_matches(host):
+            return HOSTNAME_MISMATCH, 0
+        s0 = status[:1]
+        if s0 == "4" or s0 == "5":
+            if c.replay_tracking:
+                pass
+            elif c.enable_http_errors:
+                flags |= IS_ERROR
+            else:
+                return HTTP_ERROR, 0
+        elif s0 == "3" and status != "304":
+            if c.enable_http_redirects:
+                flags |= IS_REDIRECT
+            else:
+                return HTTP_REDIRECT, 0
+        if self.exclude_paths or self.include_paths:
+            if any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths):
+                return EXCLUDED_PATH, 0
+            if self.include_paths and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths):
+                return EXCLUDED_PATH, 0
+        if ext in STATIC_EXTENSIONS or path.rpartition("/")[2] in STATIC_FILES:
+            if c.enable_static:
+                flags |= IS_DOWNLOAD
+            else:
+                return STATIC, 0
+        if self.bots.is_bot(user_agent):
+            if c.enable_bots:
+                flags |= IS_BOT
+            else:
+                return BOT, 0
+        if host is not None and (self.exclude_hosts or self.include_hosts):
+            if host in self.exclude_hosts:
+                return FILTERED, 0
+            if self.include_hosts and host not in self.include_hosts:
+                return FILTERED, 0
+        if self.older is not None and cdt < self.older:
+            return FILTERED, 0
+        if self.newer is not None and cdt > self.newer:
+            return FILTERED, 0
+        return None, flags

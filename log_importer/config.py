@@ -1,0 +1,117 @@
+"""The typed configuration of one import run.
+
+`cli.py` turns arguments into a `Config`; everything else reads only this. A `Config` is plain
+data (picklable), so worker processes get the same view of the options as the parent.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# Contract, section 3.
+STATIC_EXTENSIONS = frozenset(
+    "gif jpg jpeg png bmp ico svg svgz ttf otf eot woff woff2 class swf css js xml webp".split())
+STATIC_FILES = frozenset(["robots.txt"])
+DOWNLOAD_EXTENSIONS = frozenset((
+    "7z aac arc arj asf asx avi bin csv deb dmg doc docx exe flac flv gz gzip hqx ibooks jar json "
+    "mpg mp2 mp3 mp4 mpeg mov movie msi msp odb odf odg odp ods odt ogg ogv pdf phps ppt pptx qt "
+    "qtm ra ram rar rpm rtf sea sit tar tbz bz2 tgz torrent txt wav webm wma wmv wpd xls xlsx xml "
+    "xsd z zip azw3 epub mobi apk md5 sig").split())
+BOT_SUBSTRINGS = (
+    "adsbot-google", "ask jeeves", "baidubot", "bot-", "bot/", "ccooter/", "crawl", "curl",
+    "echoping", "exabot", "feed", "googlebot", "ia_archiver", "java/", "libwww",
+    "mediapartners-google", "msnbot", "netcraftsurvey", "panopta", "pingdom.com_bot_", "robot",
+    "spider", "surveybot", "twiceler", "voilabot", "yahoo", "yandex", "zabbix",
+    "googlestackdrivermonitoring",
+)
+
+DEFAULT_TRACKER_PATH = "/piwik.php"
+
+
+@dataclass
+class Config:
+    files: list[str] = field(default_factory=list)
+
+    # Connection and auth.
+    url: str | None = None
+    api_url: str | None = None
+    tracker_endpoint_path: str = DEFAULT_TRACKER_PATH
+    token_auth: str | None = dataclasses.field(default=None, repr=False)
+    login: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    config_file: str | None = None
+    auth_user: str | None = None
+    auth_password: str | None = dataclasses.field(default=None, repr=False)
+    accept_invalid_ssl_certificate: bool = False
+    request_suffix: str | None = None
+    request_timeout: float = 300.0
+    retry_max_attempts: int = 3
+    retry_delay: float = 10.0
+
+    # Sites.
+    idsite: int | None = None
+    idsite_fallback: int | None = None
+    add_sites_new_hosts: bool = False
+    hostnames: list[str] = field(default_factory=list)
+    include_hosts: list[str] = field(default_factory=list)
+    exclude_hosts: list[str] = field(default_factory=list)
+    log_hostname: str | None = None
+
+    # Formats.
+    log_format_name: str | None = None
+    log_format_regex: str | None = None
+    log_date_format: str | None = None
+    w3c_fields: str | None = None
+    w3c_map_fields: dict[str, str] = field(default_factory=dict)
+    w3c_field_regexes: dict[str, str] = field(default_factory=dict)
+    w3c_time_taken_millisecs: bool = False
+    ignore_groups: list[str] = field(default_factory=list)
+    encoding: str = "utf8"
+    dump_log_regex: bool = False
+
+    # What is tracked.
+    enable_static: bool = False
+    enable_bots: bool = False
+    enable_http_errors: bool = False
+    enable_http_redirects: bool = False
+    enable_reverse_dns: bool = False
+    strip_query_string: bool = False
+    query_string_delimiter: str = "?"
+    exclude_paths: list[str] = field(default_factory=list)
+    include_paths: list[str] = field(default_factory=list)
+    useragent_excludes: list[str] = field(default_factory=list)
+    download_extensions: frozenset[str] = DOWNLOAD_EXTENSIONS
+    custom_download_list: bool = False  # --download-extensions was given
+    exclude_older_than: str | None = None  # UTC, "YYYY-MM-DD HH:MM:SS"
+    exclude_newer_than: str | None = None
+    add_to_date: int = 0
+    force_lowercase_path: bool = False
+    title_category_delimiter: str = "/"
+    track_http_method: bool = False
+    visit_cvar_groups: dict[str, str] = field(default_factory=dict)
+    page_cvar_groups: dict[str, str] = field(default_factory=dict)
+    replay_tracking: bool = False
+    replay_tracking_expected_tracker_file: str | None = None
+
+    # Running.
+    recorders: int = 1
+    recorder_max_payload_size: int = 200
+    bulk_tracking: bool = True
+    dry_run: bool = False
+    show_progress: bool | None = None  # None: on when stderr is a terminal
+    show_progress_delay: float = 1.0
+    output: str | None = None
+    skip: int = 0
+    debug: int = 0
+    debug_tracker: bool = False
+    debug_request_limit: int | None = None
+    workers: int | None = None  # parsing processes; None: one per available core
+    chunk_bytes: int = 1 << 20
+
+    @property
+    def tracker_url(self) -> str:
+        return self.url.rstrip("/") + self.tracker_endpoint_path
+
+    @property
+    def api_endpoint(self) -> str:
+        return (self.api_url or self.url).rstrip("/") + "/index.php"

@@ -1,0 +1,327 @@
+"""run(config): one import, from the inputs to the summary. Everything else is a stage it calls.
+
+Flow: sources → chunk tasks (format resolved once per file) → workers (parse, classify, build,
+serialise) → results consumed in file order → batcher (per-visitor partitions) → senders →
+acknowledger → summary. Chunk results come back in order through a bounded window, and senders
+have bounded queues, so memory stays flat whatever the input size.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+import threading
+from collections import deque
+
+import orjson
+
+import formats
+
+from . import chunks
+from .acks import Acknowledger
+from .api import MatomoApi, make_client, obtain_token, with_suffix
+from .batching import Batcher
+from .config import Config
+from .errors import EXIT_OK, EXIT_SIGINT, ConfigError, ImportFailed, UsageError, UserError
+from .responses import NOT_JSON_HINT, OK, Outcome, classify_bulk
+from .sending import Sender, TrackerTransport
+from .sites import SiteResolver
+from .sources import Source, SourceError, expand, head_lines
+from .stats import Stats
+from .summary import render
+
+log = logging.getLogger("log_importer")
+
+PARTIAL_BATCH_MAX_AGE = 2.0  # seconds a partial batch may wait for more hits
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(config: Config) -> int:
+    if config.debug_request_limit is not None:
+        return 1  # the limit is counted in order, inline
+    return max(1, config.workers or available_cores())
+
+
+class Importer:
+    def __init__(self, config: Config, out=None, err=None):
+        self.config = config
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.stats = Stats()
+        self.stop_event = threading.Event()
+        self.client = None
+        self.api = None
+        self.token = None
+        self.pool = None
+        self.senders: list[Sender] = []
+        self.progress = None
+        self._processor = None
+        self._sources_done_bytes = 0
+        self._current_source: Source | None = None
+
+    # Set-up ----------------------------------------------------------------------------
+    def prepare(self):
+        c = self.config
+        self.files = expand(c.files)
+        self.stats.files = ["(stdin)" if f == "-" else f for f in self.files]
+        self.stats.stdin_used = "-" in self.files
+        if c.dump_log_regex:
+            return
+        if not c.dry_run:
+            self.client = make_client(c)
+            self.api = MatomoApi(c, self.client)
+            self.token = obtain_token(c, self.api)
+            self.api.token = self.token
+            self.check_matomo()
+        self.resolver = SiteResolver(c, self.api, self.stats)
+        self.resolver.start()
+
+    def check_matomo(self):
+        """Before any hit: the API answers and takes the token; the tracker answers bulk JSON."""
+        c = self.config
+        version = self.api.call("API.getMatomoVersion")
+        log.debug("Matomo version: %s", version.get("value") if isinstance(version, dict) else version)
+        if not c.bulk_tracking:
+            return
+        url = with_suffix(c.tracker_url, c.request_suffix, "queuedtracking=0")
+        body = b'{"requests":[],"token_auth":' + orjson.dumps(self.token) + b"}"
+        try:
+            r = self.client.post(url, content=body, headers={"Content-Type": "application/json"})
+        except Exception as e:
+            raise ConfigError("cannot reach the tracker at %s: %s (check --url and --tracker-endpoint-path)"
+                              % (c.tracker_url, e)) from None
+        outcome = classify_bulk(r.status_code, r.headers, r.content, 0)
+        if outcome.kind != OK:
+            if r.status_code == 404:
+                raise ConfigError("the tracker %s does not exist (HTTP 404): check --url and "
+                                  "--tracker-endpoint-path" % c.tracker_url)
+            raise ConfigError("the tracker at %s is not usable: %s" % (
+                c.tracker_url, outcome.message if r.status_code == 200 else outcome.message or NOT_JSON_HINT))
+
+    # Tasks -----------------------------------------------------------------------------
+    def _format_for(self, source: Source, first_block: bytes):
+        c = self.config
+        fmt = formats.resolve(c, head_lines(first_block, c.encoding), source.display_name)
+        parser = fmt.compile()
+        if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
+                and "host" not in parser.present):
+            raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
+                             "(or a host with --log-hostname)" % (source.display_name, fmt.name))
+        for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
+            if group not in parser.regex.groupindex:
+                log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
+        log.debug("format of %s: %s", source.display_name, fmt.name)
+        return fmt
+
+    def tasks(self, partitions):
+        c = self.config
+        to_skip = c.skip
+        for fi, name in enumerate(self.files):
+            source = Source(name)
+            self._current_source = source
+            try:
+                blocks = source.blocks(c.chunk_bytes)
+                first = next(blocks, None)
+                if first is None or not first[1].strip():
+                    continue
+                fmt = self._format_for(source, first[1])
+                seq = 0
+                for offset, data in _chain(first, blocks):
+                    if to_skip:
+                        data, offset, skipped = _skip_lines(data, offset, to_skip)
+                        to_skip -= skipped
+                        self.stats.lines_read += skipped
+                        self.stats.lines_skipped_option += skipped
+                        if not data:
+                            continue
+                    yield chunks.ChunkTask(fi, seq, offset, data, fmt, self.resolver.site_map(), partitions)
+                    seq += 1
+            finally:
+                if source.size:
+                    self._sources_done_bytes += source.size
+                self._current_source = None
+                source.close()
+
+    def bytes_read(self):
+        current = self._current_source.position if self._current_source is not None else 0
+        return self._sources_done_bytes + current
+
+    # The run ---------------------------------------------------------------------------
+    def run(self) -> int:
+        c = self.config
+        self.prepare()
+        if c.dump_log_regex:
+            return self.dump_regex()
+        workers = worker_count(c)
+        partitions = 1 if c.dry_run else max(1, c.recorders)
+        acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
+        self.limit_left = c.debug_request_limit
+        if workers > 1:
+            import multiprocessing
+            # Fork the workers before any thread starts.
+            self.pool = multiprocessing.get_context("fork").Pool(workers, chunks.init_worker, (c,))
+        if c.dry_run:
+            def emit(batch):
+                acks.batch_created(batch)
+                acks.batch_done(batch, Outcome(OK, tracked=batch.count))
+        else:
+            transport = TrackerTransport(c, self.client, self.token, self.stop_event)
+            transport.on_retry = self._count_retry
+            self.senders = [Sender(i, transport, acks) for i in range(partitions)]
+            for s in self.senders:
+                s.start()
+
+            def emit(batch):
+                acks.batch_created(batch)
+                if not self.senders[batch.partition].put(batch, self.stop_event):
+                    acks.batch_abandoned(batch)
+        self.batcher = Batcher(partitions, c.recorder_max_payload_size, emit)
+        if self._show_progress():
+            from .progress import Progress
+            total = sum(os.path.getsize(f) for f in self.files if f != "-") or None
+            self.progress = Progress(total, self.stats, self.err, c.show_progress_delay, c.dry_run)
+        interrupted = None
+        try:
+            self.pump(workers, partitions)
+            if not self.stop_event.is_set():
+                self.batcher.flush_all()
+        except KeyboardInterrupt:
+            interrupted = "stopped by Ctrl-C: hits not yet confirmed by Matomo were not imported"
+            self.stop_event.set()
+        finally:
+            self.shutdown()
+        return self.finish(interrupted)
+
+    def pump(self, workers, partitions):
+        c = self.config
+        window: deque = deque()
+        depth = workers * 2 + 1
+        tasks = self.tasks(partitions)
+        exhausted = False
+        line_bases: dict = {}
+        while True:
+            while not exhausted and len(window) < depth and not self.stop_event.is_set():
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                    break
+                future = self.pool.apply_async(chunks.run_task, (task,)) if self.pool else None
+                window.append((task, future))
+            if not window or self.stop_event.is_set():
+                break
+            task, future = window.popleft()
+            if future is not None:
+                result = future.get()
+            else:
+                if self.limit_left is not None:
+                    task.max_valid = self.limit_left
+                result = self.processor.process(task)
+            while result.need_keys:
+                self.resolver.resolve(result.need_keys)
+                task = dataclasses.replace(task, sites=self.resolver.site_map())
+                result = self.processor.process(task)
+            fi = result.file_index
+            base = line_bases.get(fi, 0)
+            line_bases[fi] = base + result.lines
+            self.stats.add_chunk(result, self.stats.files[fi], base)
+            for i, reason, text in result.invalid_samples:
+                log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
+            self.batcher.add(result, base)
+            self.acks.chunk_consumed(fi, result.end)
+            self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)
+            if self.progress is not None:
+                self.progress.update(self.bytes_read())
+            if self.limit_left is not None:
+                self.limit_left -= result.lines - result.counts.get("invalid", 0) - result.counts.get("comment", 0)
+                if result.limit_reached or self.limit_left <= 0:
+                    log.info("reached --debug-request-limit=%d: stopping", c.debug_request_limit)
+                    break
+        tasks.close()
+
+    @property
+    def processor(self):
+        if self._processor is None:
+            self._processor = chunks.ChunkProcessor(self.config)
+        return self._processor
+
+    def _count_retry(self, outcome):
+        with self.stats.lock:
+            self.stats.retries += 1
+
+    def shutdown(self):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+        for s in self.senders:
+            s.put(None, self.stop_event)
+        for s in self.senders:
+            s.join()
+        if self.client is not None:
+            self.client.close()
+
+    def finish(self, interrupted) -> int:
+        self.stats.stopped = __import__("time").monotonic()
+        if self.progress is not None:
+            self.progress.close(self.bytes_read())
+        self.out.write(render(self.stats, self.config, interrupted or self.acks.fatal))
+        self.out.flush()
+        if interrupted:
+            return EXIT_SIGINT
+        if self.acks.fatal:
+            raise ImportFailed(self.acks.fatal)
+        return EXIT_OK
+
+    def dump_regex(self) -> int:
+        source = Source(self.files[0])
+        try:
+            first = next(source.blocks(self.config.chunk_bytes), (0, b""))
+            fmt = formats.resolve(self.config, head_lines(first[1], self.config.encoding), source.display_name)
+        finally:
+            source.close()
+        self.out.write("format: %s\nregex: %s\n" % (fmt.name, fmt.regex))
+        return EXIT_OK
+
+    def _show_progress(self):
+        c = self.config
+        if c.show_progress is not None:
+            return c.show_progress
+        return hasattr(self.err, "isatty") and self.err.isatty()
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _skip_lines(data: bytes, offset: int, n: int):
+    """Drop up to n whole lines from the front of a block: (rest, new offset, lines dropped)."""
+    pos, dropped = 0, 0
+    while dropped < n:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            if pos < len(data):
+                dropped += 1
+                pos = len(data)
+            break
+        pos = nl + 1
+        dropped += 1
+    return data[pos:], offset + pos, dropped
+
+
+def run(config: Config, out=None, err=None) -> int:
+    """Run one import and return its exit status; a UserError carries the one-line reason."""
+    try:
+        return Importer(config, out, err).run()
+    except (formats.FormatError, SourceError) as e:
+        raise UsageError(str(e)) from None
+
+
+__all__ = ["run", "Importer", "UserError"]

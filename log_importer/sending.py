@@ -1,0 +1,126 @@
+"""Sending: one thread per partition posts its batches, in order, over a shared keep-alive client.
+
+Every outcome goes to the Acknowledger. Retries follow `responses.backoff_delay`; when they run
+out, or the answer is final, the run stops and the batch stays unconfirmed.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+import httpx
+import orjson
+
+from .acks import Acknowledger
+from .api import hide, with_suffix
+from .batching import Batch
+from .config import Config
+from .responses import FATAL, OK, RETRY, Outcome, backoff_delay, classify_bulk, classify_exception, classify_single
+
+log = logging.getLogger("log_importer")
+
+
+class TrackerTransport:
+    """Posts batches to the tracker: bulk JSON, or one form POST per hit (--disable-bulk-tracking)."""
+
+    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None):
+        self.config = config
+        self.client = client
+        self.token = token
+        query = "queuedtracking=0" + ("&debug=1" if config.debug_tracker else "")
+        self.url = with_suffix(config.tracker_url, config.request_suffix, query)
+        self.stop_event = stop_event or threading.Event()
+        self._token_json = orjson.dumps(token or "")
+        self.on_retry = None  # callback(outcome) for counting retries
+
+    def deliver(self, batch: Batch) -> Outcome:
+        if self.config.bulk_tracking:
+            return self._with_retries(lambda: self._post_bulk(batch))
+        return self._deliver_single(batch)
+
+    def _with_retries(self, attempt_once) -> Outcome:
+        attempts = max(1, self.config.retry_max_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                outcome = attempt_once()
+            except httpx.HTTPError as e:
+                outcome = classify_exception(e)
+            if outcome.kind != RETRY:
+                return outcome
+            if attempt == attempts:
+                break
+            delay = backoff_delay(attempt, self.config.retry_delay, outcome.retry_after)
+            log.warning("%s; retrying in %.1f s (attempt %d of %d)",
+                        hide(outcome.message, self.token), delay, attempt + 1, attempts)
+            if self.on_retry is not None:
+                self.on_retry(outcome)
+            if self.stop_event.wait(delay) and self.stop_event.is_set():
+                return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message)
+        return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
+                       % (attempts, hide(outcome.message, self.token)))
+
+    def _post_bulk(self, batch: Batch) -> Outcome:
+        body = (b'{"requests":[' + batch.requests_json() + b'],"token_auth":' + self._token_json + b"}")
+        response = self.client.post(self.url, content=body, headers={"Content-Type": "application/json"})
+        if self.config.debug_tracker:
+            log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])
+        return classify_bulk(response.status_code, response.headers, response.content, batch.count)
+
+    def _post_one(self, params: dict) -> Outcome:
+        form = {k: (v if isinstance(v, str) else orjson.dumps(v).decode() if isinstance(v, (dict, list)) else str(v))
+                for k, v in params.items()}
+        if self.token:
+            form["token_auth"] = self.token
+        response = self.client.post(self.url, data=form)
+        if self.config.debug_tracker:
+            log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])
+        return classify_single(response.status_code, response.headers, response.content)
+
+    def _deliver_single(self, batch: Batch) -> Outcome:
+        requests = orjson.loads(b"[" + batch.requests_json() + b"]")
+        tracked, invalid = 0, []
+        for i, params in enumerate(requests):
+            outcome = self._with_retries(lambda p=params: self._post_one(p))
+            if outcome.kind != OK:
+                return outcome
+            tracked += outcome.tracked
+            if outcome.invalid:
+                invalid.append(i)
+        return Outcome(OK, tracked=tracked, invalid=len(invalid), invalid_indices=invalid)
+
+
+class Sender(threading.Thread):
+    """Sends one partition's batches, one at a time, in order."""
+
+    def __init__(self, index: int, transport: TrackerTransport, acks: Acknowledger, depth: int = 2):
+        super().__init__(name="sender-%d" % index, daemon=True)
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.transport = transport
+        self.acks = acks
+
+    def run(self):
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return
+            if self.acks.stop_event.is_set():
+                self.acks.batch_abandoned(batch)
+                continue
+            try:
+                outcome = self.transport.deliver(batch)
+            except Exception as e:  # never let a sender die silently
+                log.debug("sender error", exc_info=True)
+                outcome = Outcome(FATAL, message="unexpected error while sending: %s" % e)
+            self.acks.batch_done(batch, outcome)
+
+    def put(self, batch, stop_event: threading.Event) -> bool:
+        """Queue a batch, waiting while the queue is full; False if the run is stopping."""
+        while True:
+            if batch is not None and stop_event.is_set():
+                return False
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return True
+            except queue.Full:
+                continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from formats import DateConverter, Format, LineParser
+from formats import FIELDS, DateConverter, Format, LineParser
 
 from . import classify as C
 from .config import Config
@@ -28,10 +28,10 @@ MAX_INVALID_SAMPLES = 200
 class Site:
     idsite: object
     main_url: str  # without trailing slash
+    scheme: str = ""
 
-    @property
-    def scheme(self):
-        return self.main_url.partition("://")[0] or "http"
+    def __post_init__(self):
+        self.scheme = self.scheme or self.main_url.partition("://")[0] or "http"
 
 
 @dataclass
@@ -81,6 +81,11 @@ class ChunkProcessor:
         self.classifier = C.Classifier(config)
         self.builder = RequestBuilder(config)
         self._parsers: dict = {}
+        self._hosts: dict = {}
+        try:
+            self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
+        except (UnicodeDecodeError, LookupError):
+            self.ascii_compatible = False
         extra = []
         for g in list(config.page_cvar_groups) + list(config.visit_cvar_groups):
             if g not in extra:
@@ -145,20 +150,29 @@ class ChunkProcessor:
                 samples.append((i, reason, text[:300]))
 
         data = task.data
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
+        if self.ascii_compatible and data.isascii():
+            # One decode for the whole chunk; character offsets are byte offsets.
+            lines = data.decode("ascii").split("\n")
+            ascii_only = True
+        else:
+            lines = data.split(b"\n")
+            ascii_only = False
+        if lines and not lines[-1]:
             lines.pop()
+        path_info = self.classifier.path_info
+        hosts = self._hosts
+        plain = len(parser.fields) == len(FIELDS)
         pos = task.start
-        n = 0
-        for i, raw in enumerate(lines):
+        n = len(lines)
+        for i, line in enumerate(lines):
             start = pos
-            pos += len(raw) + 1
-            n += 1
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError:
-                invalid(i, "undecodable bytes for --encoding=%s" % encoding, raw.decode("latin-1"))
-                continue
+            pos += len(line) + 1
+            if not ascii_only:
+                try:
+                    line = line.decode(encoding)
+                except UnicodeDecodeError:
+                    invalid(i, "undecodable bytes for --encoding=%s" % encoding, line.decode("latin-1"))
+                    continue
             if line[-1:] == "\r":
                 line = line[:-1]
             f = extract(line)
@@ -170,15 +184,16 @@ class ChunkProcessor:
                 else:
                     invalid(i, "empty line", line)
                 continue
-            valid += 1
-            if max_valid is not None and valid > max_valid:
-                res.limit_reached = True
-                n -= 1
-                pos = start
-                break
+            if max_valid is not None:
+                valid += 1
+                if valid > max_valid:
+                    res.limit_reached = True
+                    n = i
+                    pos = start
+                    break
             (ip, host, date, time, tz, method, path, qs, status, length, ref, ua, userid,
-             gms, gus, gs, ec, ea, en) = f[:19]
-            if time is not None:
+             gms, gus, gs, ec, ea, en) = f if plain else f[:19]
+            if time is not None and date is not None:
                 date = date + " " + time
             cdt = convert(date, tz) if date is not None else None
             if cdt is None:
@@ -196,22 +211,17 @@ class ChunkProcessor:
             if log_hostname:
                 host = log_hostname
             elif host is not None:
-                if host[:1] == '"':
-                    host = host[1:-1]
-                host = host.lower().strip(".")
+                h = hosts.get(host)
+                if h is None:
+                    h = hosts[host] = _normal_host(host)
+                host = h
             elif path[:1] != "/":
                 host = _url_host(path)
-            if ref is None or ref == "-":
-                ref = ""
-            elif ref[:1] == '"':
-                ref = ref[1:-1]
-                if ref == "-":
-                    ref = ""
             if ua is None:
                 ua = ""
             elif ua[:1] == '"':
                 ua = ua[1:-1]
-            reason, flags = classify(path, host, status, ua, cdt)
+            reason, flags = classify(path_info(path), host, status, ua, cdt)
             if reason is not None:
                 counts[reason] += 1
                 continue
@@ -243,20 +253,27 @@ class ChunkProcessor:
                     continue
             if need:
                 continue  # this chunk goes back for site resolution; don't build
+            if ref is None or ref == "-":
+                ref = ""
+            elif ref[:1] == '"':
+                ref = ref[1:-1]
+                if ref == "-":
+                    ref = ""
             try:
                 length = int(length) if length else 0
             except ValueError:
                 length = 0
             gen = 0.0
-            try:
-                if gms is not None:
-                    gen = float(gms)
-                elif gus is not None:
-                    gen = float(gus) / 1000
-                elif gs is not None:
-                    gen = float(gs) * 1000
-            except ValueError:
-                gen = 0.0
+            if gms is not None or gus is not None or gs is not None:
+                try:
+                    if gms is not None:
+                        gen = float(gms)
+                    elif gus is not None:
+                        gen = float(gus) / 1000
+                    else:
+                        gen = float(gs) * 1000
+                except ValueError:
+                    gen = 0.0
             if userid == "-":
                 userid = None
             if en == "-":
@@ -268,11 +285,7 @@ class ChunkProcessor:
                 vcv = tuple((name, f[j]) for j, name in visit_groups if f[j] is not None and f[j] != "-")
             hit = Hit(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
                       ec, ea, en, flags, pcv, vcv, rargs)
-            if host is not None:
-                prefix = site.scheme + "://" + host
-            else:
-                prefix = site.main_url
-            body = dumps(build(hit, site.idsite, prefix))
+            body = dumps(build(hit, site.idsite, (site.scheme + "://" + host) if host is not None else site.main_url))
             p = crc32((visitor_key(hit) if replay else ip).encode()) % nparts if nparts > 1 else 0
             out[p].append(body)
             sizes[p] += len(body) + 1
@@ -296,6 +309,12 @@ class ChunkProcessor:
         res.parts = [(b",".join(out[p]) + b",", ends[p], offsets[p], line_idx[p]) if out[p] else None
                      for p in range(nparts)]
         return res
+
+
+def _normal_host(host):
+    if host[:1] == '"':
+        host = host[1:-1]
+    return host.lower().strip(".")
 
 
 def _url_host(path):

@@ -78,6 +78,7 @@ class Classifier:
         self.older = config.exclude_older_than
         self.newer = config.exclude_newer_than
         self._host_ok: dict[str | None, bool] = {}
+        self._paths: dict = {}
 
     def _hostname_matches(self, host):
         ok = self._host_ok.get(host)
@@ -86,18 +87,45 @@ class Classifier:
             self._host_ok[host] = ok
         return ok
 
-    def classify(self, path, host, status, user_agent, cdt):
+    def path_info(self, path):
+        """What the path alone decides, memoised per distinct path: (download, static, excluded).
+
+        download: 0 none, 1 a tracked download extension, 2 a known download extension that
+        --download-extensions left out.
+        """
+        cache = self._paths
+        info = cache.get(path)
+        if info is None:
+            ext = path.rpartition(".")[2].lower()
+            if ext in self.download_extensions:
+                download = 1
+            elif ext in DOWNLOAD_EXTENSIONS:
+                download = 2
+            else:
+                download = 0
+            static = ext in STATIC_EXTENSIONS or path.rpartition("/")[2] in STATIC_FILES
+            excluded = False
+            if self.exclude_paths or self.include_paths:
+                excluded = (any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths)
+                            or bool(self.include_paths)
+                            and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths))
+            info = (download, static, excluded)
+            if len(cache) > 200_000:
+                cache.clear()
+            cache[path] = info
+        return info
+
+    def classify(self, path_info, host, status, user_agent, cdt):
         """Return (reason, 0) for a skipped hit or (None, flags) for a tracked one.
 
-        `cdt` is the hit's UTC date as "YYYY-MM-DD HH:MM:SS" (these compare as strings).
+        `path_info` is `self.path_info(path)`; `cdt` is the hit's UTC date as
+        "YYYY-MM-DD HH:MM:SS" (these compare as strings).
         """
         c = self.config
-        flags = 0
-        ext = path.rpartition(".")[2].lower()
-        if ext in self.download_extensions:
-            flags = IS_DOWNLOAD
-        elif ext in DOWNLOAD_EXTENSIONS:
+        download, static, excluded = path_info
+        if download == 2:
             return DOWNLOAD_NOT_LISTED, 0
+        flags = download  # IS_DOWNLOAD == 1
         if self.hostnames and not self._hostname_matches(host):
             return HOSTNAME_MISMATCH, 0
         s0 = status[:1]
@@ -113,12 +141,9 @@ class Classifier:
                 flags |= IS_REDIRECT
             else:
                 return HTTP_REDIRECT, 0
-        if self.exclude_paths or self.include_paths:
-            if any(fnmatch.fnmatchcase(path, p) for p in self.exclude_paths):
-                return EXCLUDED_PATH, 0
-            if self.include_paths and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths):
-                return EXCLUDED_PATH, 0
-        if ext in STATIC_EXTENSIONS or path.rpartition("/")[2] in STATIC_FILES:
+        if excluded:
+            return EXCLUDED_PATH, 0
+        if static:
             if c.enable_static:
                 flags |= IS_DOWNLOAD
             else:

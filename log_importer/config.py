@@ -106,7 +106,7 @@ class Config:
     debug_tracker: bool = False
     debug_request_limit: int | None = None
     workers: int | None = None  # parsing processes; None: one per available core
-    chunk_bytes: int = 1 << 20
+    chunk_bytes: int = 1 << 19
 
     @property
     def tracker_url(self) -> str:

@@ -72,6 +72,7 @@ class RequestBuilder:
         self.title_delim = config.title_category_delimiter
         self.dp = "0" if config.enable_reverse_dns else "1"
         self.rec = "0" if config.replay_tracking else "1"
+        self._status_cvars: dict = {}
 
     def build(self, hit: Hit, idsite, url_prefix: str) -> dict:
         """Parameters of one tracking request. `url_prefix` is "scheme://host" or the site's main URL."""
@@ -94,11 +95,17 @@ class RequestBuilder:
             "dp": self.dp,
             "queuedtracking": "0",
         }
-        page = [("HTTP-code", hit.status)]
-        if c.track_http_method and hit.method and hit.method != "-":
-            page.append(("HTTP-method", hit.method))
-        page.extend(hit.page_cvars)
-        args["cvar"] = _cvars(page)
+        if hit.page_cvars or c.track_http_method:
+            page = [("HTTP-code", hit.status)]
+            if c.track_http_method and hit.method and hit.method != "-":
+                page.append(("HTTP-method", hit.method))
+            page.extend(hit.page_cvars)
+            args["cvar"] = _cvars(page)
+        else:
+            cvar = self._status_cvars.get(hit.status)
+            if cvar is None:
+                cvar = self._status_cvars[hit.status] = _cvars([("HTTP-code", hit.status)])
+            args["cvar"] = cvar
         visit = []
         if c.enable_bots:
             visit.append(("Bot" if hit.flags & IS_BOT else "Not-Bot", hit.user_agent))

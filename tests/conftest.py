@@ -1,0 +1,58 @@
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"  # beside the clone, here and in CI
+LOGGEN = SHARED / "tools" / "loggen.py"
+FIXTURES = ROOT / "fixtures"
+
+COMBINED_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def process_lines(lines, fmt_name="ncsa_extended", site=None, partitions=1, **options):
+    """Run lines through the chunk stage; return (result, [request dicts in log order])."""
+    import formats
+    from log_importer import chunks
+    from log_importer.config import Config
+
+    config = Config(**options)
+    fmt = formats.REGISTRY[fmt_name] if isinstance(fmt_name, str) else fmt_name
+    if fmt.regex is None:
+        fmt = formats.resolve(config, lines)
+    site = site or chunks.Site(1, "https://www.example.com")
+    sites = chunks.SiteMap(static=site) if isinstance(site, chunks.Site) else site
+    data = "".join(l + "\n" for l in lines).encode("utf-8", "surrogateescape")
+    task = chunks.ChunkTask(0, 0, 0, data, fmt, sites, partitions)
+    result = chunks.ChunkProcessor(config).process(task)
+    requests = []
+    for part in result.parts:
+        if part is not None:
+            body, ends, offsets, idxs = part
+            requests += [(idx, orjson.loads(b"[" + body[:-1] + b"]")[k]) for k, idx in enumerate(idxs)]
+    requests.sort(key=lambda x: x[0])
+    return result, [r for _, r in requests]
+
+
+def line(ip="192.0.2.1", date="01/Mar/2026:10:00:00 +0100", request="GET /docs/install HTTP/1.1",
+         status=200, size=5120, referrer="-", ua=COMBINED_UA, host=None):
+    text = '%s - - [%s] "%s" %s %s "%s" "%s"' % (ip, date, request, status, size, referrer, ua)
+    return ("%s:443 %s" % (host, text)) if host else text
+
+
+@pytest.fixture
+def loggen(tmp_path):
+    """Generate a log with the shared generator: loggen(lines, seed, fmt, hostile) -> Path."""
+    import subprocess
+
+    def make(lines=1000, seed=1, fmt="combined", hostile=False, name=None):
+        path = tmp_path / (name or "gen-%d-%d-%s%s.log" % (lines, seed, fmt, "-h" if hostile else ""))
+        cmd = [sys.executable, str(LOGGEN), "--lines", str(lines), "--seed", str(seed), "--format", fmt]
+        if hostile:
+            cmd.append("--hostile")
+        with open(path, "wb") as f:
+            subprocess.run(cmd, stdout=f, check=True)
+        return path
+    return make

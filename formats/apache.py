@@ -9,8 +9,10 @@ from .base import Format
 HOST_PREFIX = r"(?P<host>[\w\-\.]*)(?::\d+)?\s+"
 # A quoted field, with backslash escapes ("...\"..."): unrolled, so matching never backtracks.
 QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
-# The request path may hold spaces; it ends before the last token of the request line.
-REQUEST_PATH = r'[^"\\\s]*(?:(?:\\.|\s+(?!\S+"\s+\d)|[^"\\\s])[^"\\\s]*)*'
+# The request path may hold spaces; it ends before the last token of the request line. Each
+# piece of the loop starts with a character the others cannot take (an escape, or a whole run
+# of spaces), so a line is matched one way only: no backtracking blow-up on odd lines.
+REQUEST_PATH = r'[^"\\\s]*(?:(?:\\.|\s+(?!\s|\S+"\s+\d))[^"\\\s]*)*'
 COMMON = (
     r'(?P<ip>[\w*.:-]+)\s+\S+\s+(?P<userid>\S+)\s+\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]\s+'
     r'"(?P<method>\S+)\s+(?P<path>' + REQUEST_PATH + r')\s+\S+"\s+(?P<status>\d+)\s+(?P<length>\S+)'

@@ -125,3 +125,27 @@ def test_iso_dates_and_add_seconds():
     conv = DateConverter("%Y-%m-%d %H:%M:%S", add_seconds=3600)
     assert conv.convert("2026-03-01 23:30:00") == "2026-03-02 00:30:00"
     assert timezone_offset("-0130") == -5400
+
+
+@pytest.mark.parametrize("name", ["common", "common_vhost", "ncsa_extended", "common_complete"])
+def test_no_catastrophic_backtracking_on_odd_lines(name):
+    """Each of these took exponential time with a regex whose loop pieces overlapped."""
+    import signal
+
+    def hang(*_):
+        raise AssertionError("regex of %s backtracks without end" % name)
+
+    odd = [
+        '192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /a' + " " * 40 + 'b HTTP/1.1" 200 5',
+        '192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET ' + "/a b" * 40 + ' HTTP/1.1" 200 5 "-"',
+        '192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET ' + "\\x" * 40 + ' HTTP/1.1" 200 5 "' + "\\" * 41,
+    ] + [s[0] for f in REGISTRY.values() if not f.header_driven for s in f.samples]
+    parser = REGISTRY[name].compile()
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        for text in odd:
+            parser.extract(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -1,0 +1,111 @@
+"""Batches: per-visitor partitions in log order, size limits, and committed offsets."""
+import threading
+
+from conftest import line, process_lines
+from log_importer.acks import Acknowledger
+from log_importer.batching import Batcher
+from log_importer.responses import FATAL, OK, Outcome
+from log_importer.stats import Stats
+
+
+def _result(n, partitions=2, ips=5):
+    lines = [line(ip="192.0.2.%d" % (i % ips), request="GET /p%d HTTP/1.1" % i) for i in range(n)]
+    result, _ = process_lines(lines, partitions=partitions)
+    return result
+
+
+def test_batches_hold_at_most_the_payload_size_and_every_hit_once():
+    batches = []
+    b = Batcher(2, 7, batches.append)
+    b.add(_result(50), 0)
+    assert all(x.count == 7 for x in batches)
+    b.flush_all()
+    assert sum(x.count for x in batches) == 50 and b.buffered() == 0
+    lines = sorted(x.locate(i)[1] for x in batches for i in range(x.count))
+    assert lines == list(range(1, 51))
+
+
+def test_batches_span_chunks_and_keep_each_visitor_in_order():
+    import orjson
+    batches = []
+    b = Batcher(3, 10, batches.append)
+    base = 0
+    for _ in range(4):  # four chunks of the same visitors
+        r = _result(13, partitions=3, ips=4)
+        b.add(r, base)
+        base += r.lines
+    b.flush_all()
+    by_partition = {}
+    for x in batches:
+        reqs = orjson.loads(b"[" + x.requests_json() + b"]")
+        lines = [x.locate(i)[1] for i in range(x.count)]
+        assert len(reqs) == x.count
+        by_partition.setdefault(x.partition, []).extend(zip(lines, [r["cip"] for r in reqs]))
+    for p, seq in by_partition.items():
+        assert [ln for ln, _ in seq] == sorted(ln for ln, _ in seq)  # log order within a partition
+    owners = {}
+    for p, seq in by_partition.items():
+        for _, ip in seq:
+            owners.setdefault(ip, set()).add(p)
+    assert all(len(v) == 1 for v in owners.values())  # one visitor, one sender
+
+
+def test_partial_batches_close_with_age():
+    now = [0.0]
+    batches = []
+    b = Batcher(1, 100, batches.append, clock=lambda: now[0])
+    b.add(_result(5, partitions=1), 0)
+    b.flush_older_than(2.0)
+    assert batches == []
+    now[0] = 2.5
+    b.flush_older_than(2.0)
+    assert [x.count for x in batches] == [5]
+
+
+def test_committed_offset_stops_at_the_first_unconfirmed_hit():
+    stats = Stats()
+    acks = Acknowledger(stats, ["a.log"])
+    batches = []
+    b = Batcher(1, 3, batches.append)
+    r = _result(8, partitions=1)
+    b.add(r, 0)
+    for x in batches:
+        acks.batch_created(x)
+    acks.chunk_consumed(0, r.end)
+    offsets = r.parts[0][2]
+    assert acks.committed(0, b.head_offsets()) == offsets[0]
+    acks.batch_done(batches[0], Outcome(OK, tracked=3))
+    assert acks.committed(0, b.head_offsets()) == offsets[3]
+    acks.batch_done(batches[1], Outcome(OK, tracked=3))
+    assert acks.committed(0, b.head_offsets()) == offsets[6]  # two hits still buffered
+    b.flush_all()
+    acks.batch_created(batches[2])
+    acks.batch_done(batches[2], Outcome(OK, tracked=1, invalid=1, invalid_indices=[1]))
+    assert acks.committed(0, b.head_offsets()) == r.end
+    assert stats.tracked == 7 and stats.rejected == 1 and stats.rejected_lines == [("a.log", 8)]
+
+
+def test_a_fatal_outcome_stops_the_run_and_keeps_the_batch_pending():
+    stats = Stats()
+    stop = threading.Event()
+    acks = Acknowledger(stats, ["a.log"], stop)
+    batches = []
+    b = Batcher(1, 4, batches.append)
+    r = _result(4, partitions=1)
+    b.add(r, 10)
+    acks.batch_created(batches[0])
+    acks.chunk_consumed(0, r.end)
+    acks.batch_done(batches[0], Outcome(FATAL, message="gave up"))
+    assert stop.is_set() and "gave up" in acks.fatal and "a.log line 11" in acks.fatal
+    assert acks.committed(0) == r.parts[0][2][0]
+
+
+def test_a_first_batch_entirely_refused_means_no_write_access():
+    stats = Stats()
+    acks = Acknowledger(stats, ["a.log"])
+    batches = []
+    b = Batcher(1, 4, batches.append)
+    b.add(_result(4, partitions=1), 0)
+    acks.batch_created(batches[0])
+    acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=4))
+    assert "write access" in acks.fatal

@@ -83,12 +83,14 @@ def click_url(value) -> str | None:
     return s or None
 
 
-def page_url(site: Site, value) -> tuple[str | None, str | None, str | None]:
-    """(url, search keyword, search category) of a page URL for `site`, memoised per site.
+def page_url(site: Site, value) -> tuple:
+    """(url, search keyword, search category, search url) of a page URL for `site`, memoised
+    per site.
 
     Drops the URL unless it looks like one, removes the excluded query parameters and the
     fragment (unless the site keeps fragments), and detects a site search from the site's
-    keyword parameters when site search is on.
+    keyword parameters when site search is on; the search url is the url without the keyword
+    and category parameters (what a site search action stores).
     """
     raw = as_str(value)
     cache = site.url_cache
@@ -105,17 +107,18 @@ def page_url(site: Site, value) -> tuple[str | None, str | None, str | None]:
 def _page_url(site: Site, raw: str):
     url = cleanup(raw)
     if not url or not looks_like_url(url):
-        return (None, None, None)
+        return (None, None, None, None)
     if not site.keep_url_fragment and "#" in url:
         url = url.partition("#")[0]
     if "?" not in url:
-        return (url, None, None)
+        return (url, None, None, url)
     base, _, query = url.partition("?")
     fragment = ""
     if "#" in query:
         query, _, fragment = query.partition("#")
         fragment = "#" + fragment
     kept = []
+    plain = []
     keyword = category = None
     excluded = site.excluded_query
     searching = site.sitesearch
@@ -125,6 +128,7 @@ def _page_url(site: Site, raw: str):
         name = unquote_plus(pair.partition("=")[0], errors="replace").lower()
         if name in excluded:
             continue
+        plain.append(pair)
         if searching:
             if keyword is None and name in site.search_keywords:
                 v = unquote_plus(pair.partition("=")[2], errors="replace").strip()
@@ -137,10 +141,10 @@ def _page_url(site: Site, raw: str):
                     category = v
                     continue
         kept.append(pair)
-    url = base + ("?" + "&".join(kept) if kept else "") + fragment
+    url = base + ("?" + "&".join(plain) if plain else "") + fragment
     if keyword is None:
-        category = None
-    return (url, keyword, category)
+        return (url, None, None, url)
+    return (url, keyword, category, base + ("?" + "&".join(kept) if kept else "") + fragment)
 
 
 def check_performance(p: dict) -> None:
@@ -184,12 +188,12 @@ def describe(p: dict, site: Site) -> tuple[str, str | None, str | None]:
         if not c_n.strip():
             raise InvalidRequest("Param `c_n` must not be empty or filled with whitespaces")
         return CONTENT, page_url(site, p.get("url"))[0], c_n.strip()
-    url, keyword, _category = page_url(site, p.get("url"))
+    url, keyword, _category, search_url = page_url(site, p.get("url"))
     search = as_str(p.get("search")).strip()
     if search:
         return SITE_SEARCH, url, search.lower()
     if keyword:
-        return SITE_SEARCH, url, keyword
+        return SITE_SEARCH, search_url, keyword
     if as_int(p.get("ca"), 0):
         raise FatalRequest("Request was meant to be tracked as a custom action, but no custom "
                            "action matched this request.")

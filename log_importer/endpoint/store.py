@@ -6,8 +6,13 @@ transaction with `executemany`. Tables:
   token                     app-specific tokens made by UsersManager.createAppSpecificTokenAuth
   run                       one row per endpoint start; `request.idrun` points at it
   request                   every tracking request processed: its params as received (JSON),
-                            its outcome (stored / not_stored / invalid / rolled_back), its error
-  visit, action             what Matomo would have stored (log_visit / log_link_visit_action)
+                            its outcome (stored / not_stored / invalid / rolled_back), its error,
+                            and for a stored one its visit and action (type, time, url, ...)
+  action (a view)           the stored requests that recorded an action or a conversion
+  visit                     the visits (Matomo's log_visit). Visit rows are written behind: the
+                            in-memory state is authoritative and is flushed at least once a
+                            second while tracking, and before every report, received() or stop
+
   invalidation              CoreAdminHome.invalidateArchivedReports calls
 """
 from __future__ import annotations
@@ -34,16 +39,18 @@ CREATE TABLE IF NOT EXISTS token (
 CREATE TABLE IF NOT EXISTS run (idrun INTEGER PRIMARY KEY, started TEXT);
 CREATE TABLE IF NOT EXISTS request (
     idrequest INTEGER PRIMARY KEY, idrun INTEGER, http INTEGER, position INTEGER,
-    params TEXT, outcome TEXT, error TEXT, idvisit INTEGER);
+    params TEXT, outcome TEXT, error TEXT, idvisit INTEGER, idsite INTEGER,
+    time INTEGER, day TEXT, type TEXT, counted INTEGER, url TEXT, name TEXT, urlref TEXT,
+    idgoal INTEGER, ec_id TEXT, revenue REAL);
 CREATE TABLE IF NOT EXISTS visit (
     idvisit INTEGER PRIMARY KEY, idsite INTEGER, idvisitor TEXT, config_id TEXT, user_id TEXT,
     first_action_time INTEGER, last_action_time INTEGER, day TEXT, total_actions INTEGER,
     total_time INTEGER, ip TEXT, user_agent TEXT, referer_url TEXT, entry_url TEXT,
     exit_url TEXT);
-CREATE TABLE IF NOT EXISTS action (
-    idaction INTEGER PRIMARY KEY, idrequest INTEGER, idvisit INTEGER, idsite INTEGER,
-    time INTEGER, day TEXT, type TEXT, counted INTEGER, url TEXT, name TEXT, urlref TEXT,
-    idgoal INTEGER, ec_id TEXT, revenue REAL);
+CREATE VIEW IF NOT EXISTS action AS
+    SELECT idrequest AS idaction, idrequest, idvisit, idsite, time, day, type, counted, url,
+           name, urlref, idgoal, ec_id, revenue
+    FROM request WHERE type IS NOT NULL AND outcome = 'stored';
 CREATE TABLE IF NOT EXISTS invalidation (
     idsite INTEGER, date TEXT, period TEXT, requested TEXT);
 """
@@ -63,7 +70,7 @@ class Store:
     def __init__(self, path: str):
         try:
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            self.conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;")
             self.conn.executescript(SCHEMA)
         except sqlite3.Error as e:
             raise StoreError("cannot open the database %s: %s" % (path, e)) from None
@@ -142,18 +149,15 @@ class Store:
             "SELECT idsite, ec_id FROM action WHERE ec_id IS NOT NULL").fetchall())
 
     # Tracking writes -------------------------------------------------------------------------
-    def write_batch(self, requests: list[tuple], actions: list[tuple], visits: list[tuple]) -> None:
-        """One transaction: request rows (idrequest, idrun, http, position, params, outcome,
-        error, idvisit), action rows (without idaction) and the visits created or changed."""
+    def write_batch(self, requests: list[tuple], visits: list[tuple] = ()) -> None:
+        """One transaction: request rows (REQUEST_COLUMNS, without idrequest's action columns
+        for requests that stored no action) and visit rows to write."""
         c = self.conn
         c.execute("BEGIN")
         try:
             if requests:
-                c.executemany("INSERT INTO request VALUES (?,?,?,?,?,?,?,?)", requests)
-            if actions:
-                c.executemany("INSERT INTO action (idrequest, idvisit, idsite, time, day, type, "
-                              "counted, url, name, urlref, idgoal, ec_id, revenue) "
-                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", actions)
+                c.executemany("INSERT INTO request VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                              requests)
             if visits:
                 c.executemany("INSERT OR REPLACE INTO visit VALUES "
                               "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", visits)

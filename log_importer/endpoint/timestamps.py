@@ -39,7 +39,9 @@ def parse_cdt(value) -> int | None:
     # Fast path: "YYYY-MM-DD HH:MM:SS", what importers send.
     if len(s) == 19 and s[4] == "-" and s[7] == "-" and s[10] == " " and s[13] == ":" and s[16] == ":":
         try:
-            return _epoch_of_date(s) + int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])
+            h, m, sec = int(s[11:13]), int(s[14:16]), int(s[17:19])
+            if h < 24 and m < 60 and sec < 60:
+                return _epoch_of_date(s) + h * 3600 + m * 60 + sec
         except ValueError:
             pass
     found = _PARSED.get(s, 0)

@@ -14,6 +14,7 @@ A valid request is recorded on its visit (see visits.py); `ping=1` only updates 
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import orjson
@@ -22,7 +23,8 @@ from log_importer.classify import is_bot
 
 from . import actions as A
 from .actions import FatalRequest, InvalidRequest, as_int, as_str, cleanup
-from .timestamps import RECENT, day_of, format_time, hit_time, parse_cdt
+from .querystring import parse_query
+from .timestamps import RECENT, day_of, format_time, hit_time
 from .visits import BY_CID, BY_COOKIE, BY_FINGERPRINT, BY_UID, uid_visitor_id
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -39,7 +41,7 @@ NOT_STORED = "not_stored"
 INVALID = "invalid"
 ROLLED_BACK = "rolled_back"
 
-GEO_PARAMS = ("country", "region", "city", "lat", "long")
+GEO_PARAMS = frozenset(("country", "region", "city", "lat", "long"))
 SIMULATED_FAILURE = "simulated failure (--rollback-every): the whole batch was rolled back"
 
 
@@ -59,15 +61,13 @@ def json_reply(status: int, data) -> Reply:
 def _dumps(p) -> str:
     try:
         return orjson.dumps(p).decode()
-    except TypeError:
-        import json
+    except TypeError:  # e.g. a lone surrogate
         return json.dumps(p, default=str)
 
 
 def bulk_items(requests) -> list[dict]:
     """The requests of a bulk body as Matomo keeps them: strings need a '?query', objects are
     taken as they are, a JSON array counts as a PHP array; anything else is dropped."""
-    from .querystring import parse_query
     if isinstance(requests, dict):
         requests = list(requests.values())
     if not isinstance(requests, list):
@@ -154,48 +154,61 @@ class Tracker:
             visits = ep.visits
             visits.begin()
             batch = _Batch(self, now, header_ua, peer_ip)
-            outcomes: list = []
+            track = batch.track
+            results: list = []
+            append = results.append
             tracked = 0
             invalid: list[int] = []
             fatal = None
             for pos in range(cut):
                 p = items[pos]
-                tok = token or (own_token and as_str(p.get("token_auth") or "")) or ""
+                tok = token
+                if not tok and own_token:
+                    tok = p.get("token_auth") or ""
+                    if type(tok) is not str:
+                        tok = as_str(tok)
                 try:
-                    idvisit, stored = batch.track(p, tok)
+                    append(track(p, tok))
                 except InvalidRequest as e:
                     invalid.append(pos)
-                    outcomes.append((INVALID, str(e), None))
+                    append((INVALID, str(e)) + NO_ACTION)
                     continue
                 except FatalRequest as e:
                     fatal = str(e)
                     break
                 tracked += 1
-                outcomes.append((STORED if stored else NOT_STORED, None, idvisit))
             if rollback and fatal is None:
                 fatal = SIMULATED_FAILURE
-            rows = []
             rid = store.next_request
             idrun = store.idrun
             if fatal:
                 visits.rollback()
                 batch.undo_orders()
-                for pos, p in enumerate(items):
-                    rows.append((rid, idrun, http, pos, _dumps(p), ROLLED_BACK, fatal, None))
-                    rid += 1
-                store.write_batch(rows, [], [])
+                rows = [(rid + pos, idrun, http, pos, _dumps(p), ROLLED_BACK, fatal) + NO_ACTION
+                        for pos, p in enumerate(items)]
+                store.write_batch(rows)
             else:
-                for pos, (outcome, error, idvisit) in enumerate(outcomes):
-                    rows.append((rid, idrun, http, pos, _dumps(items[pos]), outcome, error, idvisit))
-                    rid += 1
-                action_rows = batch.actions
-                base = store.next_request
-                for row in action_rows:
-                    row[0] += base  # position -> idrequest
-                store.write_batch(rows, action_rows, visits.commit())
+                rows = [(rid + pos, idrun, http, pos, _dumps(items[pos])) + r
+                        for pos, r in enumerate(results)]
+                flush = len(visits.dirty) > 20_000 or now - ep.visits_flushed >= 1
+                try:
+                    store.write_batch(rows, visits.dirty_rows() if flush else ())
+                except BaseException:
+                    visits.rollback()  # keep memory and db in step
+                    batch.undo_orders()
+                    raise
+                if flush:
+                    visits.written()
+                    ep.visits_flushed = now
+                visits.commit()
                 batch.move_site_creation()
-            store.next_request = rid
+            store.next_request = rid + len(rows)
         return tracked, invalid, fatal
+
+
+NO_ACTION = (None,) * 12  # idvisit .. revenue of a request that stored nothing
+NOT_STORED_ROW = (NOT_STORED, None) + NO_ACTION
+SPECIAL_ACTION_PARAMS = ("download", "link", "e_c", "e_a", "c_n", "search", "ca")
 
 
 class _Batch:
@@ -211,8 +224,6 @@ class _Batch:
         self.now = now
         self.header_ua = header_ua or ""
         self.peer_ip = peer_ip
-        self.actions: list[list] = []
-        self.position = 0
         self.new_orders: list[tuple] = []
         self.earliest: dict[int, int] = {}
         self._auth: dict[tuple, bool] = {}
@@ -235,98 +246,129 @@ class _Batch:
         changes = {}
         for idsite, t in self.earliest.items():
             site = self.sites.get(idsite)
-            created = format_time(t)
-            if site is not None and created < site.ts_created:
-                site.ts_created = created
-                changes[idsite] = created
+            if site is not None:
+                created = format_time(t)
+                if created < site.ts_created:
+                    site.ts_created = created
+                    changes[idsite] = created
         if changes:
             self.store.update_ts_created(changes)
 
-    def track(self, p: dict, token: str) -> tuple[int | None, bool]:
-        """Record one request. Return (idvisit, stored); raise InvalidRequest / FatalRequest."""
-        position = self.position
-        self.position += 1
+    def track(self, p: dict, token: str) -> tuple:
+        """Record one request; return the tail of its request row (outcome, error, idvisit,
+        idsite, time, day, type, counted, url, name, urlref, idgoal, ec_id, revenue).
+        Raise InvalidRequest or FatalRequest."""
         if not p:
-            return None, False  # an empty request: counted, nothing to do
+            return NOT_STORED_ROW  # an empty request: counted, nothing to do
         get = p.get
-        idsite = as_int(get("idsite"), 0)
+        idsite = get("idsite")
+        if type(idsite) is not int:
+            idsite = as_int(idsite, 0)
         if idsite <= 0:
             raise InvalidRequest("Invalid idSite: '%s'" % as_str(get("idsite")))
         site = self.sites.get(idsite)
         if site is None:
             raise InvalidRequest("An unexpected website was found in the request: website id "
                                  "was set to '%d' ." % idsite)
-        for name in GEO_PARAMS:
-            if get(name) not in (None, "") and not self.authenticated(token, idsite):
-                raise InvalidRequest("Tracker API '%s' was used, requires valid token_auth" % name)
-        cdt = get("cdt")
+        if not GEO_PARAMS.isdisjoint(p):
+            for name in ("country", "region", "city", "lat", "long"):
+                if get(name) not in (None, "") and not self.authenticated(token, idsite):
+                    raise InvalidRequest("Tracker API '%s' was used, requires valid token_auth"
+                                         % name)
         now = self.now
-        if cdt is None and get("cdo") is None:
+        cdt = get("cdt")
+        cdo = get("cdo")
+        if cdt is None and cdo is None:
             t = now
         else:
-            t, custom = hit_time(cdt, get("cdo"), now)
+            t, custom = hit_time(cdt, cdo, now)
             if custom and now - t >= RECENT and not self.authenticated(token, idsite):
                 raise InvalidRequest("Custom timestamp is %d seconds old, requires &token_auth..."
                                      % (now - t))
-        cip = get("cip")
-        if cip not in (None, ""):
+        ip = get("cip")
+        if ip is not None and ip != "":
             if not self.authenticated(token, idsite):
                 raise InvalidRequest("Tracker API 'cip' was used, requires valid token_auth")
-            ip = cip if type(cip) is str else as_str(cip)
+            if type(ip) is not str:
+                ip = as_str(ip)
         else:
             ip = self.peer_ip
-        if not as_int(get("rec"), 0):
-            return None, False
+        rec = get("rec")
+        if rec != 1 and not as_int(rec, 0):
+            return NOT_STORED_ROW
         ua = get("ua")
-        ua = (ua if type(ua) is str else as_str(ua)) or self.header_ua
-        if is_bot(ua) and as_int(get("bots"), 0) != 1:
-            return None, False
+        if type(ua) is not str:
+            ua = as_str(ua)
+        if not ua:
+            ua = self.header_ua
+        if is_bot(ua):
+            bots = get("bots")
+            if bots is None or as_int(bots, 0) != 1:
+                return NOT_STORED_ROW
         # Visitor identity.
         uid = get("uid")
-        uid = as_str(uid)[:200] if uid not in (None, "") else None
-        cid = as_str(get("cid"))
-        if cid and len(cid) != 16:
-            raise InvalidRequest("Visitor ID (cid) %s must be 16 characters long" % cid)
+        cid = get("cid")
+        cookie = get("_id")
+        if uid is not None and uid != "":
+            uid = as_str(uid)[:200]
+        else:
+            uid = None
+        if cid is not None and cid != "":
+            cid = as_str(cid)
+            if len(cid) != 16:
+                raise InvalidRequest("Visitor ID (cid) %s must be 16 characters long" % cid)
+        else:
+            cid = None
         if uid:
             idvisitor, how = uid_visitor_id(uid), BY_UID
         elif cid:
             idvisitor, how = cid.lower(), BY_CID
+        elif cookie is not None and len(as_str(cookie)) >= 16:
+            idvisitor, how = as_str(cookie)[:16].lower(), BY_COOKIE
         else:
-            cookie = as_str(get("_id"))
-            if len(cookie) >= 16:
-                idvisitor, how = cookie[:16].lower(), BY_COOKIE
-            else:
-                idvisitor, how = None, BY_FINGERPRINT
+            idvisitor, how = None, BY_FINGERPRINT
         # What is recorded.
-        ping = as_int(get("ping"), 0) == 1
-        idgoal = as_int(get("idgoal"), -1)
-        ec_id = None
-        revenue = None
-        url = name = None
+        ping = get("ping")
+        ping = ping is not None and as_int(ping, 0) == 1
+        idgoal = get("idgoal")
+        idgoal = -1 if idgoal is None else as_int(idgoal, -1)
+        ec_id = revenue = url = name = None
         if ping:
             kind = None
-        elif idgoal > 0:
-            if idgoal not in site.goals:
-                raise InvalidRequest("idGoal %d does not exist" % idgoal)
-            kind = A.GOAL
+        elif idgoal >= 0:
             url = A.page_url(site, get("url"))[0]
-        elif idgoal == 0:
-            kind = A.ECOMMERCE
-            ec_id = as_str(get("ec_id")) or None
-            if ec_id is not None:
-                if (idsite, ec_id) in self.orders:
-                    raise InvalidRequest("Invalid non-unique idsite/idorder combination (%d, %s), "
-                                         "Matomo does not allow to record the same order twice"
-                                         % (idsite, ec_id))
-            url = A.page_url(site, get("url"))[0]
+            if idgoal > 0:
+                if idgoal not in site.goals:
+                    raise InvalidRequest("idGoal %d does not exist" % idgoal)
+                kind = A.GOAL
+            else:
+                kind = A.ECOMMERCE
+                ec_id = as_str(get("ec_id")) or None
+                if ec_id is not None and (idsite, ec_id) in self.orders:
+                    raise InvalidRequest(
+                        "Invalid non-unique idsite/idorder combination (%d, %s), Matomo does not "
+                        "allow to record the same order twice" % (idsite, ec_id))
+            rev = get("revenue")
+            if rev is not None and rev != "":
+                try:
+                    revenue = float(rev)
+                except (TypeError, ValueError):
+                    revenue = 0.0
         else:
-            kind, url, name = A.describe(p, site)
+            for special in SPECIAL_ACTION_PARAMS:
+                if special in p:
+                    kind, url, name = A.describe(p, site)
+                    break
+            else:
+                url, keyword, _, search_url = A.page_url(site, get("url"))
+                if keyword:
+                    kind, name, url = A.SITE_SEARCH, keyword, search_url
+                else:
+                    kind = A.PAGEVIEW
+                    name = get("action_name")
+                    if name is not None:
+                        name = as_str(name).strip() or None
             A.check_performance(p)
-        if kind in (A.GOAL, A.ECOMMERCE):
-            try:
-                revenue = float(get("revenue")) if get("revenue") not in (None, "") else None
-            except (TypeError, ValueError):
-                revenue = 0.0
         urlref = get("urlref")
         if urlref:
             urlref = cleanup(as_str(urlref), A.REFERRER_MAXIMUM_LENGTH) or None
@@ -334,21 +376,21 @@ class _Batch:
             urlref = None
         day = day_of(t)
         counted = 1 if kind in A.COUNTED else 0
-        page = url if kind in (A.PAGEVIEW, A.SITE_SEARCH) else None
+        new_visit = get("new_visit")
         v = self.visits.track(idsite, t, day, idvisitor, how, ip, ua, uid,
-                              as_int(get("new_visit"), 0) == 1, ping, counted, page, urlref)
+                              new_visit is not None and as_int(new_visit, 0) == 1, ping, counted,
+                              url if counted and (kind == A.PAGEVIEW or kind == A.SITE_SEARCH)
+                              else None, urlref)
         if v is None:
-            return None, False  # a ping that would have started a visit
-        if kind is not None:
-            self.actions.append([position, v.idvisit, idsite, t, day, kind, counted, url, name,
-                                 urlref, idgoal if idgoal >= 0 else None, ec_id, revenue])
-            if ec_id is not None:
-                self.orders.add((idsite, ec_id))
-                self.new_orders.append((idsite, ec_id))
+            return NOT_STORED_ROW  # a ping that would have started a visit
         e = self.earliest.get(idsite)
         if e is None or t < e:
             self.earliest[idsite] = t
-        return v.idvisit, True
+        if kind is None:  # a ping on an open visit
+            return (STORED, None, v.idvisit, idsite, t, day) + (None,) * 8
+        if ec_id is not None:
+            self.orders.add((idsite, ec_id))
+            self.new_orders.append((idsite, ec_id))
+        return (STORED, None, v.idvisit, idsite, t, day, kind, counted, url, name, urlref,
+                idgoal if idgoal >= 0 else None, ec_id, revenue)
 
-
-__all__ = ["Tracker", "Reply", "GIF", "MATOMO_TEXT", "is_bulk", "bulk_items", "parse_cdt"]

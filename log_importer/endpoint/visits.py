@@ -77,6 +77,7 @@ class Visits:
         self._touched: dict[int, tuple] = {}      # idvisit -> (visit, snapshot | None if new)
         self._undo: list[tuple] = []
         self._saved_next_id = next_id
+        self.dirty: dict[int, Visit] = {}         # committed, not yet written to the db
 
     def load(self, visits) -> None:
         """Index visits read from the db (oldest first, so the latest one wins)."""
@@ -104,12 +105,20 @@ class Visits:
         self._touched = {}
         self._undo = []
 
-    def commit(self) -> list[tuple]:
-        """The rows of the visits created or changed since `begin()`."""
-        rows = [v.row() for v, _ in self._touched.values()]
+    def commit(self) -> None:
+        """Keep the changes since `begin()`; the visits changed are now `dirty`."""
+        dirty = self.dirty
+        for v, _ in self._touched.values():
+            dirty[v.idvisit] = v
         self._touched = {}
         self._undo = []
-        return rows
+
+    def dirty_rows(self) -> list[tuple]:
+        """The rows of the committed visits not yet written (call `written()` once they are)."""
+        return [v.row() for v in self.dirty.values()]
+
+    def written(self) -> None:
+        self.dirty = {}
 
     # Lookup and update -----------------------------------------------------------------------
     def find(self, idsite: int, t: int, day: str, idvisitor: str | None, how: int,

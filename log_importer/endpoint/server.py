@@ -1,0 +1,409 @@
+"""The HTTP server and the `Endpoint` object that owns it.
+
+Routes:
+  /matomo.php, /piwik.php (any prefix)   Tracking API: GET, form POST, bulk JSON POST, OPTIONS
+  /index.php, /                          Reporting API (module=API), else a small index page
+  /report.json, /report                  what was stored, as JSON and as an HTML page
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import orjson
+
+from . import faults as F
+from .api import ReportingApi
+from .auth import Tokens, new_token
+from .querystring import parse_query
+from .report import build, render_html
+from .sites import Site, host_of, normalise_site_url
+from .store import Store, StoreError
+from .tracking import GIF, MATOMO_TEXT, Reply, Tracker, is_bulk
+from .visits import Visits
+
+
+class EndpointError(Exception):
+    """A problem starting the endpoint (bad option, port in use, unreadable db)."""
+
+
+INDEX_PAGE = (b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Matomo-compatible "
+              b"tracking endpoint</title></head><body><h1>Matomo-compatible tracking endpoint</h1>"
+              b"<p>Tracking API: <code>/matomo.php</code>, <code>/piwik.php</code>. Reporting API: "
+              b"<code>/index.php?module=API&amp;format=json&amp;method=...</code>.</p>"
+              b"<p><a href='/report'>Report</a> | <a href='/report.json'>report.json</a></p>"
+              b"</body></html>")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address, handler, endpoint):
+        self.endpoint = endpoint
+        self.open_sockets: set = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self):
+        with self.sockets_lock:
+            socks = list(self.open_sockets)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MatomoCompatibleEndpoint/1"
+    timeout = 120
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):  # noqa: A002 (stdlib signature)
+        if self.server.endpoint.verbose:
+            sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
+
+    def do_GET(self):
+        self._handle()
+
+    def do_POST(self):
+        self._handle()
+
+    def do_OPTIONS(self):
+        self._handle()
+
+    def do_PUT(self):
+        self._handle()
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self):
+        ep: Endpoint = self.server.endpoint
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            self._send(Reply(400, {"Content-Type": "text/plain"}, b"bad request body\n"), None)
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        index = ep._log_http(self.command, self.path, headers, body)
+        path, _, qs = self.path.partition("?")
+        if "://" in path:  # absolute-form request target
+            parts = urlsplit(self.path)
+            path, qs = parts.path, parts.query
+        try:
+            if path.endswith("/matomo.php") or path.endswith("/piwik.php"):
+                reply = self._tracking(ep, index, qs, headers, body)
+                if reply is None:  # a dropped connection
+                    ep._log_status(index, None)
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+            elif path in ("/report.json", "/report"):
+                rep = ep.report()
+                if path == "/report.json":
+                    reply = Reply(200, {"Content-Type": "application/json"}, orjson.dumps(rep))
+                else:
+                    reply = Reply(200, {"Content-Type": "text/html; charset=utf-8"},
+                                  render_html(rep, ep.sites).encode())
+            elif path.endswith("/index.php") or path.endswith("/"):
+                reply = self._api(ep, qs, headers, body)
+            else:
+                reply = Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
+        except Exception as e:  # never let a bug hang the client: answer 500
+            sys.stderr.write("log-importer-endpoint: internal error on %s %s: %r\n"
+                             % (self.command, self.path, e))
+            reply = Reply(500, {"Content-Type": "text/plain"}, b"internal error\n")
+        self._send(reply, index)
+
+    def _send(self, reply: Reply, index):
+        ep: Endpoint = self.server.endpoint
+        if index is not None:
+            ep._log_status(index, reply.status)
+        self.send_response(reply.status)
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.body and self.command != "HEAD":
+            self._headers_buffer.append(b"\r\n" + reply.body)  # headers and body in one write
+            self.flush_headers()
+        else:
+            self.end_headers()
+
+    def _form(self, headers, body) -> dict:
+        ctype = headers.get("content-type", "").lower()
+        if body and ctype.startswith("application/x-www-form-urlencoded"):
+            return parse_query(body.decode("utf-8", "replace"))
+        return {}
+
+    def _tracking(self, ep, index, qs, headers, body) -> Reply | None:
+        method = self.command
+        if method == "OPTIONS" and any(h.startswith("access-control-request-") for h in headers):
+            return Reply(204, {
+                "Access-Control-Allow-Origin": headers.get("origin", "*"),
+                "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": "*"})
+        fault = ep.faults.next()
+        if ep.faults.delay:
+            time.sleep(ep.faults.delay)
+        if fault == F.DROP:
+            return None
+        cors = {}
+        if method != "GET":
+            cors = {"Access-Control-Allow-Origin": headers.get("origin", "*"),
+                    "Access-Control-Allow-Credentials": "true"}
+        query = parse_query(qs)
+        bulk = method == "POST" and is_bulk(body)
+        if fault == F.FAIL:
+            if bulk:
+                reply = Reply(500, {"Content-Type": "application/json"},
+                              b'{"status":"error","tracked":0,"invalid":0}')
+            else:
+                reply = Reply(500, {"Content-Type": "text/html; charset=utf-8"},
+                              GIF + MATOMO_TEXT)
+        elif fault == F.GARBAGE:
+            reply = Reply(200, {"Content-Type": "text/html; charset=utf-8"}, F.GARBAGE_PAGE)
+        else:
+            rollback = fault == F.ROLLBACK
+            ua = headers.get("user-agent", "")
+            peer = self.client_address[0]
+            if bulk:
+                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback)
+            else:
+                form = self._form(headers, body) if method == "POST" else {}
+                params = {**form, **query}  # PHP's $_GET + $_POST: the query string wins
+                send_image = params.get("send_image") != "0"
+                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback)
+        reply.headers.update(cors)
+        return reply
+
+    def _api(self, ep, qs, headers, body) -> Reply:
+        query = parse_query(qs)
+        form = self._form(headers, body) if self.command == "POST" else {}
+        params = {**form, **query}
+        if params.get("module") != "API":
+            return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, INDEX_PAGE)
+        token_in_post = bool(form.get("token_auth")) and not query.get("token_auth")
+        return ep.api.handle(params, token_in_post)
+
+
+def _site_urls(value) -> list[str]:
+    urls = [value] if isinstance(value, str) else list(value or [])
+    return [normalise_site_url(u) for u in urls if u and u.strip()]
+
+
+class Endpoint:
+    """A Matomo-compatible tracking endpoint on a local port, backed by SQLite.
+
+    Usable as a context manager (`with Endpoint(...) as ep:` starts and stops it).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, db: str | None = None,
+                 token: str | None = None, sites: dict | None = None,
+                 users: dict | None = None, write_tokens: dict | None = None,
+                 fail_every: int = 0, drop_every: int = 0, rollback_every: int = 0,
+                 garbage_every: int = 0, delay_ms: int = 0, goals: dict | None = None,
+                 keep_http_bodies: bool = True, verbose: bool = False):
+        self.host = host
+        self.port = port
+        self.db = db
+        self.token = token or new_token()
+        self._sites_arg = dict(sites or {})
+        self._goals_arg = {int(k): set(int(g) for g in v) for k, v in (goals or {}).items()}
+        self.users = dict(users or {})
+        self.write_tokens = dict(write_tokens or {})
+        try:
+            self.faults = F.Faults(fail_every, drop_every, rollback_every, garbage_every, delay_ms)
+        except ValueError as e:
+            raise EndpointError(str(e)) from None
+        self.keep_http_bodies = keep_http_bodies
+        self.verbose = verbose
+        self.http_log: list[dict] = []
+        self.lock = threading.RLock()
+        self._log_lock = threading.Lock()
+        self._server = None
+        self._thread = None
+        self._temp_db = None
+        self.store = None
+        self.sites: dict[int, Site] = {}
+
+    # Life cycle ------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else "[%s]" % self.host
+        return "http://%s:%d" % (host, self.port)
+
+    def start(self) -> "Endpoint":
+        if self._server is not None:
+            return self
+        if self.db is None:
+            fd, self._temp_db = tempfile.mkstemp(prefix="endpoint-", suffix=".sqlite3")
+            os.close(fd)
+            path = self._temp_db
+        else:
+            path = self.db
+        try:
+            self.store = Store(path)
+        except StoreError as e:
+            self._remove_temp_db()
+            raise EndpointError(str(e)) from None
+        try:
+            self._load()
+            self._server = _Server((self.host, self.port), _Handler, self)
+        except OSError as e:
+            self.store.close()
+            self._remove_temp_db()
+            raise EndpointError("cannot listen on %s:%s: %s"
+                                % (self.host, self.port, e.strerror or e)) from None
+        except Exception:
+            self.store.close()
+            self._remove_temp_db()
+            raise
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.02},
+                                        name="endpoint-%d" % self.port, daemon=True)
+        self._thread.start()
+        return self
+
+    def _load(self) -> None:
+        store = self.store
+        self.sites = store.load_sites()
+        now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        for idsite, value in sorted(self._sites_arg.items()):
+            idsite = int(idsite)
+            if idsite <= 0:
+                raise EndpointError("site ids must be positive, not %d" % idsite)
+            urls = _site_urls(value)
+            old = self.sites.get(idsite)
+            site = Site(idsite=idsite, name=host_of(urls[0]) if urls else "Site %d" % idsite,
+                        main_url=urls[0] if urls else "", aliases=urls[1:],
+                        ts_created=old.ts_created if old else now,
+                        goals=set(old.goals) if old else set())
+            self.sites[idsite] = site
+        for idsite, goals in self._goals_arg.items():
+            if idsite not in self.sites:
+                raise EndpointError("goals given for site %d, which does not exist" % idsite)
+            self.sites[idsite].goals |= goals
+        for idsite in set(self._sites_arg) | set(self._goals_arg):
+            site = self.sites[int(idsite)]
+            site.refresh()
+            store.save_site(site)
+        self.tokens = Tokens(self.token, self.users, self.write_tokens)
+        for token, login, expires in store.load_tokens():
+            self.tokens.add_user_token(token, login, expires)
+        self.visits = Visits(store.max_visit_id() + 1)
+        self.visits_flushed = 0
+        self.visits.load(store.load_visits())
+        self.orders = store.load_orders()
+        self.tracker = Tracker(self)
+        self.api = ReportingApi(self)
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_all()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+        if self.store is not None:
+            with self.lock:
+                self.flush()
+                self.store.close()
+            self.store = None
+        self._remove_temp_db()
+
+    def _remove_temp_db(self) -> None:
+        if self._temp_db:
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.remove(self._temp_db + suffix)
+                except FileNotFoundError:
+                    pass
+            self._temp_db = None
+
+    def __enter__(self) -> "Endpoint":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # What tests look at ----------------------------------------------------------------------
+    def received(self) -> list[dict]:
+        """Every tracking request processed since start, in processing order."""
+        with self.lock:
+            self.flush()
+            return self.store.received()
+
+    def report(self) -> dict:
+        with self.lock:
+            self.flush()
+            return build(self.store, self.sites)
+
+    def query(self, sql: str, args=()) -> list[tuple]:
+        """Run a read-only SQL query on the endpoint's db (visits written first)."""
+        with self.lock:
+            self.flush()
+            return self.store.query(sql, args)
+
+    def flush(self) -> None:
+        """Write the visits changed since the last write (call under the lock)."""
+        if self.visits.dirty:
+            self.store.write_batch([], self.visits.dirty_rows())
+            self.visits.written()
+
+    def add_site(self, site: Site) -> int:
+        """Give `site` the next free id, store it and return the id (call under the lock)."""
+        site.idsite = max(self.sites, default=0) + 1
+        site.refresh()
+        self.sites[site.idsite] = site
+        self.store.save_site(site)
+        return site.idsite
+
+    # HTTP log --------------------------------------------------------------------------------
+    def _log_http(self, method, path, headers, body) -> int:
+        with self._log_lock:
+            self.http_log.append({"method": method, "path": path, "headers": headers,
+                                  "body": body if self.keep_http_bodies else b"",
+                                  "status": None})
+            return len(self.http_log) - 1
+
+    def _log_status(self, index: int, status) -> None:
+        self.http_log[index]["status"] = status

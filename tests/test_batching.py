@@ -109,3 +109,17 @@ def test_a_first_batch_entirely_refused_means_no_write_access():
     acks.batch_created(batches[0])
     acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=4))
     assert "write access" in acks.fatal
+
+
+def test_refusals_without_indices_are_counted_and_said(caplog):
+    stats = Stats()
+    acks = Acknowledger(stats, ["a.log"])
+    batches = []
+    b = Batcher(1, 4, batches.append)
+    b.add(_result(4, partitions=1), 0)
+    acks.batch_created(batches[0])
+    with caplog.at_level("WARNING", logger="log_importer"):
+        acks.batch_done(batches[0], Outcome(OK, tracked=2, invalid=1))
+    assert stats.tracked == 2 and stats.rejected == 1 and stats.unconfirmed == 1
+    assert "refused 1 hit(s) of a batch of 4" in caplog.text
+    assert "confirmed only 3 of 4" in caplog.text

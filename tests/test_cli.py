@@ -1,0 +1,167 @@
+"""The command line: inputs of every kind, output options, and clear errors (dry runs: no server)."""
+import bz2
+import gzip
+import lzma
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, line
+from log_importer.cli import build_parser
+from test_import_http import importer, write
+
+CONTRACT = ROOT.parent / "shared" / "spec" / "importer-contract.md"
+
+
+def contract_options():
+    text = CONTRACT.read_text()
+    section = text.split("## 1. Command line", 1)[1].split("## 2.", 1)[0]
+    return sorted(set(re.findall(r"`(--[a-z0-9-]+)", section)) - {"--opt"})  # --opt: the form, not an option
+
+
+def test_every_contract_option_is_in_help_and_readme():
+    help_text = build_parser().format_help()
+    readme = (ROOT / "README.md").read_text()
+    options = contract_options()
+    assert len(options) > 60
+    missing_help = [o for o in options if o not in help_text]
+    missing_readme = [o for o in options if o not in readme]
+    assert missing_help == [] and missing_readme == []
+    ours = re.findall(r"(--[a-z0-9-]+)", help_text)
+    assert [o for o in ours if o not in readme] == []
+
+
+def dry(args):
+    return importer(["--dry-run"] + [str(a) for a in args])
+
+
+def count(text, label):
+    m = re.search(r"([\d,]+) %s" % re.escape(label), text)
+    assert m, (label, text)
+    return int(m.group(1).replace(",", ""))
+
+
+def test_compressed_inputs_and_globs_give_the_same_counts(tmp_path, loggen):
+    log = loggen(2000, seed=8)
+    data = log.read_bytes()
+    (tmp_path / "a.log.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "b.log.bz2").write_bytes(bz2.compress(data))
+    (tmp_path / "c.log.xz").write_bytes(lzma.compress(data))
+    (tmp_path / "d.log.1").write_bytes(gzip.compress(data))  # compressed, recognised by content
+    import zstandard
+    (tmp_path / "e.log.zst").write_bytes(zstandard.ZstdCompressor().compress(data))
+    code, plain = dry([log])
+    assert code == 0
+    expected = count(plain, "requests would be imported")
+    assert expected > 500
+    code, text = dry([tmp_path / "*.log.*"])
+    assert code == 0, text
+    assert count(text, "lines parsed from 5 input(s)") == 5 * 2000
+    assert count(text, "requests would be imported") == 5 * expected
+
+
+def test_standard_input(loggen):
+    log = loggen(500, seed=2)
+    proc = subprocess.run([sys.executable, "-m", "log_importer", "--dry-run", "-"], stdin=open(log, "rb"),
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "500 lines parsed" in proc.stdout
+    assert "standard input cannot be resumed" in proc.stdout
+
+
+def test_binary_garbage_is_counted_not_fatal(tmp_path):
+    path = tmp_path / "mixed.log"
+    path.write_bytes(b"\n".join([line().encode()] * 5 + [bytes(b for b in range(256) if b != 10) * 3, b"\xff\xfe\x00garbage"]
+                                + [line().encode()] * 5) + b"\n")
+    code, text = dry([path])
+    assert code == 0, text
+    assert count(text, "invalid log lines") == 2
+    assert count(text, "requests would be imported") == 10
+
+
+def test_debug_names_file_and_line_of_invalid_lines(tmp_path):
+    log = write(tmp_path, [line(), "not a log line", line()])
+    code, text = dry(["--debug", log])
+    assert code == 0
+    assert "invalid line %s:2 (line did not match the format): not a log line" % log in text
+
+
+def test_skip_and_request_limit(tmp_path):
+    log = write(tmp_path, [line(ip="192.0.2.%d" % i) for i in range(10)])
+    code, text = dry(["--skip", 4, log])
+    assert count(text, "requests would be imported") == 6 and count(text, "lines skipped with --skip") == 4
+    code, text = dry(["--debug-request-limit", 3, log])
+    assert count(text, "requests would be imported") == 3
+
+
+def test_output_file_gets_everything(tmp_path):
+    log = write(tmp_path, [line()])
+    out = tmp_path / "out.txt"
+    code, text = dry(["--output", out, log])
+    assert code == 0 and text == ""
+    assert "1 requests would be imported" in out.read_text()
+
+
+def test_progress_bar_shows_bytes_rate_and_hits(tmp_path, loggen):
+    log = loggen(3000, seed=3)
+    proc = subprocess.run([sys.executable, "-m", "log_importer", "--dry-run", "--show-progress",
+                           "--show-progress-delay", "0", str(log)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "100%" in proc.stderr and "lines/s" in proc.stderr and "hits built" in proc.stderr
+    assert re.search(r"\d+(\.\d+)?[kMG]?/\d+(\.\d+)?[kMG]? \[", proc.stderr)  # bytes read / total
+
+
+def test_dump_log_regex(tmp_path):
+    log = write(tmp_path, [line()])
+    code, text = importer(["--dump-log-regex", log])
+    assert code == 0 and text.startswith("format: ncsa_extended\nregex: ")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["nope.log"], "nope.log: no such file"),
+    (["/tmp/*.does-not-exist"], "no file matches"),
+    (["--log-format-name", "nginx_xml", "x"], "unknown --log-format-name"),
+    (["--encoding", "klingon", "x"], "unknown --encoding"),
+    ([], "no log file given"),
+])
+def test_bad_inputs_are_one_line(args, message, tmp_path):
+    code, text = dry(args)
+    assert code == 2 and message in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--recorders", "0", "x"], "--recorders: must be at least 1"),
+    (["--exclude-older-than", "2026-03-01", "x"], "timezone offset is required"),
+    (["--frobnicate", "x"], "unrecognized arguments: --frobnicate"),
+])
+def test_bad_options_exit_2_without_traceback(args, message):
+    proc = subprocess.run([sys.executable, "-m", "log_importer"] + args, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_url_is_required_for_a_real_import(tmp_path):
+    code, text = importer([write(tmp_path, [line()])])
+    assert code == 2 and "--url is required" in text
+
+
+def test_format_without_host_needs_idsite(tmp_path):
+    code, text = importer(["--url", "http://127.0.0.1:9", "--token-auth", "x", "--retry-max-attempts", "1",
+                           write(tmp_path, [line()])])
+    assert code == 2  # unreachable first; the host check comes with the file, after the checks
+
+
+def test_exclude_dates_from_the_command_line(tmp_path):
+    log = write(tmp_path, [line(date="01/Mar/2026:10:00:00 +0100"), line(date="02/Mar/2026:10:00:00 +0100")])
+    code, text = dry(["--exclude-newer-than", "2026-03-01 12:00:00 +0300", log])
+    assert count(text, "filtered log lines") == 1 and count(text, "requests would be imported") == 1
+
+
+def test_path_patterns_from_files(tmp_path):
+    log = write(tmp_path, [line(request="GET /admin/x HTTP/1.1"), line(request="GET /docs/x HTTP/1.1")])
+    pats = tmp_path / "pats.txt"
+    pats.write_text("/admin/*\n\n")
+    code, text = dry(["--exclude-path-from", pats, log])
+    assert count(text, "requests excluded by --exclude-path / --include-path") == 1

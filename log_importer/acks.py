@@ -26,31 +26,35 @@ class Acknowledger:
         self.stop_event = stop_event or threading.Event()
         self.fatal: str | None = None
         self._lock = threading.Lock()
-        self._pending: dict = {}     # batch id -> {file_index: min offset}
-        self._read_through: dict = {}  # file_index -> end offset of the lines handed on
+        self._pending: dict = {}     # batch id -> {file_index: (offset, lines before)}
+        self._read_through: dict = {}  # file_index -> (end offset, lines) of the lines handed on
         self._first_answer_seen = False
+        self._heads: dict = {}  # file_index -> (offset, lines) of the first hit still buffered
+        self.on_progress = None  # called (outside the lock) after each confirmed batch
 
     # Main thread -----------------------------------------------------------------------
-    def chunk_consumed(self, file_index: int, end: int):
+    def chunk_consumed(self, file_index: int, end: int, lines: int, buffered_heads: dict | None = None):
+        """A chunk's lines are handed on; `buffered_heads` is the batcher's head_offsets() after it."""
         with self._lock:
-            self._read_through[file_index] = end
+            self._read_through[file_index] = (end, lines)
+            if buffered_heads is not None:
+                self._heads = buffered_heads
 
-    def batch_created(self, batch: Batch):
+    def batch_created(self, batch: Batch, buffered_heads: dict | None = None):
+        """A batch left the buffers: pending until answered. `buffered_heads`: what is left."""
         with self._lock:
             self._pending[batch.id] = batch.min_offsets()
+            if buffered_heads is not None:
+                self._heads = buffered_heads
 
-    def committed(self, file_index: int, buffered_heads: dict | None = None) -> int:
-        """The offset below which every line of the file is confirmed, skipped or invalid."""
+    def committed(self, file_index: int) -> tuple:
+        """(offset, lines) below which every line of the file is confirmed, skipped or invalid."""
         with self._lock:
-            low = self._read_through.get(file_index, 0)
-            for offsets in self._pending.values():
+            low = self._read_through.get(file_index, (0, 0))
+            for offsets in list(self._pending.values()) + [self._heads]:
                 off = offsets.get(file_index)
                 if off is not None and off < low:
                     low = off
-        if buffered_heads:
-            off = buffered_heads.get(file_index)
-            if off is not None and off < low:
-                low = off
         return low
 
     @property
@@ -93,6 +97,8 @@ class Acknowledger:
         if missing > 0:
             log.warning("Matomo confirmed only %d of %d hits of a batch (%d neither tracked nor invalid)",
                         outcome.tracked + outcome.invalid, batch.count, missing)
+        if self.on_progress is not None:
+            self.on_progress()
 
     def batch_abandoned(self, batch: Batch):
         """A batch that was never sent because the run is stopping: its hits stay pending."""

@@ -33,10 +33,11 @@ class Batch:
         raise IndexError(index)
 
     def min_offsets(self) -> dict:
+        """file_index -> (offset, lines before it) of this batch's first hit in that file."""
         found: dict = {}
-        for file_index, offsets, _, _ in self.segments:
+        for file_index, offsets, idxs, line_base in self.segments:
             if offsets:
-                low = offsets[0]  # offsets rise within a segment
+                low = (offsets[0], line_base + idxs[0])  # offsets rise within a segment
                 if file_index not in found or low < found[file_index]:
                     found[file_index] = low
         return found
@@ -54,24 +55,50 @@ class _Segment:
 
 
 class Batcher:
-    def __init__(self, partitions: int, max_hits: int, emit, clock=time.monotonic):
+    """Cuts batches in log order. A partial batch whose first hit falls more than `lag_lines`
+    behind the batch being sent is sent too, so that no partition holds a file's committed
+    position far back while the others go on (which would resend their hits after a crash)."""
+
+    def __init__(self, partitions: int, max_hits: int, emit, clock=time.monotonic, lag_lines=None):
         self.max_hits = max(1, max_hits)
+        self.lag_lines = lag_lines if lag_lines is not None else 3 * partitions * self.max_hits
         self.emit = emit  # called with each closed Batch; may block (backpressure)
         self.clock = clock
         self._buffers = [deque() for _ in range(partitions)]
         self._counts = [0] * partitions
         self._ids = itertools.count(1)
 
-    def add(self, result, line_base: int):
-        """Queue one chunk's hits (chunks must arrive in file order)."""
+    def add(self, result, line_base: int, buffered=None):
+        """Queue one chunk's hits (chunks must arrive in file order), then emit full batches.
+
+        `buffered()` is called once every hit of the chunk is in a buffer, before any emit
+        (which may block): the chunk's lines are then accounted for.
+        """
         now = self.clock()
         for p, part in enumerate(result.parts):
-            if part is None:
-                continue
-            self._buffers[p].append(_Segment(part, result.file_index, line_base, now))
-            self._counts[p] += len(part[1])
-            while self._counts[p] >= self.max_hits:
-                self.emit(self._take(p, self.max_hits))
+            if part is not None:
+                self._buffers[p].append(_Segment(part, result.file_index, line_base, now))
+                self._counts[p] += len(part[1])
+        if buffered is not None:
+            buffered()
+        parts = range(len(self._buffers))
+        while True:
+            full = [p for p in parts if self._counts[p] >= self.max_hits]
+            if not full:
+                return
+            p = min(full, key=self._head)
+            file_index, line = self._head(p)
+            for q in parts:
+                if q != p and self._counts[q]:
+                    head = self._head(q)
+                    if head[0] < file_index or head[1] < line - self.lag_lines:
+                        while self._counts[q]:
+                            self.emit(self._take(q, self.max_hits))
+            self.emit(self._take(p, self.max_hits))
+
+    def _head(self, p):
+        seg = self._buffers[p][0]
+        return seg.file_index, seg.line_base + seg.idxs[seg.pos]
 
     def _take(self, p: int, n: int) -> Batch:
         buf = self._buffers[p]
@@ -108,12 +135,12 @@ class Batcher:
         return sum(self._counts)
 
     def head_offsets(self) -> dict:
-        """file_index -> lowest offset of a hit still buffered (not yet in a batch)."""
+        """file_index -> (offset, lines before it) of the first hit still buffered (not in a batch)."""
         found: dict = {}
         for buf in self._buffers:
             for seg in buf:
                 if seg.pos < len(seg.offsets):
-                    low = seg.offsets[seg.pos]
+                    low = (seg.offsets[seg.pos], seg.line_base + seg.idxs[seg.pos])
                     if seg.file_index not in found or low < found[seg.file_index]:
                         found[seg.file_index] = low
         return found

@@ -336,6 +336,12 @@ def init_worker(config: Config):
     global _processor
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and ends its workers with SIGTERM
+    try:  # Linux: die with the parent, even when it is killed with SIGKILL
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
     _processor = ChunkProcessor(config)
 
 

@@ -23,7 +23,8 @@ files, bots, HTTP errors and redirects (see the --enable-* options)."""
 
 EPILOG = """\
 exit status: 0 success; 1 the import started but stopped (Matomo kept failing or refused a batch);
-2 bad options or inputs, or Matomo unreachable or misconfigured (nothing was sent); 130 interrupted."""
+2 bad options or inputs, or Matomo unreachable or misconfigured (nothing was sent); 130/143
+stopped by SIGINT/SIGTERM (positions saved: run the same command again to continue)."""
 
 
 def _pairs(value: str, split_commas=True):
@@ -194,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=_positive, default=None,
                    help="parsing processes (default: one per available core)")
     g.add_argument("--dry-run", action="store_true", help="parse, classify and count; send nothing (no server needed)")
+    g.add_argument("--state-dir", metavar="DIR",
+                   help="where import positions are kept, per file and destination, so that a later run "
+                   "imports only what is new (default: $XDG_STATE_HOME/log-importer or "
+                   "~/.local/state/log-importer)")
+    g.add_argument("--reimport", action="store_true",
+                   help="import from the start of every file, ignoring the positions of earlier runs")
+    g.add_argument("--summary-json", metavar="FILE", help="write the final counters as JSON (for monitoring)")
+    g.add_argument("--invalid-lines-file", metavar="FILE",
+                   help="append the log lines of the hits Matomo refused to FILE")
+    g.add_argument("--bulk-without-transactions", action="store_true",
+                   help="Matomo runs bulk requests without transactions ([Tracker] "
+                   "bulk_requests_use_transaction=0): after a 500, resend only the hits it did not track")
     g.add_argument("--show-progress", action="store_true", default=None,
                    help="show the progress bar even when stderr is not a terminal")
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
@@ -286,7 +299,9 @@ def config_from_args(argv=None) -> Config:
         bulk_tracking=not a.disable_bulk_tracking, workers=a.workers, dry_run=a.dry_run,
         show_progress=a.show_progress, show_progress_delay=a.show_progress_delay, output=a.output,
         skip=max(0, a.skip), debug=a.debug, debug_tracker=a.debug_tracker,
-        debug_request_limit=a.debug_request_limit,
+        debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
+        summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
+        bulk_without_transactions=a.bulk_without_transactions,
     )
 
 

@@ -106,6 +106,12 @@ class Config:
     debug_tracker: bool = False
     debug_request_limit: int | None = None
     workers: int | None = None  # parsing processes; None: one per available core
+    state_dir: str | None = None  # None: $XDG_STATE_HOME/log-importer
+    reimport: bool = False
+    summary_json: str | None = None
+    invalid_lines_file: str | None = None
+    bulk_without_transactions: bool = False
+    checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19
 
     @property

@@ -83,7 +83,14 @@ def classify_status(status: int, headers, body: bytes) -> Outcome | None:
         return None
     retry_after = retry_after_seconds(headers.get("retry-after")) if headers is not None else None
     if status >= 500 or status in (408, 429):
-        return Outcome(RETRY, status=status, retry_after=retry_after,
+        details = {}
+        try:
+            data = orjson.loads(body)
+            if isinstance(data, dict) and int(data.get("tracked") or 0) > 0:
+                details["tracked"] = int(data["tracked"])  # kept only without transactions
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            pass
+        return Outcome(RETRY, status=status, retry_after=retry_after, details=details,
                        message="HTTP %d from the tracker: %s" % (status, _snippet(body) or "(empty body)"))
     if status == 401 or status == 403:
         return Outcome(FATAL, status=status, message="the tracker refused the request (HTTP %d): %s; "

@@ -8,10 +8,14 @@ have bounded queues, so memory stays flat whatever the input size.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import logging
 import os
+import signal
 import sys
 import threading
+import time
 from collections import deque
 
 import orjson
@@ -22,8 +26,9 @@ from . import chunks
 from .acks import Acknowledger
 from .api import MatomoApi, make_client, obtain_token, with_suffix
 from .batching import Batcher
+from .checkpoint import CheckpointStore, FileIdentity, default_state_dir, destination_of
 from .config import Config
-from .errors import EXIT_OK, EXIT_SIGINT, ConfigError, ImportFailed, UsageError, UserError
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, ConfigError, ImportFailed, UsageError, UserError
 from .responses import NOT_JSON_HINT, OK, Outcome, classify_bulk
 from .sending import Sender, TrackerTransport
 from .sites import SiteResolver
@@ -55,7 +60,16 @@ class Importer:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.stats = Stats()
-        self.stop_event = threading.Event()
+        self.stop_event = threading.Event()     # abort: stop sending at once
+        self.stop_reading = threading.Event()   # stop reading; let queued batches finish
+        self.signal_received = None
+        self.store: CheckpointStore | None = None
+        self.file_state: dict = {}  # file index -> {"identity", "entry", "start": (offset, lines)}
+        self.batcher = None
+        self.acks = None
+        self._state_lock = threading.Lock()
+        self._last_saved = None
+        self._last_sync = 0.0
         self.client = None
         self.api = None
         self.token = None
@@ -82,6 +96,9 @@ class Importer:
             self.check_matomo()
         self.resolver = SiteResolver(c, self.api, self.stats)
         self.resolver.start()
+        if c.url and not (c.dry_run and c.reimport):
+            self.store = CheckpointStore(c.state_dir or default_state_dir(), destination_of(c)).open(
+                lock=not c.dry_run)
 
     def check_matomo(self):
         """Before any hit: the API answers and takes the token; the tracker answers bulk JSON."""
@@ -132,8 +149,14 @@ class Importer:
                 if first is None or not first[1].strip():
                     continue
                 fmt = self._format_for(source, first[1])
+                start = self._resume_point(fi, source, first[1])
+                self.acks.chunk_consumed(fi, *start)
                 seq = 0
                 for offset, data in _chain(first, blocks):
+                    if offset + len(data) <= start[0]:
+                        continue  # imported by an earlier run
+                    if offset < start[0]:
+                        data, offset = data[start[0] - offset:], start[0]
                     if to_skip:
                         data, offset, skipped = _skip_lines(data, offset, to_skip)
                         to_skip -= skipped
@@ -149,6 +172,53 @@ class Importer:
                 self._current_source = None
                 source.close()
 
+    def _resume_point(self, fi, source, head: bytes):
+        """(offset, lines) where this file starts: after what an earlier run imported."""
+        if source.is_stdin or self.store is None:
+            return (0, 0)
+        identity = FileIdentity.of(head)
+        entry = self.store.find(head) if identity is not None else None
+        self.file_state[fi] = {"identity": identity, "entry": entry}
+        if identity is None:
+            log.info("%s is too short to be recognised later: it is not remembered", source.display_name)
+            return (0, 0)
+        if entry is None or self.config.reimport:
+            return (0, 0)
+        start = (int(entry.get("offset", 0)), int(entry.get("lines", 0)))
+        if start[1]:
+            when = str(entry.get("updated") or entry.get("first_imported") or "")[:10]
+            self.stats.resumed.append((source.display_name, start[1], when))
+        return start
+
+    def save_state(self, final=False):
+        """Write every file's committed position, atomically, when it moved (any thread).
+
+        Called after every confirmed batch, so a run killed with SIGKILL resends at most the
+        batches in flight; fsync'ed every checkpoint_interval seconds and at the end.
+        """
+        if self.store is None or self.config.dry_run or self.acks is None:
+            return
+        with self._state_lock:
+            positions = {fi: self.acks.committed(fi) for fi, st in list(self.file_state.items())
+                         if st["identity"] is not None}
+            sync = final or time.monotonic() - self._last_sync >= self.config.checkpoint_interval
+            if positions == self._last_saved and not final:
+                return
+            for fi, (offset, lines) in positions.items():
+                st = self.file_state[fi]
+                if offset == 0 and st["entry"] is None:
+                    continue
+                st["entry"] = self.store.record(st["entry"], st["identity"], self.stats.files[fi], offset, lines)
+            try:
+                self.store.save(sync=sync)
+            except OSError as e:
+                log.error("cannot save the import state in %s: %s", self.store.state_dir, e.strerror)
+                return
+            self._last_saved = positions
+            if sync:
+                self._last_sync = time.monotonic()
+            self.stats.checkpoint_writes = self.store.writes
+
     def bytes_read(self):
         current = self._current_source.position if self._current_source is not None else 0
         return self._sources_done_bytes + current
@@ -162,14 +232,16 @@ class Importer:
         workers = worker_count(c)
         partitions = 1 if c.dry_run else max(1, c.recorders)
         acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
+        acks.on_progress = self.save_state
         self.limit_left = c.debug_request_limit
         if workers > 1:
             import multiprocessing
             # Fork the workers before any thread starts.
             self.pool = multiprocessing.get_context("fork").Pool(workers, chunks.init_worker, (c,))
+        self._install_signals()
         if c.dry_run:
             def emit(batch):
-                acks.batch_created(batch)
+                acks.batch_created(batch, self.batcher.head_offsets())
                 acks.batch_done(batch, Outcome(OK, tracked=batch.count))
         else:
             transport = TrackerTransport(c, self.client, self.token, self.stop_event)
@@ -179,7 +251,7 @@ class Importer:
                 s.start()
 
             def emit(batch):
-                acks.batch_created(batch)
+                acks.batch_created(batch, self.batcher.head_offsets())
                 if not self.senders[batch.partition].put(batch, self.stop_event):
                     acks.batch_abandoned(batch)
         self.batcher = Batcher(partitions, c.recorder_max_payload_size, emit)
@@ -187,17 +259,30 @@ class Importer:
             from .progress import Progress
             total = sum(os.path.getsize(f) for f in self.files if f != "-") or None
             self.progress = Progress(total, self.stats, self.err, c.show_progress_delay, c.dry_run)
-        interrupted = None
         try:
             self.pump(workers, partitions)
-            if not self.stop_event.is_set():
+            if not self.stop_event.is_set():  # on a first signal too: what is read gets sent
                 self.batcher.flush_all()
-        except KeyboardInterrupt:
-            interrupted = "stopped by Ctrl-C: hits not yet confirmed by Matomo were not imported"
-            self.stop_event.set()
         finally:
             self.shutdown()
-        return self.finish(interrupted)
+            self.save_state(final=True)
+            if self.store is not None:
+                self.store.close()
+        return self.finish()
+
+    def _install_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, frame):
+            if self.signal_received is None:
+                self.signal_received = signum
+                self.stop_reading.set()
+                log.warning("%s: stopping; batches already sent will finish (again to abort them)",
+                            signal.Signals(signum).name)
+            else:
+                self.stop_event.set()
+        self._old_signals = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def pump(self, workers, partitions):
         c = self.config
@@ -205,8 +290,14 @@ class Importer:
         depth = workers * 2 + 1
         tasks = self.tasks(partitions)
         exhausted = False
-        line_bases: dict = {}
+        line_bases = self.line_bases = {}
+        next_save = time.monotonic() + c.checkpoint_interval
         while True:
+            if time.monotonic() >= next_save:
+                self.save_state()  # also moves positions over skipped lines when nothing is sent
+                next_save = time.monotonic() + c.checkpoint_interval
+            if self.stop_reading.is_set():
+                break
             while not exhausted and len(window) < depth and not self.stop_event.is_set():
                 task = next(tasks, None)
                 if task is None:
@@ -228,13 +319,15 @@ class Importer:
                 task = dataclasses.replace(task, sites=self.resolver.site_map())
                 result = self.processor.process(task)
             fi = result.file_index
-            base = line_bases.get(fi, 0)
+            if fi not in line_bases:
+                line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
+            base = line_bases[fi]
             line_bases[fi] = base + result.lines
             self.stats.add_chunk(result, self.stats.files[fi], base)
             for i, reason, text in result.invalid_samples:
                 log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
-            self.batcher.add(result, base)
-            self.acks.chunk_consumed(fi, result.end)
+            self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
+                fi, result.end, base + result.lines, self.batcher.head_offsets()))
             self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)
             if self.progress is not None:
                 self.progress.update(self.bytes_read())
@@ -256,6 +349,8 @@ class Importer:
             self.stats.retries += 1
 
     def shutdown(self):
+        for sig, old in getattr(self, "_old_signals", {}).items():
+            signal.signal(sig, old)
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
@@ -267,17 +362,86 @@ class Importer:
         if self.client is not None:
             self.client.close()
 
-    def finish(self, interrupted) -> int:
-        self.stats.stopped = __import__("time").monotonic()
+    def finish(self) -> int:
+        self.stats.stopped = time.monotonic()
         if self.progress is not None:
             self.progress.close(self.bytes_read())
-        self.out.write(render(self.stats, self.config, interrupted or self.acks.fatal))
+        interrupted = None
+        if self.signal_received is not None:
+            interrupted = "stopped by %s: %s" % (
+                signal.Signals(self.signal_received).name,
+                "in-flight batches were abandoned" if self.stop_event.is_set() and not self.acks.fatal
+                else "batches already sent were finished")
+        self.write_invalid_lines()
+        self.out.write(render(self.stats, self.config, interrupted or self.acks.fatal,
+                              self.store.path if self.store is not None and not self.config.dry_run else None))
         self.out.flush()
-        if interrupted:
-            return EXIT_SIGINT
-        if self.acks.fatal:
-            raise ImportFailed(self.acks.fatal)
-        return EXIT_OK
+        if self.signal_received is not None:
+            code = EXIT_SIGTERM if self.signal_received == signal.SIGTERM else EXIT_SIGINT
+        elif self.acks.fatal:
+            code = EXIT_FAILED
+        else:
+            code = EXIT_OK
+        self.write_summary_json(code)
+        if code == EXIT_FAILED:
+            raise ImportFailed(self.acks.fatal + (" ; run the same command again to send what is left"
+                                                  if self.store is not None else ""))
+        return code
+
+    def write_invalid_lines(self):
+        """--invalid-lines-file: the log lines of the hits Matomo refused, as they were."""
+        path = self.config.invalid_lines_file
+        if not path or not self.stats.rejected_lines:
+            return
+        wanted: dict = {}
+        for name, line in self.stats.rejected_lines:
+            wanted.setdefault(name, set()).add(line)
+        try:
+            with open(path, "ab") as out:
+                for name, lines in wanted.items():
+                    if name == "(stdin)":
+                        log.warning("the refused lines of standard input cannot be written to %s", path)
+                        continue
+                    source = Source(name)
+                    try:
+                        number = 0
+                        for _, block in source.blocks(self.config.chunk_bytes):
+                            for raw in block.split(b"\n")[:-1] if block.endswith(b"\n") else block.split(b"\n"):
+                                number += 1
+                                if number in lines:
+                                    out.write(raw + b"\n")
+                    finally:
+                        source.close()
+        except OSError as e:
+            log.error("cannot write --invalid-lines-file %s: %s", path, e.strerror)
+
+    def write_summary_json(self, code):
+        path = self.config.summary_json
+        if not path:
+            return
+        s = self.stats
+        data = {
+            "exit_code": code, "dry_run": self.config.dry_run, "error": self.acks.fatal,
+            "signal": signal.Signals(self.signal_received).name if self.signal_received else None,
+            "started": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "seconds": round(s.elapsed, 3), "inputs": s.files, "lines_read": s.lines_read,
+            "lines_already_imported": sum(n for _, n, _ in s.resumed),
+            "lines_skipped_option": s.lines_skipped_option, "hits_built": s.hits_built,
+            "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
+            "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
+            "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
+            "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
+            "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
+            "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
+            "state_file": self.store.path if self.store is not None else None,
+        }
+        try:
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf8") as f:
+                json.dump(data, f, indent=1)
+            os.replace(tmp, path)
+        except OSError as e:
+            log.error("cannot write --summary-json %s: %s", path, e.strerror)
 
     def dump_regex(self) -> int:
         source = Source(self.files[0])

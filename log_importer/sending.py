@@ -35,9 +35,29 @@ class TrackerTransport:
         self.on_retry = None  # callback(outcome) for counting retries
 
     def deliver(self, batch: Batch) -> Outcome:
-        if self.config.bulk_tracking:
-            return self._with_retries(lambda: self._post_bulk(batch))
-        return self._deliver_single(batch)
+        if not self.config.bulk_tracking:
+            return self._deliver_single(batch)
+        if not self.config.bulk_without_transactions:
+            return self._with_retries(lambda: self._post_bulk(batch.requests_json(), batch.count))
+        # Matomo without bulk transactions keeps the first `tracked` hits of a failed batch:
+        # resend only the rest.
+        state = {"body": batch.requests_json(), "count": batch.count, "done": 0}
+
+        def once():
+            outcome = self._post_bulk(state["body"], state["count"])
+            kept = outcome.details.get("tracked", 0)
+            if outcome.kind == RETRY and outcome.status == 500 and 0 < kept <= state["count"]:
+                rest = orjson.loads(b"[" + state["body"] + b"]")[kept:]
+                state["body"] = b",".join(orjson.dumps(r) for r in rest)
+                state["count"] -= kept
+                state["done"] += kept
+            return outcome
+        outcome = self._with_retries(once)
+        if outcome.kind == OK and state["done"]:
+            outcome.tracked += state["done"]
+            if outcome.invalid_indices:
+                outcome.invalid_indices = [i + state["done"] for i in outcome.invalid_indices]
+        return outcome
 
     def _with_retries(self, attempt_once) -> Outcome:
         attempts = max(1, self.config.retry_max_attempts)
@@ -60,12 +80,12 @@ class TrackerTransport:
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
                        % (attempts, hide(outcome.message, self.token)))
 
-    def _post_bulk(self, batch: Batch) -> Outcome:
-        body = (b'{"requests":[' + batch.requests_json() + b'],"token_auth":' + self._token_json + b"}")
+    def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
+        body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")
         response = self.client.post(self.url, content=body, headers={"Content-Type": "application/json"})
         if self.config.debug_tracker:
             log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])
-        return classify_bulk(response.status_code, response.headers, response.content, batch.count)
+        return classify_bulk(response.status_code, response.headers, response.content, count)
 
     def _post_one(self, params: dict) -> Outcome:
         form = {k: (v if isinstance(v, str) else orjson.dumps(v).decode() if isinstance(v, (dict, list)) else str(v))
@@ -115,7 +135,7 @@ class Sender(threading.Thread):
             self.acks.batch_done(batch, outcome)
 
     def put(self, batch, stop_event: threading.Event) -> bool:
-        """Queue a batch, waiting while the queue is full; False if the run is stopping."""
+        """Queue a batch, waiting while the queue is full; False if the run is aborting."""
         while True:
             if batch is not None and stop_event.is_set():
                 return False

@@ -33,6 +33,8 @@ class Stats:
     hosts_no_site: set = field(default_factory=set)
     dates: set = field(default_factory=set)
     stdin_used: bool = False
+    resumed: list = field(default_factory=list)  # (file, lines already imported, date)
+    checkpoint_writes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_chunk(self, result, file_name, line_base):

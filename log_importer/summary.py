@@ -23,7 +23,7 @@ def _n(value) -> str:
     return "{:,}".format(value)
 
 
-def render(stats: Stats, config: Config, interrupted: str | None = None) -> str:
+def render(stats: Stats, config: Config, interrupted: str | None = None, state_path: str | None = None) -> str:
     s = stats
     dry = config.dry_run
     elapsed = max(s.elapsed, 1e-9)
@@ -37,6 +37,11 @@ def render(stats: Stats, config: Config, interrupted: str | None = None) -> str:
             "-------------------", ""]
     if interrupted:
         out += ["    INTERRUPTED: %s" % interrupted, ""]
+    for name, lines, when in stats.resumed:
+        out.append("    %s: skipped %s lines already imported%s (use --reimport to import them again)"
+                   % (name, _n(lines), " on " + when if when else ""))
+    if stats.resumed:
+        out.append("")
     out.append("    %s lines parsed from %d input(s)" % (_n(s.lines_read), len(s.files)))
     if dry:
         out.append("    %s requests would be imported" % _n(s.hits_built))
@@ -61,6 +66,8 @@ def render(stats: Stats, config: Config, interrupted: str | None = None) -> str:
         out.append("    %s W3C header lines read" % _n(s.comment_lines))
     if s.stdin_used:
         out.append("    standard input cannot be resumed: its position is not remembered")
+    if state_path:
+        out.append("    import positions saved in %s" % state_path)
     out += ["", "Website import summary", "----------------------", ""]
     created = dict((idsite, host) for host, idsite in s.sites_created)
     sites = sorted((x for x in s.sites_used if x != "dry-run"), key=str)

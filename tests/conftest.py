@@ -56,3 +56,9 @@ def loggen(tmp_path):
             subprocess.run(cmd, stdout=f, check=True)
         return path
     return make
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """Import positions go to a per-test directory, never to the user's own state."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))

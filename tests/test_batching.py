@@ -66,22 +66,18 @@ def test_committed_offset_stops_at_the_first_unconfirmed_hit():
     stats = Stats()
     acks = Acknowledger(stats, ["a.log"])
     batches = []
-    b = Batcher(1, 3, batches.append)
+    b = Batcher(1, 3, lambda x: (batches.append(x), acks.batch_created(x, b.head_offsets())))
     r = _result(8, partitions=1)
-    b.add(r, 0)
-    for x in batches:
-        acks.batch_created(x)
-    acks.chunk_consumed(0, r.end)
+    b.add(r, 0, lambda: acks.chunk_consumed(0, r.end, r.lines, b.head_offsets()))
     offsets = r.parts[0][2]
-    assert acks.committed(0, b.head_offsets()) == offsets[0]
+    assert acks.committed(0) == (offsets[0], 0)
     acks.batch_done(batches[0], Outcome(OK, tracked=3))
-    assert acks.committed(0, b.head_offsets()) == offsets[3]
+    assert acks.committed(0) == (offsets[3], 3)
     acks.batch_done(batches[1], Outcome(OK, tracked=3))
-    assert acks.committed(0, b.head_offsets()) == offsets[6]  # two hits still buffered
+    assert acks.committed(0) == (offsets[6], 6)  # two hits still buffered
     b.flush_all()
-    acks.batch_created(batches[2])
     acks.batch_done(batches[2], Outcome(OK, tracked=1, invalid=1, invalid_indices=[1]))
-    assert acks.committed(0, b.head_offsets()) == r.end
+    assert acks.committed(0) == (r.end, 8)
     assert stats.tracked == 7 and stats.rejected == 1 and stats.rejected_lines == [("a.log", 8)]
 
 
@@ -94,10 +90,10 @@ def test_a_fatal_outcome_stops_the_run_and_keeps_the_batch_pending():
     r = _result(4, partitions=1)
     b.add(r, 10)
     acks.batch_created(batches[0])
-    acks.chunk_consumed(0, r.end)
+    acks.chunk_consumed(0, r.end, r.lines, b.head_offsets())
     acks.batch_done(batches[0], Outcome(FATAL, message="gave up"))
     assert stop.is_set() and "gave up" in acks.fatal and "a.log line 11" in acks.fatal
-    assert acks.committed(0) == r.parts[0][2][0]
+    assert acks.committed(0) == (r.parts[0][2][0], 10)
 
 
 def test_a_first_batch_entirely_refused_means_no_write_access():

@@ -256,3 +256,32 @@ def test_request_suffix_and_basic_auth_headers(endpoint, tmp_path):
     assert all(h["path"].endswith("x=1") for h in ep.http_log)
     assert all(h["headers"]["authorization"].startswith("Basic ") for h in ep.http_log)
     assert "tracker answer" in text
+
+
+def test_bulk_without_transactions_resends_only_the_untracked_part(endpoint, loggen):
+    log = loggen(2000, seed=9)
+    clean = endpoint()
+    args = ["--token-auth", TOKEN, "--idsite", 1, "--retry-delay", 0, "--recorder-max-payload-size", 40, log]
+    importer(["--url", clean.url] + args)
+    expected = sorted(json.dumps(r["params"], sort_keys=True) for r in clean.received() if r["outcome"] == "stored")
+    stored = lambda ep: sorted(json.dumps(r["params"], sort_keys=True) for r in ep.received()
+                               if r["outcome"] == "stored")
+    # Without the option, a server without transactions keeps half of a failed batch: resent whole, doubled.
+    ep = endpoint(rollback_every=3, transactions=False)
+    assert importer(["--url", ep.url] + args)[0] == 0
+    assert len(stored(ep)) > len(expected)
+    ep = endpoint(rollback_every=3, transactions=False)
+    code, text = importer(["--url", ep.url, "--bulk-without-transactions"] + args)
+    assert code == 0, text
+    assert stored(ep) == expected
+
+
+def test_invalid_lines_file_gets_the_refused_lines(endpoint, tmp_path):
+    ep = endpoint()
+    bad = line(request="GET /matomo.php?idsite=1&rec=1&cid=abc HTTP/1.1")
+    log = write(tmp_path, [line(request="GET /matomo.php?idsite=1&rec=1 HTTP/1.1"), bad])
+    out = tmp_path / "refused.log"
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking",
+                           "--invalid-lines-file", out, log])
+    assert code == 0, text
+    assert out.read_text() == bad + "\n"

@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--rollback-every", type=_count, default=0, metavar="N",
                         help="process half of every Nth call, then roll all of it back and "
                              "answer 500 with tracked=k")
+    faults.add_argument("--no-transactions", action="store_true",
+                        help="like Matomo with bulk_requests_use_transaction=0: a --rollback-every "
+                             "call keeps the hits it processed before failing")
     faults.add_argument("--garbage-every", type=_count, default=0, metavar="N",
                         help="answer every Nth tracking call with an HTML page and status 200")
     faults.add_argument("--delay-ms", type=_count, default=0, metavar="MS",
@@ -117,7 +120,8 @@ def main(argv=None) -> int:
                   users=dict(args.user), write_tokens=dict(args.write_token), goals=goals,
                   fail_every=args.fail_every, drop_every=args.drop_every,
                   rollback_every=args.rollback_every, garbage_every=args.garbage_every,
-                  delay_ms=args.delay_ms, keep_http_bodies=False, verbose=args.verbose)
+                  delay_ms=args.delay_ms, keep_http_bodies=False, verbose=args.verbose,
+                  transactions=not args.no_transactions)
     try:
         ep.start()
     except EndpointError as e:

@@ -239,8 +239,9 @@ class Endpoint:
                  users: dict | None = None, write_tokens: dict | None = None,
                  fail_every: int = 0, drop_every: int = 0, rollback_every: int = 0,
                  garbage_every: int = 0, delay_ms: int = 0, goals: dict | None = None,
-                 keep_http_bodies: bool = True, verbose: bool = False):
+                 keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True):
         self.host = host
+        self.transactions = transactions  # False: like bulk_requests_use_transaction=0
         self.port = port
         self.db = db
         self.token = token or new_token()

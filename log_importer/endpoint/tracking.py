@@ -181,7 +181,9 @@ class Tracker:
                 fatal = SIMULATED_FAILURE
             rid = store.next_request
             idrun = store.idrun
-            if fatal:
+            # Without transactions, what was processed before the failure stays stored.
+            keep = fatal == SIMULATED_FAILURE and not ep.transactions
+            if fatal and not keep:
                 visits.rollback()
                 batch.undo_orders()
                 rows = [(rid + pos, idrun, http, pos, _dumps(p), ROLLED_BACK, fatal) + NO_ACTION
@@ -190,6 +192,8 @@ class Tracker:
             else:
                 rows = [(rid + pos, idrun, http, pos, _dumps(items[pos])) + r
                         for pos, r in enumerate(results)]
+                rows += [(rid + pos, idrun, http, pos, _dumps(items[pos]), ROLLED_BACK, fatal) + NO_ACTION
+                         for pos in range(len(results), len(items))]
                 flush = len(visits.dirty) > 20_000 or now - ep.visits_flushed >= 1
                 try:
                     store.write_batch(rows, visits.dirty_rows() if flush else ())

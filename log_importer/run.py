@@ -149,7 +149,11 @@ class Importer:
                 if first is None or not first[1].strip():
                     continue
                 fmt = self._format_for(source, first[1])
-                start = self._resume_point(fi, source, first[1])
+                try:
+                    start = self._resume_point(fi, source, first[1])
+                except _SameContent as same:
+                    log.warning("%s starts like %s (a copy?): it is not imported twice", source.display_name, same)
+                    continue
                 self.acks.chunk_consumed(fi, *start)
                 seq = 0
                 for offset, data in _chain(first, blocks):
@@ -178,6 +182,9 @@ class Importer:
             return (0, 0)
         identity = FileIdentity.of(head)
         entry = self.store.find(head) if identity is not None else None
+        for other, st in self.file_state.items():
+            if identity is not None and (st["identity"] == identity or (entry is not None and st["entry"] is entry)):
+                raise _SameContent(self.stats.files[other])
         self.file_state[fi] = {"identity": identity, "entry": entry}
         if identity is None:
             log.info("%s is too short to be recognised later: it is not remembered", source.display_name)
@@ -458,6 +465,10 @@ class Importer:
         if c.show_progress is not None:
             return c.show_progress
         return hasattr(self.err, "isatty") and self.err.isatty()
+
+
+class _SameContent(Exception):
+    """An input whose first bytes are those of another input of the same run."""
 
 
 def _chain(first, rest):

@@ -41,7 +41,13 @@ def expand(patterns) -> list[str]:
             raise UsageError("%s: no such file" % pattern)
         else:
             files.append(pattern)
-    return files
+    seen, unique = set(), []
+    for f in files:  # a file named twice (a glob and its name) is read once
+        key = f if f == STDIN else os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
 
 
 def compression_of(head: bytes) -> str | None:

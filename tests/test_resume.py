@@ -173,3 +173,14 @@ def test_failed_run_resumes_where_it_stopped(endpoint, loggen):
     code, text = importer(args + ["--retry-max-attempts", 3])
     assert code == 0, text
     assert stored(ep) == expected  # the rest, and nothing twice
+
+
+def test_a_file_named_twice_or_copied_is_imported_once(endpoint, tmp_path):
+    ep = endpoint()
+    log = write(tmp_path, lines_for(20))
+    copy = tmp_path / "copy.log"
+    copy.write_bytes(log.read_bytes())
+    code, text = importer(args_for(ep, log, tmp_path / "*.log", copy))
+    assert code == 0, text
+    assert len(ep.received()) == 20
+    assert "(a copy?)" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
+from itertools import accumulate
 from dataclasses import dataclass, field
 
 import orjson
@@ -160,20 +161,19 @@ class ChunkProcessor:
         if lines and not lines[-1]:
             lines.pop()
         path_info = self.classifier.path_info
+        path_cache = self.classifier._paths
         hosts = self._hosts
         plain = len(parser.fields) == len(FIELDS)
-        pos = task.start
+        crlf = b"\r" in data
         n = len(lines)
         for i, line in enumerate(lines):
-            start = pos
-            pos += len(line) + 1
             if not ascii_only:
                 try:
                     line = line.decode(encoding)
                 except UnicodeDecodeError:
                     invalid(i, "undecodable bytes for --encoding=%s" % encoding, line.decode("latin-1"))
                     continue
-            if line[-1:] == "\r":
+            if crlf and line[-1:] == "\r":
                 line = line[:-1]
             f = extract(line)
             if f is None:
@@ -189,7 +189,6 @@ class ChunkProcessor:
                 if valid > max_valid:
                     res.limit_reached = True
                     n = i
-                    pos = start
                     break
             (ip, host, date, time, tz, method, path, qs, status, length, ref, ua, userid,
              gms, gus, gs, ec, ea, en) = f if plain else f[:19]
@@ -221,7 +220,10 @@ class ChunkProcessor:
                 ua = ""
             elif ua[:1] == '"':
                 ua = ua[1:-1]
-            reason, flags = classify(path_info(path), host, status, ua, cdt)
+            pinfo = path_cache.get(path)
+            if pinfo is None:
+                pinfo = path_info(path)
+            reason, flags = classify(pinfo, host, status, ua, cdt)
             if reason is not None:
                 counts[reason] += 1
                 continue
@@ -290,14 +292,19 @@ class ChunkProcessor:
             out[p].append(body)
             sizes[p] += len(body) + 1
             ends[p].append(sizes[p])
-            offsets[p].append(start)
             line_idx[p].append(i)
             hits += 1
             if flags & C.IS_DOWNLOAD:
                 downloads += 1
             sites_used.add(site.idsite)
             days.add(cdt[:10])
-        res.end = pos
+        # Byte offsets, computed once for the lines that became hits: line i starts after the
+        # lengths of the lines before it and their newlines.
+        before = list(accumulate(map(len, lines[:n]), initial=0))
+        base = task.start
+        for p in range(nparts):
+            offsets[p] = array("Q", [base + before[i] + i for i in line_idx[p]])
+        res.end = base + (before[n] + n if res.limit_reached else len(data))
         res.lines = n
         if need:
             res.need_keys = need

@@ -72,6 +72,8 @@ class MatomoApi:
             except httpx.HTTPError as e:
                 outcome = classify_exception(e)
                 problem = "cannot reach the Matomo API at %s: %s" % (self.config.api_endpoint, outcome.message)
+                if isinstance(e, httpx.TimeoutException):
+                    problem += " (--request-timeout=%g s)" % self.config.request_timeout
                 if outcome.kind != RETRY or attempt == attempts:
                     raise ConfigError(hide(problem + " (check --url / --api-url)", token, self.config.password))
                 self.sleep(backoff_delay(attempt, self.config.retry_delay))

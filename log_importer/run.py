@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 
+import httpx
 import orjson
 
 import formats
@@ -111,7 +112,10 @@ class Importer:
         body = b'{"requests":[],"token_auth":' + orjson.dumps(self.token) + b"}"
         try:
             r = self.client.post(url, content=body, headers={"Content-Type": "application/json"})
-        except Exception as e:
+        except httpx.TimeoutException:
+            raise ConfigError("the tracker at %s did not answer within --request-timeout=%g s"
+                              % (c.tracker_url, c.request_timeout)) from None
+        except httpx.HTTPError as e:
             raise ConfigError("cannot reach the tracker at %s: %s (check --url and --tracker-endpoint-path)"
                               % (c.tracker_url, e)) from None
         outcome = classify_bulk(r.status_code, r.headers, r.content, 0)

@@ -149,3 +149,13 @@ def test_no_catastrophic_backtracking_on_odd_lines(name):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_w3c_field_regex_adds_a_group():
+    c = Config(log_format_name="w3c_extended", w3c_fields="#Fields: date time c-ip cs-uri-stem sc-status x-tenant",
+               w3c_field_regexes={"x-tenant": r"(?P<tenant>\w+)"})
+    parser = formats.resolve(c, []).compile(extra_groups=("tenant",))
+    assert parser.as_dict("2026-03-01 10:00:00 192.0.2.1 /x 200 acme")["tenant"] == "acme"
+    with pytest.raises(FormatError, match="named group"):
+        formats.resolve(Config(log_format_name="w3c_extended", w3c_fields="#Fields: a",
+                               w3c_field_regexes={"a": r"\w+"}), [])

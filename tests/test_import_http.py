@@ -1,5 +1,6 @@
 """The importer against the embedded endpoint, over real HTTP on 127.0.0.1."""
 import dataclasses
+import os
 import io
 import json
 
@@ -285,3 +286,45 @@ def test_invalid_lines_file_gets_the_refused_lines(endpoint, tmp_path):
                            "--invalid-lines-file", out, log])
     assert code == 0, text
     assert out.read_text() == bad + "\n"
+
+
+def test_replay_expected_tracker_file(endpoint, tmp_path):
+    ep = endpoint()
+    log = write(tmp_path, [line(request="GET /js/tracker.php?idsite=1&rec=1 HTTP/1.1"),
+                           line(request="GET /matomo.php?idsite=1&rec=1 HTTP/1.1")])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking",
+                           "--replay-tracking-expected-tracker-file", "tracker.php", log])
+    assert code == 0, text
+    assert len(ep.received()) == 1 and "1 invalid log lines" in text
+
+
+def test_request_timeout(endpoint, tmp_path):
+    ep = endpoint(delay_ms=1500)
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--request-timeout", "0.3",
+                           "--retry-max-attempts", 1, write(tmp_path, [line()])])
+    assert code == 2 and "did not answer within --request-timeout=0.3 s" in text and "Traceback" not in text
+
+
+def test_config_file_token_through_php(endpoint, tmp_path, monkeypatch):
+    """--config runs Matomo's misc/cron/updatetoken.php with PHP, as import_logs.py does.
+    PHP is not on this machine: a stand-in `php` on PATH plays updatetoken.php's part."""
+    ep = endpoint()
+    matomo = tmp_path / "matomo"
+    (matomo / "config").mkdir(parents=True)
+    (matomo / "misc" / "cron").mkdir(parents=True)
+    (matomo / "config" / "config.ini.php").write_text("[database]\n")
+    (matomo / "misc" / "cron" / "updatetoken.php").write_text("<?php\n")
+    token_file = tmp_path / "token.txt"
+    token_file.write_text("admin\t%s\n" % TOKEN)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    php = bin_dir / "php"
+    php.write_text("#!/bin/sh\ncase \"$1\" in */misc/cron/updatetoken.php) echo %s;; *) exit 3;; esac\n" % token_file)
+    php.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    log = write(tmp_path, [line()])
+    code, text = importer(["--url", ep.url, "--config", matomo / "config" / "config.ini.php", "--idsite", 1, log])
+    assert code == 0, text
+    assert len(ep.received()) == 1
+    code, text = importer(["--url", ep.url, "--config", tmp_path / "nope.ini.php", "--idsite", 1, log])
+    assert code == 2 and "cannot read --config" in text

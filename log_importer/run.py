@@ -148,7 +148,7 @@ class Importer:
             source = Source(name)
             self._current_source = source
             try:
-                blocks = source.blocks(c.chunk_bytes)
+                blocks = _guard(source.blocks(c.chunk_bytes), source, self.stats)
                 first = next(blocks, None)
                 if first is None or not first[1].strip():
                     continue
@@ -389,14 +389,17 @@ class Importer:
         self.out.flush()
         if self.signal_received is not None:
             code = EXIT_SIGTERM if self.signal_received == signal.SIGTERM else EXIT_SIGINT
-        elif self.acks.fatal:
+        elif self.acks.fatal or self.stats.input_errors:
             code = EXIT_FAILED
         else:
             code = EXIT_OK
         self.write_summary_json(code)
-        if code == EXIT_FAILED:
-            raise ImportFailed(self.acks.fatal + (" ; run the same command again to send what is left"
+        if code == EXIT_FAILED and self.acks.fatal:
+            raise ImportFailed(self.acks.fatal + ("; run the same command again to send what is left"
                                                   if self.store is not None else ""))
+        if code == EXIT_FAILED:
+            raise ImportFailed("%d input(s) could not be read to the end: %s"
+                               % (len(self.stats.input_errors), "; ".join(self.stats.input_errors)))
         return code
 
     def write_invalid_lines(self):
@@ -445,6 +448,7 @@ class Importer:
             "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
             "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
             "state_file": self.store.path if self.store is not None else None,
+            "input_errors": s.input_errors,
         }
         try:
             tmp = path + ".tmp"
@@ -469,6 +473,15 @@ class Importer:
         if c.show_progress is not None:
             return c.show_progress
         return hasattr(self.err, "isatty") and self.err.isatty()
+
+
+def _guard(blocks, source, stats):
+    """The blocks of one input; a read error (a truncated archive) ends that input, not the run."""
+    try:
+        yield from blocks
+    except SourceError as e:
+        log.error("%s; the lines before were imported", e)
+        stats.input_errors.append(str(e))
 
 
 class _SameContent(Exception):

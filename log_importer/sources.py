@@ -110,27 +110,36 @@ class Source:
             return 0
 
     def blocks(self, block_size: int):
-        """Yield (offset, data): data holds whole lines, offset is its position in the stream."""
+        """Yield (offset, data): data holds whole lines, offset is its position in the stream.
+
+        Compressed streams are read in small steps, so that a damaged archive still gives every
+        whole line before the damage (then SourceError).
+        """
         offset = 0
-        rest = b""
+        pending = b""
         read = self.stream.read
+        step = block_size if self.compression is None else min(block_size, 1 << 16)
         while True:
             try:
-                data = read(block_size)
+                data = read(step)
             except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+                cut = pending.rfind(b"\n") + 1
+                if cut:
+                    yield offset, pending[:cut]
                 raise SourceError("%s: cannot read (%s)" % (self.display_name, e)) from None
             if self.is_stdin:
                 self._raw_read += len(data)
             if not data:
-                if rest:
-                    yield offset, rest
+                if pending:
+                    yield offset, pending
                 return
-            data = rest + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
+            pending += data
+            if len(pending) < block_size:
                 continue
-            block, rest = data[:cut + 1], data[cut + 1:]
+            cut = pending.rfind(b"\n") + 1
+            if not cut:
+                continue
+            block, pending = pending[:cut], pending[cut:]
             yield offset, block
             offset += len(block)
 

@@ -35,6 +35,7 @@ class Stats:
     stdin_used: bool = False
     resumed: list = field(default_factory=list)  # (file, lines already imported, date)
     checkpoint_writes: int = 0
+    input_errors: list = field(default_factory=list)  # inputs that could not be read to the end
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_chunk(self, result, file_name, line_base):

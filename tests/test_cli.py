@@ -165,3 +165,13 @@ def test_path_patterns_from_files(tmp_path):
     pats.write_text("/admin/*\n\n")
     code, text = dry(["--exclude-path-from", pats, log])
     assert count(text, "requests excluded by --exclude-path / --include-path") == 1
+
+
+def test_a_truncated_archive_ends_that_input_not_the_run(tmp_path):
+    good = write(tmp_path, [line(ip="192.0.2.%d" % i) for i in range(50)], name="good.log")
+    data = gzip.compress(b"".join(line(ip="198.51.100.%d" % (i % 200)).encode() + b"\n" for i in range(20000)))
+    (tmp_path / "cut.log.gz").write_bytes(data[: len(data) // 2])
+    code, text = dry([tmp_path / "cut.log.gz", good])
+    assert code == 1 and "cut.log.gz: cannot read" in text and "Traceback" not in text
+    assert "could not be read to the end" in text
+    assert 50 + 5000 < count(text, "requests would be imported") < 50 + 20000  # what was readable, and the other file

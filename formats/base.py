@@ -98,14 +98,18 @@ def timezone_offset(tz: str) -> int:
 class DateConverter:
     """Turns a log date (+ optional timezone) into Matomo's `cdt`: UTC "YYYY-MM-DD HH:MM:SS".
 
-    Memoised per distinct (date, timezone): a busy log repeats each second many times.
-    Returns None for an invalid date or timezone.
+    Memoised per minute for the Apache and ISO layouts (a timezone offset is whole minutes, so
+    the seconds pass through unchanged), else per distinct (date, timezone). Returns None for an
+    invalid date or timezone.
     """
 
     def __init__(self, date_format=APACHE_DATE, add_seconds=0):
         self.date_format = date_format
         self.add_seconds = add_seconds
         self._cache: dict = {}
+        self._minutes: dict = {}
+        # Where the seconds are ("...:SS" at the end), for the per-minute memo.
+        self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19}.get(date_format) if add_seconds % 60 == 0 else None
         if date_format == APACHE_DATE:
             self._parse = self._parse_apache
         elif date_format == ISO_DATE:
@@ -136,6 +140,24 @@ class DateConverter:
             return cache[key]
         except KeyError:
             pass
+        if self._seconds_at is not None and len(date) == self._seconds_at and date[-3] == ":":
+            minute = (date[:-2], tz)
+            prefix = self._minutes.get(minute, False)
+            if prefix is False:
+                whole = self._full(date[:-2] + "00", tz)
+                prefix = self._minutes[minute] = whole[:-2] if whole is not None else None
+            seconds = date[-2:]
+            ok = prefix is not None and seconds.isdigit() and seconds < "60"
+            result = prefix + seconds if ok else None
+        else:
+            result = self._full(date, tz)
+        if len(cache) > 200_000:
+            cache.clear()
+            self._minutes.clear()
+        cache[key] = result
+        return result
+
+    def _full(self, date: str, tz: str | None):
         try:
             d = self._parse(date)
             seconds = self.add_seconds
@@ -147,7 +169,4 @@ class DateConverter:
                 d.year, d.month, d.day, d.hour, d.minute, d.second)
         except (ValueError, KeyError, OverflowError, TypeError):
             result = None
-        if len(cache) > 200_000:
-            cache.clear()
-        cache[key] = result
         return result

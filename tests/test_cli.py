@@ -175,3 +175,14 @@ def test_a_truncated_archive_ends_that_input_not_the_run(tmp_path):
     assert code == 1 and "cut.log.gz: cannot read" in text and "Traceback" not in text
     assert "could not be read to the end" in text
     assert 50 + 5000 < count(text, "requests would be imported") < 50 + 20000  # what was readable, and the other file
+
+
+def test_runs_with_workers_end_cleanly(loggen):
+    """Workers once inherited the parent's SIGTERM handler, so pool.terminate() could hang a run
+    at its end and print stray 'stopping' warnings: every run must end, with nothing on stderr."""
+    log = loggen(3000, seed=12)
+    for _ in range(4):
+        proc = subprocess.run([sys.executable, "-m", "log_importer", "--dry-run", "--workers", "2", str(log)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 0 and proc.stderr == ""
+        assert "3,000 lines parsed" in proc.stdout

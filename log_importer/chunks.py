@@ -135,7 +135,6 @@ class ChunkProcessor:
         counts["comment"] = 0
         out = [[] for _ in range(nparts)]
         ends = [array("I") for _ in range(nparts)]
-        offsets = [array("Q") for _ in range(nparts)]
         line_idx = [array("I") for _ in range(nparts)]
         sizes = [0] * nparts
         need = set()
@@ -302,8 +301,7 @@ class ChunkProcessor:
         # lengths of the lines before it and their newlines.
         before = list(accumulate(map(len, lines[:n]), initial=0))
         base = task.start
-        for p in range(nparts):
-            offsets[p] = array("Q", [base + before[i] + i for i in line_idx[p]])
+        offsets = [array("Q", [base + before[i] + i for i in line_idx[p]]) for p in range(nparts)]
         res.end = base + (before[n] + n if res.limit_reached else len(data))
         res.lines = n
         if need:

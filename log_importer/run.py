@@ -8,7 +8,6 @@ have bounded queues, so memory stays flat whatever the input size.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import logging
 import os
@@ -33,9 +32,9 @@ from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, ConfigError
 from .responses import NOT_JSON_HINT, OK, Outcome, classify_bulk
 from .sending import Sender, TrackerTransport
 from .sites import SiteResolver
-from .sources import Source, SourceError, expand, head_lines
+from .sources import Source, SourceError, copy_lines, expand, head_lines
 from .stats import Stats
-from .summary import render
+from .summary import render, summary_data
 
 log = logging.getLogger("log_importer")
 
@@ -415,41 +414,18 @@ class Importer:
                 for name, lines in wanted.items():
                     if name == "(stdin)":
                         log.warning("the refused lines of standard input cannot be written to %s", path)
-                        continue
-                    source = Source(name)
-                    try:
-                        number = 0
-                        for _, block in source.blocks(self.config.chunk_bytes):
-                            for raw in block.split(b"\n")[:-1] if block.endswith(b"\n") else block.split(b"\n"):
-                                number += 1
-                                if number in lines:
-                                    out.write(raw + b"\n")
-                    finally:
-                        source.close()
-        except OSError as e:
-            log.error("cannot write --invalid-lines-file %s: %s", path, e.strerror)
+                    else:
+                        copy_lines(name, lines, out, self.config.chunk_bytes)
+        except (OSError, UserError, SourceError) as e:
+            log.error("cannot write --invalid-lines-file %s: %s", path, e)
 
     def write_summary_json(self, code):
         path = self.config.summary_json
         if not path:
             return
-        s = self.stats
-        data = {
-            "exit_code": code, "dry_run": self.config.dry_run, "error": self.acks.fatal,
-            "signal": signal.Signals(self.signal_received).name if self.signal_received else None,
-            "started": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "seconds": round(s.elapsed, 3), "inputs": s.files, "lines_read": s.lines_read,
-            "lines_already_imported": sum(n for _, n, _ in s.resumed),
-            "lines_skipped_option": s.lines_skipped_option, "hits_built": s.hits_built,
-            "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
-            "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
-            "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
-            "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
-            "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
-            "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
-            "state_file": self.store.path if self.store is not None else None,
-            "input_errors": s.input_errors,
-        }
+        data = summary_data(self.stats, self.config, code, self.acks.fatal,
+                            signal.Signals(self.signal_received).name if self.signal_received else None,
+                            self.store.path if self.store is not None else None)
         try:
             tmp = path + ".tmp"
             with open(tmp, "w", encoding="utf8") as f:

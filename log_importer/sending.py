@@ -75,7 +75,7 @@ class TrackerTransport:
                         hide(outcome.message, self.token), delay, attempt + 1, attempts)
             if self.on_retry is not None:
                 self.on_retry(outcome)
-            if self.stop_event.wait(delay) and self.stop_event.is_set():
+            if self.stop_event.wait(delay):
                 return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message)
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
                        % (attempts, hide(outcome.message, self.token)))

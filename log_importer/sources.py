@@ -155,10 +155,27 @@ class SourceError(Exception):
     """An input that cannot be read any further (a truncated archive, an I/O error)."""
 
 
+def copy_lines(name: str, numbers: set, out, block_size: int = 1 << 19):
+    """Write the lines of file `name` whose 1-based numbers are in `numbers` to `out` (binary)."""
+    source = Source(name)
+    try:
+        number = 0
+        for _, block in source.blocks(block_size):
+            lines = block.split(b"\n")
+            if block.endswith(b"\n"):
+                lines.pop()
+            for raw in lines:
+                number += 1
+                if number in numbers:
+                    out.write(raw + b"\n")
+    finally:
+        source.close()
+
+
 def head_lines(block: bytes, encoding: str, limit: int = 200) -> list[str]:
     """The first lines of a block, decoded leniently, for format detection."""
     text = block[:1 << 20].decode(encoding, errors="replace")
     return text.split("\n", limit)[:limit]
 
 
-__all__ = ["expand", "Source", "SourceError", "head_lines", "STDIN"]
+__all__ = ["expand", "Source", "SourceError", "copy_lines", "head_lines", "STDIN"]

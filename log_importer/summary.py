@@ -1,6 +1,8 @@
 """The summary printed at the end of a run (and on interruption): the contract's section 5."""
 from __future__ import annotations
 
+import datetime as dt
+
 from . import classify as C
 from .config import Config
 from .stats import Stats
@@ -106,3 +108,23 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
                 "    (Matomo invalidates the reports of the imported dates by itself when browser",
                 "    archiving is on or core:archive runs from cron)."]
     return "\n".join(out) + "\n"
+
+
+def summary_data(stats: Stats, config: Config, code: int, error: str | None, signal_name: str | None,
+                 state_path: str | None) -> dict:
+    """The final counters, for --summary-json (cron monitoring)."""
+    s = stats
+    return {
+        "exit_code": code, "dry_run": config.dry_run, "error": error, "signal": signal_name,
+        "finished": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "seconds": round(s.elapsed, 3), "inputs": s.files, "lines_read": s.lines_read,
+        "lines_already_imported": sum(n for _, n, _ in s.resumed),
+        "lines_skipped_option": s.lines_skipped_option, "hits_built": s.hits_built,
+        "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
+        "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
+        "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
+        "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
+        "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
+        "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
+        "input_errors": s.input_errors, "state_file": state_path,
+    }

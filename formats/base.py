@@ -19,6 +19,8 @@ FIELDS = (
 FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 APACHE_DATE = "%d/%b/%Y:%H:%M:%S"
+# Memo tables are emptied past this many entries: a worker's memory stays flat on long logs.
+MEMO_ENTRIES = 50_000
 ISO_DATE = "%Y-%m-%d %H:%M:%S"
 
 
@@ -151,7 +153,7 @@ class DateConverter:
             result = prefix + seconds if ok else None
         else:
             result = self._full(date, tz)
-        if len(cache) > 200_000:
+        if len(cache) > MEMO_ENTRIES:
             cache.clear()
             self._minutes.clear()
         cache[key] = result

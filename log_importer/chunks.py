@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from formats import FIELDS, DateConverter, Format, LineParser
+from formats.base import MEMO_ENTRIES
 
 from . import classify as C
 from .config import Config
@@ -211,6 +212,8 @@ class ChunkProcessor:
             elif host is not None:
                 h = hosts.get(host)
                 if h is None:
+                    if len(hosts) > MEMO_ENTRIES:
+                        hosts.clear()
                     h = hosts[host] = _normal_host(host)
                 host = h
             elif path[:1] != "/":

@@ -8,6 +8,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from formats.base import MEMO_ENTRIES
+
 from .config import BOT_SUBSTRINGS, DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, STATIC_FILES, Config
 
 # Skip reasons: the counter names shown in the summary, in the contract's order.
@@ -45,7 +47,7 @@ class BotClassifier:
         found = cache.get(user_agent)
         if found is None:
             found = self._regex.search(user_agent.lower()) is not None
-            if len(cache) > 100_000:
+            if len(cache) > MEMO_ENTRIES:
                 cache.clear()
             cache[user_agent] = found
         return found
@@ -84,6 +86,8 @@ class Classifier:
         ok = self._host_ok.get(host)
         if ok is None:
             ok = host is None or any(fnmatch.fnmatchcase(host, p) for p in self.hostnames)
+            if len(self._host_ok) > MEMO_ENTRIES:
+                self._host_ok.clear()
             self._host_ok[host] = ok
         return ok
 
@@ -110,7 +114,7 @@ class Classifier:
                             or bool(self.include_paths)
                             and not any(fnmatch.fnmatchcase(path, p) for p in self.include_paths))
             info = (download, static, excluded)
-            if len(cache) > 200_000:
+            if len(cache) > MEMO_ENTRIES:
                 cache.clear()
             cache[path] = info
         return info

@@ -184,3 +184,25 @@ def test_a_file_named_twice_or_copied_is_imported_once(endpoint, tmp_path):
     assert code == 0, text
     assert len(ep.received()) == 20
     assert "(a copy?)" in text
+
+
+def test_a_second_signal_abandons_what_is_in_flight_and_nothing_is_lost(endpoint, loggen):
+    log = loggen(3000, seed=10)
+    clean = endpoint()
+    assert importer(args_for(clean, log))[0] == 0
+    expected = stored(clean)
+    ep = endpoint(delay_ms=300)
+    args = args_for(ep, log, extra=["--recorders", 2, "--recorder-max-payload-size", 20])
+    proc = _start(args)
+    _wait_for_hits(ep, 40)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "in-flight batches were abandoned" in out
+    code, text = importer(args)
+    assert code == 0, text
+    got = stored(ep)
+    assert set(got) == set(expected)
+    assert len(got) - len(expected) <= 2 * 3 * 20

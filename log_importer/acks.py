@@ -100,6 +100,13 @@ class Acknowledger:
         if self.on_progress is not None:
             self.on_progress()
 
+    def abort(self, message: str):
+        """Stop the run for a reason that is not a batch's (the API failed mid-run)."""
+        with self._lock:
+            if self.fatal is None:
+                self.fatal = message
+        self.stop_event.set()
+
     def batch_abandoned(self, batch: Batch):
         """A batch that was never sent because the run is stopping: its hits stay pending."""
         with self._lock:

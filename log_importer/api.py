@@ -38,8 +38,9 @@ def with_suffix(url: str, suffix: str | None, query: str = "") -> str:
 
 
 def hide(text: str, *secrets) -> str:
+    """The text with every secret replaced (too short a "secret" would mangle the words)."""
     for s in secrets:
-        if s:
+        if s and len(s) >= 4:
             text = text.replace(s, "<hidden>")
     return text
 
@@ -70,8 +71,8 @@ class MatomoApi:
             try:
                 response = self.client.post(self.url, data=data)
             except httpx.HTTPError as e:
-                outcome = classify_exception(e)
-                problem = "cannot reach the Matomo API at %s: %s" % (self.config.api_endpoint, outcome.message)
+                outcome = classify_exception(e, "it")
+                problem = "the Matomo API at %s: %s" % (self.config.api_endpoint, outcome.message)
                 if isinstance(e, httpx.TimeoutException):
                     problem += " (--request-timeout=%g s)" % self.config.request_timeout
                 if outcome.kind != RETRY or attempt == attempts:

@@ -143,11 +143,11 @@ def classify_single(status: int, headers, body: bytes) -> Outcome:
                    "(got '%s')" % _snippet(body, 80))
 
 
-def classify_exception(exc: Exception) -> Outcome:
+def classify_exception(exc: Exception, what: str = "the tracker") -> Outcome:
     if isinstance(exc, httpx.TimeoutException):
-        return Outcome(RETRY, message="the tracker did not answer in time (%s)" % type(exc).__name__)
+        return Outcome(RETRY, message="%s did not answer in time (%s)" % (what, type(exc).__name__))
     if isinstance(exc, httpx.TransportError):
-        return Outcome(RETRY, message="cannot reach the tracker: %s" % (str(exc) or type(exc).__name__))
+        return Outcome(RETRY, message="cannot reach %s: %s" % (what, str(exc) or type(exc).__name__))
     return Outcome(FATAL, message="unexpected error while sending: %s" % exc)
 
 

@@ -32,6 +32,7 @@ from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, ConfigError
 from .responses import NOT_JSON_HINT, OK, Outcome, classify_bulk
 from .sending import Sender, TrackerTransport
 from .sites import SiteResolver
+from .workers import WorkerFailed, WorkerPool
 from .sources import Source, SourceError, copy_lines, expand, head_lines
 from .stats import Stats
 from .summary import render, summary_data
@@ -245,9 +246,8 @@ class Importer:
         acks.on_progress = self.save_state
         self.limit_left = c.debug_request_limit
         if workers > 1:
-            import multiprocessing
-            # Fork the workers before any thread starts.
-            self.pool = multiprocessing.get_context("fork").Pool(workers, chunks.init_worker, (c,))
+            # Fork the workers before any thread of ours starts.
+            self.pool = WorkerPool(workers, c)
         self._install_signals()
         if c.dry_run:
             def emit(batch):
@@ -313,21 +313,28 @@ class Importer:
                 if task is None:
                     exhausted = True
                     break
-                future = self.pool.apply_async(chunks.run_task, (task,)) if self.pool else None
-                window.append((task, future))
+                if self.pool is not None:
+                    self.pool.submit(task)
+                window.append(task)
             if not window or self.stop_event.is_set():
                 break
-            task, future = window.popleft()
-            if future is not None:
-                result = future.get()
+            task = window.popleft()
+            if self.pool is not None:
+                result = self.pool.next_result()
             else:
                 if self.limit_left is not None:
                     task.max_valid = self.limit_left
                 result = self.processor.process(task)
             while result.need_keys:
-                self.resolver.resolve(result.need_keys)
+                try:
+                    self.resolver.resolve(result.need_keys)
+                except UserError as e:  # the API failed mid-run: hits may have been sent
+                    self.acks.abort(str(e))
+                    break
                 task = dataclasses.replace(task, sites=self.resolver.site_map())
                 result = self.processor.process(task)
+            if self.stop_event.is_set():
+                break
             fi = result.file_index
             if fi not in line_bases:
                 line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
@@ -362,8 +369,10 @@ class Importer:
         for sig, old in getattr(self, "_old_signals", {}).items():
             signal.signal(sig, old)
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            if self.stop_event.is_set() or self.stop_reading.is_set():
+                self.pool.kill()  # chunks still being parsed are not wanted
+            else:
+                self.pool.close()
             self.pool = None
         for s in self.senders:
             s.put(None, self.stop_event)
@@ -490,6 +499,10 @@ def run(config: Config, out=None, err=None) -> int:
         return Importer(config, out, err).run()
     except (formats.FormatError, SourceError) as e:
         raise UsageError(str(e)) from None
+    except WorkerFailed as e:  # a bug, not a user error: say so in one line, details with --debug
+        log.debug("%s", e)
+        raise ImportFailed("internal error in a parsing worker (%s); run with --debug for details, "
+                           "and please report it" % str(e).strip().splitlines()[-1]) from None
 
 
 __all__ = ["run", "Importer", "UserError"]

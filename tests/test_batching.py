@@ -119,3 +119,11 @@ def test_refusals_without_indices_are_counted_and_said(caplog):
     assert stats.tracked == 2 and stats.rejected == 1 and stats.unconfirmed == 1
     assert "refused 1 hit(s) of a batch of 4" in caplog.text
     assert "confirmed only 3 of 4" in caplog.text
+
+
+def test_an_abort_for_another_reason_stops_the_run_once():
+    stop = threading.Event()
+    acks = Acknowledger(Stats(), ["a.log"], stop)
+    acks.abort("cannot reach the Matomo API")
+    acks.abort("second reason")
+    assert stop.is_set() and acks.fatal == "cannot reach the Matomo API"

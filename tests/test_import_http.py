@@ -328,3 +328,4 @@ def test_config_file_token_through_php(endpoint, tmp_path, monkeypatch):
     assert len(ep.received()) == 1
     code, text = importer(["--url", ep.url, "--config", tmp_path / "nope.ini.php", "--idsite", 1, log])
     assert code == 2 and "cannot read --config" in text
+

@@ -86,3 +86,9 @@ def test_retry_after_forms():
     assert retry_after_seconds("12") == 12
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480) == 10
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_secrets_are_hidden_in_messages_without_mangling_them():
+    from log_importer.api import hide
+    assert hide("token abcdef123 refused", "abcdef123") == "token <hidden> refused"
+    assert hide("http://h/index.php", "x") == "http://h/index.php"

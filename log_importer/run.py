@@ -7,6 +7,7 @@ have bounded queues, so memory stays flat whatever the input size.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -269,10 +270,15 @@ class Importer:
             from .progress import Progress
             total = sum(os.path.getsize(f) for f in self.files if f != "-") or None
             self.progress = Progress(total, self.stats, self.err, c.show_progress_delay, c.dry_run)
+        redirect = contextlib.nullcontext()
+        if self.progress is not None:  # messages go above the bar, not through it
+            from tqdm.contrib.logging import logging_redirect_tqdm
+            redirect = logging_redirect_tqdm(loggers=[log])
         try:
-            self.pump(workers, partitions)
-            if not self.stop_event.is_set():  # on a first signal too: what is read gets sent
-                self.batcher.flush_all()
+            with redirect:
+                self.pump(workers, partitions)
+                if not self.stop_event.is_set():  # on a first signal too: what is read gets sent
+                    self.batcher.flush_all()
         finally:
             self.shutdown()
             self.save_state(final=True)

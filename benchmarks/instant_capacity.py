@@ -67,6 +67,11 @@ def make_bodies(hits: int, batch: int, seed: int = 1) -> list[bytes]:
 def http_post(sock, rfile, port, body: bytes) -> bytes:
     sock.sendall(b"POST /piwik.php?queuedtracking=0 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (port, len(body)) + body)
+    return read_response(rfile)
+
+
+def read_response(rfile) -> bytes:
+    """The body of one HTTP/1.1 answer with a Content-Length."""
     length = 0
     while True:
         line = rfile.readline()
@@ -130,15 +135,7 @@ def main(argv=None):
 
 
 def _get_stats(s) -> bytes:
-    rf = s.makefile("rb")
-    length = 0
-    while True:
-        line = rf.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return rf.read(length)
+    return read_response(s.makefile("rb"))
 
 
 if __name__ == "__main__":

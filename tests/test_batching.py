@@ -96,26 +96,25 @@ def test_a_fatal_outcome_stops_the_run_and_keeps_the_batch_pending():
     assert acks.committed(0) == (r.parts[0][2][0], 10)
 
 
-def test_a_first_batch_entirely_refused_means_no_write_access():
+def _one_pending_batch_of_four():
     stats = Stats()
     acks = Acknowledger(stats, ["a.log"])
     batches = []
-    b = Batcher(1, 4, batches.append)
-    b.add(_result(4, partitions=1), 0)
+    Batcher(1, 4, batches.append).add(_result(4, partitions=1), 0)
     acks.batch_created(batches[0])
-    acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=4))
+    return stats, acks, batches[0]
+
+
+def test_a_first_batch_entirely_refused_means_no_write_access():
+    stats, acks, batch = _one_pending_batch_of_four()
+    acks.batch_done(batch, Outcome(OK, tracked=0, invalid=4))
     assert "write access" in acks.fatal
 
 
 def test_refusals_without_indices_are_counted_and_said(caplog):
-    stats = Stats()
-    acks = Acknowledger(stats, ["a.log"])
-    batches = []
-    b = Batcher(1, 4, batches.append)
-    b.add(_result(4, partitions=1), 0)
-    acks.batch_created(batches[0])
+    stats, acks, batch = _one_pending_batch_of_four()
     with caplog.at_level("WARNING", logger="log_importer"):
-        acks.batch_done(batches[0], Outcome(OK, tracked=2, invalid=1))
+        acks.batch_done(batch, Outcome(OK, tracked=2, invalid=1))
     assert stats.tracked == 2 and stats.rejected == 1 and stats.unconfirmed == 1
     assert "refused 1 hit(s) of a batch of 4" in caplog.text
     assert "confirmed only 3 of 4" in caplog.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 from .cli import main as importer_main
@@ -21,8 +22,8 @@ SITES = {
 }
 
 
-def _show(args, token):
-    shown = ["<token>" if a == token else a for a in args]
+def _show(args, token, state):
+    shown = ["<token>" if a == token else "<temporary dir>" if a == state else a for a in args]
     print("\n$ log-importer " + " ".join(shown), flush=True)
 
 
@@ -35,11 +36,12 @@ def main() -> int:
         # Virtual-host logs: the site is found from each hit's host.
         ["--recorders", "2", str(FIXTURES / "access-vhost.log")],
     ]
-    with Endpoint(token=token, sites=SITES) as ep:
+    with Endpoint(token=token, sites=SITES) as ep, tempfile.TemporaryDirectory() as state:
         print("Embedded Matomo-compatible endpoint listening on %s (temporary database)" % ep.url)
         for extra in runs:
-            args = ["--url", ep.url, "--token-auth", token] + extra
-            _show(args, token)
+            # A throw-away --state-dir: the demo leaves no import positions behind.
+            args = ["--url", ep.url, "--token-auth", token, "--state-dir", state] + extra
+            _show(args, token, state)
             code = importer_main(args)
             if code != 0:
                 print("demo: the import failed (exit %d)" % code, file=sys.stderr)

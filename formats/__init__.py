@@ -82,7 +82,8 @@ def resolve(config, head_lines, source_name="the input"):
                 raise FormatError("%s has no '#Fields:' line: give one with --w3c-fields" % source_name)
             return built
         if config.log_date_format:
-            return Format(fmt.name, fmt.regex, config.log_date_format, detectable=False)
+            return Format(fmt.name, fmt.regex, config.log_date_format, detectable=False,
+                          plain_regex=fmt.plain_regex)
         return fmt
     if config.w3c_fields:
         return _header_format(head_lines, config.w3c_fields, None, w3c_options)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from formats import FIELDS, DateConverter, Format, LineParser
+from formats import FIELDS, DateConverter, Format
 from formats.base import MEMO_ENTRIES
 
 from . import classify as C
@@ -95,11 +95,10 @@ class ChunkProcessor:
         self.extra_groups = tuple(extra)
 
     def parser_for(self, fmt: Format):
-        key = (fmt.name, fmt.regex, fmt.date_format)
+        key = (fmt.name, fmt.regex, fmt.plain_regex, fmt.date_format)
         found = self._parsers.get(key)
         if found is None:
-            parser = LineParser(fmt.name, fmt.regex, fmt.date_format, self.extra_groups,
-                                self.config.ignore_groups)
+            parser = fmt.compile(self.extra_groups, self.config.ignore_groups)
             found = (parser, DateConverter(fmt.date_format, self.config.add_to_date))
             self._parsers[key] = found
         return found

@@ -159,3 +159,24 @@ def test_w3c_field_regex_adds_a_group():
     with pytest.raises(FormatError, match="named group"):
         formats.resolve(Config(log_format_name="w3c_extended", w3c_fields="#Fields: a",
                                w3c_field_regexes={"a": r"\w+"}), [])
+
+
+@pytest.mark.parametrize("name", ["common", "common_vhost", "ncsa_extended", "common_complete"])
+def test_the_plain_regex_gives_the_same_fields_as_the_full_one(name, loggen):
+    """Lines without a backslash go through a simpler regex: it must not change any field."""
+    import re
+    fmt = REGISTRY[name]
+    full = re.compile(fmt.regex)
+    parser = fmt.compile()
+    texts = []
+    for seed, kind in ((21, "combined"), (22, "vhost"), (23, "common")):
+        texts += loggen(4000, seed=seed, fmt=kind, hostile=True).read_text(errors="replace").split("\n")
+    texts += [s[0] for f in REGISTRY.values() if not f.header_driven for s in f.samples]
+    plain_lines = 0
+    for text in texts:
+        m = full.match(text)
+        expected = None if m is None else {k: v for k, v in m.groupdict().items()}
+        assert parser.as_dict(text) == (None if expected is None else
+                                         {k: v for k, v in expected.items() if k in parser.present}), text
+        plain_lines += "\\" not in text
+    assert plain_lines > 10000

@@ -160,6 +160,7 @@ class Importer:
                     log.warning("%s starts like %s (a copy?): it is not imported twice", source.display_name, same)
                     continue
                 self.acks.chunk_consumed(fi, *start)
+                skipped_here = 0
                 seq = 0
                 for offset, data in _chain(first, blocks):
                     if offset + len(data) <= start[0]:
@@ -169,8 +170,11 @@ class Importer:
                     if to_skip:
                         data, offset, skipped = _skip_lines(data, offset, to_skip)
                         to_skip -= skipped
+                        skipped_here += skipped
                         self.stats.lines_read += skipped
                         self.stats.lines_skipped_option += skipped
+                        # skipped lines count like filtered ones: lines are numbered past them
+                        self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
                         if not data:
                             continue
                     yield chunks.ChunkTask(fi, seq, offset, data, fmt, self.resolver.site_map(), partitions)

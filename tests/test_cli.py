@@ -89,6 +89,12 @@ def test_debug_names_file_and_line_of_invalid_lines(tmp_path):
     assert "invalid line %s:2 (line did not match the format): not a log line" % log in text
 
 
+def test_lines_keep_their_numbers_after_skip(tmp_path):
+    log = write(tmp_path, [line()] * 5 + ["not a log line", line()])
+    code, text = dry(["--skip", 4, "--debug", log])
+    assert "invalid line %s:6 " % log in text
+
+
 def test_skip_and_request_limit(tmp_path):
     log = write(tmp_path, [line(ip="192.0.2.%d" % i) for i in range(10)])
     code, text = dry(["--skip", 4, log])

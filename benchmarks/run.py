@@ -788,7 +788,6 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
     if instant is None:
         return
     from log_importer.api import make_client
-    from log_importer.acks import Acknowledger  # noqa: F401 - only to show the path is the real one
     from log_importer.batching import Batcher
     from log_importer.sending import TrackerTransport
     batches = []

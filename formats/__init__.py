@@ -7,7 +7,7 @@ from __future__ import annotations
 from .apache import FORMATS as _APACHE
 from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError, LineParser
 from .w3c import FORMATS as _W3C
-from .w3c import W3cFormat, looks_like_iis, read_header
+from .w3c import looks_like_iis, read_header
 
 REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _W3C}
 

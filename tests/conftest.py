@@ -9,6 +9,9 @@ SHARED = ROOT.parent / "shared"  # beside the clone, here and in CI
 LOGGEN = SHARED / "tools" / "loggen.py"
 FIXTURES = ROOT / "fixtures"
 
+TOKEN = "0123456789abcdef0123456789abcdef"
+WRITE_TOKEN = "feedfacefeedfacefeedfacefeedface"
+SITES = {1: "https://www.example.com", 2: ["http://blog.example.org"]}
 COMBINED_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
@@ -62,3 +65,20 @@ def loggen(tmp_path):
 def _private_state_dir(tmp_path, monkeypatch):
     """Import positions go to a per-test directory, never to the user's own state."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@pytest.fixture
+def endpoint():
+    """Start embedded endpoints (issue 3) on 127.0.0.1: endpoint(**options); all stopped after the test."""
+    from log_importer.endpoint import Endpoint
+    started = []
+
+    def make(**kw):
+        options = dict(token=TOKEN, sites=SITES, users={"admin": "secret"}, write_tokens={WRITE_TOKEN: [1]})
+        options.update(kw)
+        ep = Endpoint(**options).start()
+        started.append(ep)
+        return ep
+    yield make
+    for ep in started:
+        ep.stop()

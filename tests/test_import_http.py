@@ -1,38 +1,18 @@
 """The importer against the embedded endpoint, over real HTTP on 127.0.0.1."""
 import dataclasses
-import os
 import io
 import json
+import os
 
 import pytest
 
-from conftest import COMBINED_UA, line
+from conftest import COMBINED_UA, TOKEN, WRITE_TOKEN, line  # the `endpoint` fixture is in conftest
 from log_importer.cli import main
 from log_importer.config import Config
-from log_importer.endpoint import Endpoint
 from log_importer.run import run
 
-TOKEN = "0123456789abcdef0123456789abcdef"
-WRITE_TOKEN = "feedfacefeedfacefeedfacefeedface"
-SITES = {1: "https://www.example.com", 2: ["http://blog.example.org"]}
 
-
-@pytest.fixture
-def endpoint():
-    started = []
-
-    def make(**kw):
-        options = dict(token=TOKEN, sites=SITES, users={"admin": "secret"}, write_tokens={WRITE_TOKEN: [1]})
-        options.update(kw)
-        ep = Endpoint(**options).start()
-        started.append(ep)
-        return ep
-    yield make
-    for ep in started:
-        ep.stop()
-
-
-def importer(args, capsys=None):
+def importer(args):
     """Run the CLI in-process; return (exit code, stdout+stderr text)."""
     out = io.StringIO()
     import sys

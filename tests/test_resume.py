@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import ROOT, line
-from test_import_http import SITES, TOKEN, endpoint, importer, write  # noqa: F401 (fixture)
+from conftest import TOKEN
+from test_import_http import importer, write
 
 
 def stored(ep):

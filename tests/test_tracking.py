@@ -2,8 +2,6 @@
 import json
 from urllib.parse import quote
 
-import pytest
-
 import formats
 from conftest import COMBINED_UA, line, process_lines
 from log_importer import chunks

@@ -121,7 +121,12 @@ class Sender(threading.Thread):
 
     def run(self):
         while True:
-            batch = self.queue.get()
+            try:
+                batch = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                if self.acks.stop_event.is_set():
+                    return  # aborting: no sentinel will come
+                continue
             if batch is None:
                 return
             if self.acks.stop_event.is_set():
@@ -135,9 +140,9 @@ class Sender(threading.Thread):
             self.acks.batch_done(batch, outcome)
 
     def put(self, batch, stop_event: threading.Event) -> bool:
-        """Queue a batch, waiting while the queue is full; False if the run is aborting."""
+        """Queue a batch (None: the end), waiting while the queue is full; False if the run is aborting."""
         while True:
-            if batch is not None and stop_event.is_set():
+            if stop_event.is_set():
                 return False
             try:
                 self.queue.put(batch, timeout=0.2)

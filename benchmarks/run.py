@@ -185,26 +185,24 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def vm_rss_kb(pid: int) -> int:
+def _proc_kb(pid: int, name: str, key: str) -> int:
+    """A "Key:  N kB" figure from /proc/<pid>/<name>, 0 when the process is gone."""
     try:
-        with open("/proc/%d/status" % pid) as f:
+        with open("/proc/%d/%s" % (pid, name)) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
+
+
+def vm_rss_kb(pid: int) -> int:
+    return _proc_kb(pid, "status", "VmRSS:")
 
 
 def pss_kb(pid: int) -> int:
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _proc_kb(pid, "smaps_rollup", "Pss:")
 
 
 def proc_cpu(pid: int) -> float:

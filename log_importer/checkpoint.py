@@ -72,7 +72,6 @@ class CheckpointStore:
         self.path = os.path.join(state_dir, "%s.json" % key)
         self.entries: list[dict] = []
         self._lock_fd = None
-        self.writes = 0
 
     def open(self, lock=True):
         """Create the directory, take the lock (for a run that writes), read the state."""
@@ -147,4 +146,3 @@ class CheckpointStore:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-        self.writes += 1

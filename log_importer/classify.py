@@ -61,11 +61,6 @@ def is_bot(user_agent: str) -> bool:
     return _default_bots.is_bot(user_agent or "")
 
 
-def extension_of(path: str) -> str:
-    """The text after the last '.' of the path, lowercased (the whole path when there is none)."""
-    return path.rpartition(".")[2].lower()
-
-
 class Classifier:
     def __init__(self, config: Config):
         self.config = config

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from .batching import Batcher
 from .checkpoint import CheckpointStore, FileIdentity, default_state_dir, destination_of
 from .config import Config
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, ConfigError, ImportFailed, UsageError, UserError
-from .responses import NOT_JSON_HINT, OK, Outcome, classify_bulk
+from .responses import OK, Outcome, classify_bulk
 from .sending import Sender, TrackerTransport
 from .sites import SiteResolver
 from .workers import WorkerFailed, WorkerPool
@@ -66,7 +67,7 @@ class Importer:
         self.stop_reading = threading.Event()   # stop reading; let queued batches finish
         self.signal_received = None
         self.store: CheckpointStore | None = None
-        self.file_state: dict = {}  # file index -> {"identity", "entry", "start": (offset, lines)}
+        self.file_state: dict = {}  # file index -> {"identity", "entry"} of its checkpoint
         self.batcher = None
         self.acks = None
         self._state_lock = threading.Lock()
@@ -124,8 +125,7 @@ class Importer:
             if r.status_code == 404:
                 raise ConfigError("the tracker %s does not exist (HTTP 404): check --url and "
                                   "--tracker-endpoint-path" % c.tracker_url)
-            raise ConfigError("the tracker at %s is not usable: %s" % (
-                c.tracker_url, outcome.message if r.status_code == 200 else outcome.message or NOT_JSON_HINT))
+            raise ConfigError("the tracker at %s is not usable: %s" % (c.tracker_url, outcome.message))
 
     # Tasks -----------------------------------------------------------------------------
     def _format_for(self, source: Source, first_block: bytes):
@@ -162,7 +162,7 @@ class Importer:
                 self.acks.chunk_consumed(fi, *start)
                 skipped_here = 0
                 seq = 0
-                for offset, data in _chain(first, blocks):
+                for offset, data in itertools.chain([first], blocks):
                     if offset + len(data) <= start[0]:
                         continue  # imported by an earlier run
                     if offset < start[0]:
@@ -233,7 +233,6 @@ class Importer:
             self._last_saved = positions
             if sync:
                 self._last_sync = time.monotonic()
-            self.stats.checkpoint_writes = self.store.writes
 
     def bytes_read(self):
         current = self._current_source.position if self._current_source is not None else 0
@@ -310,7 +309,7 @@ class Importer:
         depth = workers * 2 + 1
         tasks = self.tasks(partitions)
         exhausted = False
-        line_bases = self.line_bases = {}
+        line_bases: dict = {}  # file index -> lines before its next chunk
         next_save = time.monotonic() + c.checkpoint_interval
         while True:
             if time.monotonic() >= next_save:
@@ -350,7 +349,7 @@ class Importer:
                 line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
             base = line_bases[fi]
             line_bases[fi] = base + result.lines
-            self.stats.add_chunk(result, self.stats.files[fi], base)
+            self.stats.add_chunk(result)
             for i, reason, text in result.invalid_samples:
                 log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
             self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
@@ -481,11 +480,6 @@ def _guard(blocks, source, stats):
 
 class _SameContent(Exception):
     """An input whose first bytes are those of another input of the same run."""
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _skip_lines(data: bytes, offset: int, n: int):

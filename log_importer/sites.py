@@ -60,10 +60,6 @@ class SiteResolver:
         elif c.idsite_fallback is not None:
             self.main_url(c.idsite_fallback, "--idsite-fallback")
 
-    @property
-    def is_static(self):
-        return self._static is not None
-
     def site_map(self) -> SiteMap:
         return SiteMap(self._static, dict(self._by_key), self._resolve_all)
 

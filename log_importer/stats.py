@@ -27,18 +27,16 @@ class Stats:
     retries: int = 0
     requests: int = 0
     rejected_lines: list = field(default_factory=list)  # (file, line) of hits Matomo refused
-    invalid_samples: list = field(default_factory=list)  # (file, line, reason, text) with --debug
     sites_used: set = field(default_factory=set)
     sites_created: list = field(default_factory=list)  # (host, idsite)
     hosts_no_site: set = field(default_factory=set)
     dates: set = field(default_factory=set)
     stdin_used: bool = False
     resumed: list = field(default_factory=list)  # (file, lines already imported, date)
-    checkpoint_writes: int = 0
     input_errors: list = field(default_factory=list)  # inputs that could not be read to the end
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add_chunk(self, result, file_name, line_base):
+    def add_chunk(self, result):
         """Fold one chunk's counters in (main thread)."""
         self.lines_read += result.lines
         for reason, n in result.counts.items():
@@ -50,9 +48,7 @@ class Stats:
         self.downloads += result.downloads
         self.sites_used |= result.sites_used
         self.dates |= result.dates
-        self.hosts_no_site |= {k for k in result.no_site_keys}
-        for i, reason, text in result.invalid_samples:
-            self.invalid_samples.append((file_name, line_base + i + 1, reason, text))
+        self.hosts_no_site |= result.no_site_keys
 
     @property
     def elapsed(self):

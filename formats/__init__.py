@@ -83,7 +83,7 @@ def resolve(config, head_lines, source_name="the input"):
             return built
         if config.log_date_format:
             return Format(fmt.name, fmt.regex, config.log_date_format, detectable=False,
-                          plain_regex=fmt.plain_regex)
+                          plain_regex=fmt.plain_regex, scanner=fmt.scanner)
         return fmt
     if config.w3c_fields:
         return _header_format(head_lines, config.w3c_fields, None, w3c_options)

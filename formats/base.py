@@ -6,6 +6,7 @@ knows which format a hit came from. Fields a format lacks are None.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -22,6 +23,13 @@ APACHE_DATE = "%d/%b/%Y:%H:%M:%S"
 # Memo tables are emptied past this many entries: a worker's memory stays flat on long logs.
 MEMO_ENTRIES = 50_000
 ISO_DATE = "%Y-%m-%d %H:%M:%S"
+
+try:  # the C line scanner (setup.py builds it); without it, the regexes do the same work
+    from ._scan import Scanner
+except ImportError:
+    Scanner = None
+if os.environ.get("LOG_IMPORTER_NO_SCANNER"):  # to compare both (benchmarks/run.py dry-regex)
+    Scanner = None
 
 
 class FormatError(ValueError):
@@ -41,19 +49,22 @@ class Format:
     # Optional: the same regex for lines without a backslash (no escapes to handle), which the
     # regex engine runs faster. It must give the same groups on such lines (a test checks).
     plain_regex: str | None = None
+    # Optional: the hand-written C scanner that accepts the same lines as `regex` with the same
+    # fields (formats/_scan.c): (vhost, combined) for the Apache family. Used for lines of ASCII.
+    scanner: tuple[bool, bool] | None = None
 
     def compile(self, extra_groups=(), ignore_groups=()) -> "LineParser":
         if self.regex is None:
             raise FormatError("format %s needs a #Fields: header to build its regex" % self.name)
         return LineParser(self.name, self.regex, self.date_format, extra_groups, ignore_groups,
-                          self.plain_regex)
+                          self.plain_regex, self.scanner)
 
 
 class LineParser:
     """A compiled format: `extract(line)` gives a tuple of FIELDS (+ extra groups) or None."""
 
     def __init__(self, name, regex, date_format=APACHE_DATE, extra_groups=(), ignore_groups=(),
-                 plain_regex=None):
+                 plain_regex=None, scanner=None):
         self.name = name
         try:
             self.regex = re.compile(regex)
@@ -85,6 +96,10 @@ class LineParser:
             return getter(m.groups() + none)
 
         self.extract = extract
+        self.scanned = False
+        if scanner is not None and Scanner is not None and self.fields == FIELDS and not ignored:
+            self.extract = Scanner(*scanner, fallback=extract).extract
+            self.scanned = True
         self.group_count = len(self.present)
 
     def as_dict(self, line):

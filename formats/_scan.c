@@ -1,0 +1,285 @@
+/* A hand-written scanner for the Apache/NCSA family of formats (formats/apache.py).
+ *
+ * It accepts exactly the lines the family's regexes accept and gives the same fields: the
+ * regexes never backtrack, so each of them reads as a left-to-right scan, written out here.
+ * tests/test_scan.py checks the two against each other on generated, hostile and mutated lines.
+ * It is about 6x faster than the regex (benchmarks/run.py --profile-only shows both).
+ *
+ * Only ASCII lines are scanned here; any other line goes to the fallback (the regex), so the
+ * Unicode meaning of \s, \w and \d never has to be reproduced. For ASCII, Python's \s is
+ * [\t\n\v\f\r\x1c-\x1f ], \w is [A-Za-z0-9_] and \d is [0-9].
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define NFIELDS 19
+/* Positions in formats.base.FIELDS. */
+enum { F_IP = 0, F_HOST = 1, F_DATE = 2, F_TZ = 4, F_METHOD = 5, F_PATH = 6, F_STATUS = 8,
+       F_LENGTH = 9, F_REFERRER = 10, F_UA = 11, F_USERID = 12 };
+
+static unsigned char SPACE[256], WORD[256];
+
+static void init_tables(void)
+{
+    const char *ws = "\t\n\v\f\r\x1c\x1d\x1e\x1f ";
+    for (const char *p = ws; *p; p++) SPACE[(unsigned char)*p] = 1;
+    for (int c = 0; c < 256; c++)
+        WORD[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+#define IS_SPACE(c) (SPACE[(unsigned char)(c)])
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+
+typedef struct { Py_ssize_t start, end; } span;
+
+/* \s+ at *pos: 0 when there is no whitespace. */
+static inline int spaces(const char *s, Py_ssize_t n, Py_ssize_t *pos)
+{
+    Py_ssize_t p = *pos;
+    if (p >= n || !IS_SPACE(s[p])) return 0;
+    while (p < n && IS_SPACE(s[p])) p++;
+    *pos = p;
+    return 1;
+}
+
+/* \S+ */
+static inline int token(const char *s, Py_ssize_t n, Py_ssize_t *pos, span *out)
+{
+    Py_ssize_t p = *pos;
+    while (p < n && !IS_SPACE(s[p])) p++;
+    if (p == *pos) return 0;
+    out->start = *pos; out->end = p;
+    *pos = p;
+    return 1;
+}
+
+/* The quoted-field body [^"\\]*(?:\\.[^"\\]*)* followed by its closing quote. */
+static inline int quoted(const char *s, Py_ssize_t n, Py_ssize_t *pos, span *out)
+{
+    Py_ssize_t p = *pos;
+    for (;;) {
+        while (p < n && s[p] != '"' && s[p] != '\\') p++;
+        if (p + 1 < n && s[p] == '\\' && s[p + 1] != '\n') { p += 2; continue; }
+        break;
+    }
+    if (p >= n || s[p] != '"') return 0;
+    out->start = *pos; out->end = p;
+    *pos = p + 1;
+    return 1;
+}
+
+/* The lookahead \S+"\s+\d at p: the next token ends with a quote (and is longer than it), then
+ * whitespace and a digit. A quote inside the token can't do, as a non-space follows it. */
+static inline int protocol_follows(const char *s, Py_ssize_t n, Py_ssize_t p)
+{
+    Py_ssize_t q = p;
+    while (q < n && !IS_SPACE(s[q])) q++;
+    if (q - p < 2 || s[q - 1] != '"') return 0;
+    if (!spaces(s, n, &q)) return 0;
+    return q < n && IS_DIGIT(s[q]);
+}
+
+/* From the protocol on: \S+"\s+(?P<status>\d+)\s+(?P<length>\S+), then for the combined
+ * formats \s+"(?P<referrer>QUOTED)"\s+"(?P<user_agent>QUOTED)". */
+static int rest(const char *s, Py_ssize_t n, Py_ssize_t p, int combined, span *f)
+{
+    if (!protocol_follows(s, n, p)) return 0;
+    while (!IS_SPACE(s[p])) p++;
+    spaces(s, n, &p);
+    f[F_STATUS].start = p;
+    while (p < n && IS_DIGIT(s[p])) p++;
+    f[F_STATUS].end = p;
+    if (!spaces(s, n, &p) || !token(s, n, &p, &f[F_LENGTH])) return 0;
+    if (!combined) return 1;
+    if (!spaces(s, n, &p) || p >= n || s[p] != '"') return 0;
+    p++;
+    if (!quoted(s, n, &p, &f[F_REFERRER])) return 0;
+    if (!spaces(s, n, &p) || p >= n || s[p] != '"') return 0;
+    p++;
+    return quoted(s, n, &p, &f[F_UA]);
+}
+
+/* Returns 1 and fills f[] on a match, 0 otherwise. */
+static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
+{
+    Py_ssize_t p = 0, q;
+    span ident;
+
+    for (int i = 0; i < NFIELDS; i++) f[i].start = f[i].end = -1;
+    if (vhost) {  /* (?P<host>[\w\-\.]*)(?::\d+)?\s+ */
+        while (p < n && (WORD[(unsigned char)s[p]] || s[p] == '-' || s[p] == '.')) p++;
+        f[F_HOST].start = 0; f[F_HOST].end = p;
+        if (p < n && s[p] == ':') {
+            q = p + 1;
+            while (q < n && IS_DIGIT(s[q])) q++;
+            if (q > p + 1) p = q;
+        }
+        if (!spaces(s, n, &p)) return 0;
+    }
+    /* (?P<ip>[\w*.:-]+)\s+ */
+    q = p;
+    while (q < n && (WORD[(unsigned char)s[q]] || s[q] == '*' || s[q] == '.' || s[q] == ':' || s[q] == '-')) q++;
+    if (q == p) return 0;
+    f[F_IP].start = p; f[F_IP].end = q; p = q;
+    /* \s+\S+\s+(?P<userid>\S+)\s+\[ */
+    if (!spaces(s, n, &p) || !token(s, n, &p, &ident) || !spaces(s, n, &p)
+        || !token(s, n, &p, &f[F_USERID]) || !spaces(s, n, &p)) return 0;
+    if (p >= n || s[p] != '[') return 0;
+    p++;
+    /* (?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]\s+" */
+    f[F_DATE].start = p;
+    while (p < n && s[p] != ']' && !IS_SPACE(s[p])) p++;
+    f[F_DATE].end = p;
+    if (!spaces(s, n, &p)) return 0;
+    f[F_TZ].start = p;
+    while (p < n && s[p] != ']') p++;
+    if (p >= n) return 0;
+    f[F_TZ].end = p;
+    p++;
+    if (!spaces(s, n, &p) || p >= n || s[p] != '"') return 0;
+    p++;
+    /* (?P<method>\S+)\s+ */
+    if (!token(s, n, &p, &f[F_METHOD])) return 0;
+    q = p;
+    if (!spaces(s, n, &p)) return 0;
+    Py_ssize_t a = p, gaps = p - q;
+    /* (?P<path>[^"\\\s]*(?:(?:\\.|\s+(?!\s|\S+"\s+\d))[^"\\\s]*)*) */
+    for (;;) {
+        while (p < n && s[p] != '"' && s[p] != '\\' && !IS_SPACE(s[p])) p++;
+        if (p >= n) break;
+        if (s[p] == '\\') {
+            if (p + 1 < n && s[p + 1] != '\n') { p += 2; continue; }
+            break;
+        }
+        if (IS_SPACE(s[p])) {
+            q = p;
+            spaces(s, n, &q);
+            if (protocol_follows(s, n, q)) break;
+            p = q;
+            continue;
+        }
+        break;  /* a quote */
+    }
+    /* \s+ then the rest: the path stopped before whitespace only where the protocol follows. */
+    if (p < n && IS_SPACE(s[p])) {
+        q = p;
+        spaces(s, n, &q);
+        if (rest(s, n, q, combined, f)) {
+            f[F_PATH].start = a; f[F_PATH].end = p;
+            return 1;
+        }
+    }
+    /* The regex's one way back: with two spaces or more after the method, it gives one back
+     * and matches an empty path, when the protocol comes right after the spaces. */
+    if (gaps >= 2 && rest(s, n, a, combined, f)) {
+        f[F_PATH].start = f[F_PATH].end = a;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject_HEAD
+    int vhost, combined;
+    PyObject *fallback;
+} Scanner;
+
+static PyObject *ascii_string(const char *s, span sp)
+{
+    Py_ssize_t len = sp.end - sp.start;
+    if (len == 1) return PyUnicode_FromOrdinal((unsigned char)s[sp.start]);  /* cached */
+    PyObject *u = PyUnicode_New(len, 127);
+    if (u != NULL) memcpy(PyUnicode_1BYTE_DATA(u), s + sp.start, len);
+    return u;
+}
+
+static PyObject *Scanner_extract(Scanner *self, PyObject *line)
+{
+    span f[NFIELDS];
+    if (!PyUnicode_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "extract() needs a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(line))
+        return PyObject_CallOneArg(self->fallback, line);
+    const char *s = (const char *)PyUnicode_1BYTE_DATA(line);
+    if (!scan(s, PyUnicode_GET_LENGTH(line), self->vhost, self->combined, f))
+        Py_RETURN_NONE;
+    PyObject *t = PyTuple_New(NFIELDS);
+    if (t == NULL) return NULL;
+    for (int i = 0; i < NFIELDS; i++) {
+        PyObject *v;
+        if (f[i].start < 0) {
+            v = Py_None;
+            Py_INCREF(v);
+        } else if ((v = ascii_string(s, f[i])) == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"vhost", "combined", "fallback", NULL};
+    int vhost, combined;
+    PyObject *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ppO", kwlist, &vhost, &combined, &fallback))
+        return -1;
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return -1;
+    }
+    self->vhost = vhost;
+    self->combined = combined;
+    Py_INCREF(fallback);
+    Py_XSETREF(self->fallback, fallback);
+    return 0;
+}
+
+static void Scanner_dealloc(Scanner *self)
+{
+    Py_XDECREF(self->fallback);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Scanner_methods[] = {
+    {"extract", (PyCFunction)Scanner_extract, METH_O,
+     "extract(line) -> tuple of the FIELDS, or None when the line does not match"},
+    {NULL}
+};
+
+static PyTypeObject ScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "formats._scan.Scanner",
+    .tp_basicsize = sizeof(Scanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Scanner(vhost, combined, fallback): the Apache family's line scanner",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Scanner_init,
+    .tp_dealloc = (destructor)Scanner_dealloc,
+    .tp_methods = Scanner_methods,
+};
+
+static struct PyModuleDef scanmodule = {
+    PyModuleDef_HEAD_INIT, "formats._scan",
+    "Hand-written scanner for the Apache/NCSA log formats (see formats/apache.py)", -1, NULL
+};
+
+PyMODINIT_FUNC PyInit__scan(void)
+{
+    init_tables();
+    if (PyType_Ready(&ScannerType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&scanmodule);
+    if (m == NULL) return NULL;
+    Py_INCREF(&ScannerType);
+    if (PyModule_AddObject(m, "Scanner", (PyObject *)&ScannerType) < 0) {
+        Py_DECREF(&ScannerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

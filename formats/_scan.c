@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define NFIELDS 19
@@ -179,18 +180,56 @@ static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
     return 0;
 }
 
+/* Field values repeat (a few agents, paths, dates and statuses make most lines), so each
+ * scanner keeps the strings it made in a small direct-mapped table and hands the same object out
+ * again. That saves allocating and copying them, and Python's dict lookups on them (the memo
+ * tables) find their hash already computed. Only short values are kept: memory stays bounded. */
+#define INTERN_SLOTS 4096
+#define INTERN_MAX_LEN 256
+
 typedef struct {
     PyObject_HEAD
     int vhost, combined;
     PyObject *fallback;
+    PyObject *intern[INTERN_SLOTS];
 } Scanner;
 
-static PyObject *ascii_string(const char *s, span sp)
+static inline uint64_t hash_bytes(const char *s, Py_ssize_t n, uint64_t h)
+{
+    uint64_t w;
+    while (n >= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+        s += 8; n -= 8;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 32);
+}
+
+static PyObject *ascii_string(Scanner *self, const char *s, span sp, int field)
 {
     Py_ssize_t len = sp.end - sp.start;
-    if (len == 1) return PyUnicode_FromOrdinal((unsigned char)s[sp.start]);  /* cached */
-    PyObject *u = PyUnicode_New(len, 127);
-    if (u != NULL) memcpy(PyUnicode_1BYTE_DATA(u), s + sp.start, len);
+    const char *v = s + sp.start;
+    PyObject **slot = NULL, *u;
+    if (len == 1) return PyUnicode_FromOrdinal((unsigned char)*v);  /* CPython caches these */
+    if (len <= INTERN_MAX_LEN) {
+        slot = &self->intern[hash_bytes(v, len, (uint64_t)field + 1) & (INTERN_SLOTS - 1)];
+        u = *slot;
+        if (u != NULL && PyUnicode_GET_LENGTH(u) == len && memcmp(PyUnicode_1BYTE_DATA(u), v, len) == 0) {
+            Py_INCREF(u);
+            return u;
+        }
+    }
+    u = PyUnicode_New(len, 127);
+    if (u == NULL) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(u), v, len);
+    if (slot != NULL) {
+        Py_INCREF(u);
+        Py_XSETREF(*slot, u);
+    }
     return u;
 }
 
@@ -213,7 +252,7 @@ static PyObject *Scanner_extract(Scanner *self, PyObject *line)
         if (f[i].start < 0) {
             v = Py_None;
             Py_INCREF(v);
-        } else if ((v = ascii_string(s, f[i])) == NULL) {
+        } else if ((v = ascii_string(self, s, f[i], i)) == NULL) {
             Py_DECREF(t);
             return NULL;
         }
@@ -242,6 +281,7 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
 
 static void Scanner_dealloc(Scanner *self)
 {
+    for (int i = 0; i < INTERN_SLOTS; i++) Py_XDECREF(self->intern[i]);
     Py_XDECREF(self->fallback);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }

@@ -109,6 +109,7 @@ class LineParser:
         return {n: v for n, v in zip(self.fields, values) if n in self.present}
 
 
+_MISSING = object()
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
 _TZ = re.compile(r"^[+-]?\d{1,4}$")
@@ -128,15 +129,15 @@ def timezone_offset(tz: str) -> int:
 class DateConverter:
     """Turns a log date (+ optional timezone) into Matomo's `cdt`: UTC "YYYY-MM-DD HH:MM:SS".
 
-    Memoised per minute for the Apache and ISO layouts (a timezone offset is whole minutes, so
-    the seconds pass through unchanged), else per distinct (date, timezone). Returns None for an
-    invalid date or timezone.
+    Memoised per distinct (date, timezone), and behind that per minute for the Apache and ISO
+    layouts (a timezone offset is whole minutes, so the seconds pass through unchanged). Returns
+    None for an invalid date or timezone.
     """
 
     def __init__(self, date_format=APACHE_DATE, add_seconds=0):
         self.date_format = date_format
         self.add_seconds = add_seconds
-        self._cache: dict = {}
+        self._cache: dict = {}  # tz -> {date: cdt}
         self._minutes: dict = {}
         # Where the seconds are ("...:SS" at the end), for the per-minute memo.
         self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19}.get(date_format) if add_seconds % 60 == 0 else None
@@ -163,13 +164,24 @@ class DateConverter:
         return _dt.datetime(int(s[0:4]), int(s[5:7]), int(s[8:10]),
                             int(s[11:13]), int(s[14:16]), int(s[17:19]))
 
+    def memo(self, tz: str | None) -> dict:
+        """The memo of one timezone: date -> cdt, or None for an invalid date. A hot loop may
+        look dates up there and call `convert` on a miss: `convert` fills the same dict (until
+        a log with very many timezones makes it start afresh; lookups then only miss)."""
+        memo = self._cache.get(tz)
+        if memo is None:
+            if len(self._cache) > 100:
+                self._cache.clear()
+            memo = self._cache[tz] = {}
+        return memo
+
     def convert(self, date: str, tz: str | None = None):
-        key = (date, tz)
-        cache = self._cache
-        try:
-            return cache[key]
-        except KeyError:
-            pass
+        memo = self._cache.get(tz)
+        if memo is None:
+            memo = self.memo(tz)
+        result = memo.get(date, _MISSING)
+        if result is not _MISSING:
+            return result
         if self._seconds_at is not None and len(date) == self._seconds_at and date[-3] == ":":
             minute = (date[:-2], tz)
             prefix = self._minutes.get(minute, False)
@@ -181,10 +193,10 @@ class DateConverter:
             result = prefix + seconds if ok else None
         else:
             result = self._full(date, tz)
-        if len(cache) > MEMO_ENTRIES:
-            cache.clear()
+        if len(memo) > MEMO_ENTRIES:
+            memo.clear()
             self._minutes.clear()
-        cache[key] = result
+        memo[date] = result
         return result
 
     def _full(self, date: str, tz: str | None):

@@ -19,11 +19,12 @@ from formats.base import MEMO_ENTRIES
 
 from . import classify as C
 from .config import Config
-from .tracking import Hit, RequestBuilder, replay_args, visitor_key
+from .tracking import RequestBuilder, replay_args, visitor_key_of
 
 NO_HOST_KEY = "no-hostname-found-in-log"
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
 MAX_INVALID_SAMPLES = 200
+_UNSET = object()
 
 
 @dataclass
@@ -108,8 +109,9 @@ class ChunkProcessor:
         parser, dates = self.parser_for(task.fmt)
         extract = parser.extract
         convert = dates.convert
+        date_memo = dates.memo
         classify = self.classifier.classify
-        build = self.builder.build
+        build = self.builder.build_fields
         dumps = orjson.dumps
         crc32 = zlib.crc32
         encoding = c.encoding
@@ -143,6 +145,7 @@ class ChunkProcessor:
         days = res.dates
         samples = res.invalid_samples
         hits = downloads = valid = 0
+        last_tz, memo = _UNSET, None
 
         def invalid(i, reason, text):
             counts[C.INVALID] += 1
@@ -193,7 +196,12 @@ class ChunkProcessor:
              gms, gus, gs, ec, ea, en) = f if plain else f[:19]
             if time is not None and date is not None:
                 date = date + " " + time
-            cdt = convert(date, tz) if date is not None else None
+            if tz != last_tz:
+                last_tz = tz
+                memo = date_memo(tz)
+            cdt = memo.get(date)
+            if cdt is None and date is not None:
+                cdt = convert(date, tz)
             if cdt is None:
                 invalid(i, "invalid date or timezone", line)
                 continue
@@ -286,10 +294,10 @@ class ChunkProcessor:
                 pcv = tuple((name, f[j]) for j, name in page_groups if f[j] is not None and f[j] != "-")
             if visit_groups:
                 vcv = tuple((name, f[j]) for j, name in visit_groups if f[j] is not None and f[j] != "-")
-            hit = Hit(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
-                      ec, ea, en, flags, pcv, vcv, rargs)
-            body = dumps(build(hit, site.idsite, (site.scheme + "://" + host) if host is not None else site.main_url))
-            p = crc32((visitor_key(hit) if replay else ip).encode()) % nparts if nparts > 1 else 0
+            body = dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
+                               ec, ea, en, flags, pcv, vcv, rargs, site.idsite,
+                               (site.scheme + "://" + host) if host is not None else site.main_url))
+            p = crc32((visitor_key_of(rargs, ip) if replay else ip).encode()) % nparts if nparts > 1 else 0
             out[p].append(body)
             sizes[p] += len(body) + 1
             ends[p].append(sizes[p])

@@ -57,84 +57,95 @@ def replay_args(query_string: str, add_seconds: int = 0) -> dict:
 
 def visitor_key(hit: Hit) -> str:
     """What keeps one visitor's hits together (and in order) on one sender."""
-    if hit.replay_args:
+    return visitor_key_of(hit.replay_args, hit.ip)
+
+
+def visitor_key_of(replay_args: dict | None, ip: str) -> str:
+    if replay_args:
         for p in ("uid", "cid", "_id", "cip"):
-            v = hit.replay_args.get(p)
+            v = replay_args.get(p)
             if v:
                 return v
-    return hit.ip
+    return ip
 
 
 class RequestBuilder:
+    """`build(hit, idsite, url_prefix)` gives the parameters of one tracking request.
+
+    `build_fields` is the same with the Hit's fields as arguments (Hit's order, then idsite and
+    url_prefix): the chunk stage calls it for every hit without making a Hit first. It is a
+    closure over the options, read once, because it runs once per hit.
+    """
+
     def __init__(self, config: Config):
         self.c = config
-        self.delim = config.query_string_delimiter
-        self.title_delim = config.title_category_delimiter
-        self.dp = "0" if config.enable_reverse_dns else "1"
-        self.rec = "0" if config.replay_tracking else "1"
-        self._status_cvars: dict = {}
+        self.build_fields = _fields_builder(config)
 
     def build(self, hit: Hit, idsite, url_prefix: str) -> dict:
         """Parameters of one tracking request. `url_prefix` is "scheme://host" or the site's main URL."""
-        c = self.c
-        path = hit.path
-        if hit.query_string and not c.strip_query_string:
-            path = path + self.delim + hit.query_string
-        path = path[:MAX_URL]
-        url = url_prefix + path if path.startswith("/") else path
-        urlref = hit.referrer[:MAX_URL]
-        args = {
-            "rec": self.rec,
-            "apiv": "1",
-            "idsite": idsite,
-            "url": url,
-            "urlref": urlref,
-            "cip": hit.ip,
-            "cdt": hit.cdt,
-            "ua": hit.user_agent,
-            "dp": self.dp,
-            "queuedtracking": "0",
-        }
-        if hit.page_cvars or c.track_http_method:
-            page = [("HTTP-code", hit.status)]
-            if c.track_http_method and hit.method and hit.method != "-":
-                page.append(("HTTP-method", hit.method))
-            page.extend(hit.page_cvars)
-            args["cvar"] = _cvars(page)
+        return self.build_fields(*hit, idsite, url_prefix)
+
+
+def _fields_builder(c: Config):
+    delim = c.query_string_delimiter
+    title_delim = c.title_category_delimiter
+    keep_qs = not c.strip_query_string
+    dp = "0" if c.enable_reverse_dns else "1"
+    rec = "0" if c.replay_tracking else "1"
+    track_method = c.track_http_method
+    bots = c.enable_bots
+    status_cvars: dict = {}
+
+    def build_fields(ip, host, cdt, method, path, query_string, status, length, referrer,
+                     user_agent, userid, generation_time_milli, event_category, event_action,
+                     event_name, flags, page_cvars, visit_cvars, replay_args, idsite, url_prefix):
+        if query_string and keep_qs:
+            path = path + delim + query_string
+        if len(path) > MAX_URL:
+            path = path[:MAX_URL]
+        url = url_prefix + path if path[:1] == "/" else path
+        if len(referrer) > MAX_URL:
+            referrer = referrer[:MAX_URL]
+        if page_cvars or track_method:
+            page = [("HTTP-code", status)]
+            if track_method and method and method != "-":
+                page.append(("HTTP-method", method))
+            page.extend(page_cvars)
+            cvar = _cvars(page)
         else:
-            cvar = self._status_cvars.get(hit.status)
+            cvar = status_cvars.get(status)
             if cvar is None:
-                cvar = self._status_cvars[hit.status] = _cvars([("HTTP-code", hit.status)])
-            args["cvar"] = cvar
-        visit = []
-        if c.enable_bots:
-            visit.append(("Bot" if hit.flags & IS_BOT else "Not-Bot", hit.user_agent))
-        visit.extend(hit.visit_cvars)
-        if visit:
+                cvar = status_cvars[status] = _cvars([("HTTP-code", status)])
+        args = {"rec": rec, "apiv": "1", "idsite": idsite, "url": url, "urlref": referrer, "cip": ip,
+                "cdt": cdt, "ua": user_agent, "dp": dp, "queuedtracking": "0", "cvar": cvar}
+        if bots or visit_cvars:
+            visit = [("Bot" if flags & IS_BOT else "Not-Bot", user_agent)] if bots else []
+            visit.extend(visit_cvars)
             args["_cvar"] = _cvars(visit)
-        if hit.userid:
-            args["uid"] = hit.userid
-        if hit.replay_args:
-            extra = dict(hit.replay_args)
+        if userid:
+            args["uid"] = userid
+        if replay_args:
+            extra = dict(replay_args)
             extra.pop("idsite", None)
             args.update(extra)
-        flags = hit.flags
         if flags & IS_DOWNLOAD:
             args["download"] = args["url"]
-        if c.enable_bots:
+        if bots:
             args["bots"] = "1"
         if flags & (IS_ERROR | IS_REDIRECT):
-            title = "%s%sURL = %s" % (hit.status, self.title_delim, quote(args["url"], ""))
+            title = "%s%sURL = %s" % (status, title_delim, quote(args["url"], ""))
             if args["urlref"] != "":
-                title += "%sFrom = %s" % (self.title_delim, quote(args["urlref"], ""))
+                title += "%sFrom = %s" % (title_delim, quote(args["urlref"], ""))
             args["action_name"] = title
-        if hit.generation_time_milli > 0:
-            args["pf_srv"] = int(hit.generation_time_milli)
-        if hit.event_category and hit.event_action:
-            args["e_c"] = hit.event_category
-            args["e_a"] = hit.event_action
-            if hit.event_name:
-                args["e_n"] = hit.event_name
-        if hit.length > 0:
-            args["bw_bytes"] = hit.length
+        if generation_time_milli > 0:
+            args["pf_srv"] = int(generation_time_milli)
+        if event_category and event_action:
+            args["e_c"] = event_category
+            args["e_a"] = event_action
+            if event_name:
+                args["e_n"] = event_name
+        if length > 0:
+            args["bw_bytes"] = length
         return args
+
+    return build_fields

@@ -85,6 +85,7 @@ class ChunkProcessor:
         self.builder = RequestBuilder(config)
         self._parsers: dict = {}
         self._hosts: dict = {}
+        self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
         try:
             self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
         except (UnicodeDecodeError, LookupError):
@@ -104,6 +105,16 @@ class ChunkProcessor:
             self._parsers[key] = found
         return found
 
+    def _split_path(self, raw):
+        c = self.config
+        path = raw.lower() if c.force_lowercase_path else raw
+        path, _, qs = path.partition(c.query_string_delimiter)
+        entry = (path, qs, self.classifier.path_info(path))
+        if len(self._raw_paths) > MEMO_ENTRIES:
+            self._raw_paths.clear()
+        self._raw_paths[raw] = entry
+        return entry
+
     def process(self, task: ChunkTask) -> ChunkResult:
         c = self.config
         parser, dates = self.parser_for(task.fmt)
@@ -115,7 +126,6 @@ class ChunkProcessor:
         dumps = orjson.dumps
         crc32 = zlib.crc32
         encoding = c.encoding
-        delim = c.query_string_delimiter
         lower_path = c.force_lowercase_path
         log_hostname = c.log_hostname
         replay = c.replay_tracking
@@ -165,6 +175,7 @@ class ChunkProcessor:
         path_info = self.classifier.path_info
         path_cache = self.classifier._paths
         hosts = self._hosts
+        raw_paths = self._raw_paths
         plain = len(parser.fields) == len(FIELDS)
         crlf = b"\r" in data
         n = len(lines)
@@ -208,12 +219,19 @@ class ChunkProcessor:
             if path is None or status is None or ip is None:
                 invalid(i, "line has no path, status or client IP", line)
                 continue
-            if lower_path:
-                path = path.lower()
-            if qs is None:
-                path, _, qs = path.partition(delim)
-            elif qs == "-":
-                qs = ""
+            if qs is None:  # the query string is in the path: split it, once per distinct path
+                entry = raw_paths.get(path)
+                if entry is None:
+                    entry = self._split_path(path)
+                path, qs, pinfo = entry
+            else:
+                if lower_path:
+                    path = path.lower()
+                if qs == "-":
+                    qs = ""
+                pinfo = path_cache.get(path)
+                if pinfo is None:
+                    pinfo = path_info(path)
             if log_hostname:
                 host = log_hostname
             elif host is not None:
@@ -229,9 +247,6 @@ class ChunkProcessor:
                 ua = ""
             elif ua[:1] == '"':
                 ua = ua[1:-1]
-            pinfo = path_cache.get(path)
-            if pinfo is None:
-                pinfo = path_info(path)
             reason, flags = classify(pinfo, host, status, ua, cdt)
             if reason is not None:
                 counts[reason] += 1

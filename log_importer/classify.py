@@ -76,6 +76,7 @@ class Classifier:
         self.newer = config.exclude_newer_than
         self._host_ok: dict[str | None, bool] = {}
         self._paths: dict = {}
+        self.classify = self._classifier()
 
     def _hostname_matches(self, host):
         ok = self._host_ok.get(host)
@@ -114,51 +115,66 @@ class Classifier:
             cache[path] = info
         return info
 
-    def classify(self, path_info, host, status, user_agent, cdt):
-        """Return (reason, 0) for a skipped hit or (None, flags) for a tracked one.
+    def _classifier(self):
+        """classify(path_info, host, status, user_agent, cdt): (reason, 0) for a skipped hit or
+        (None, flags) for a tracked one.
 
         `path_info` is `self.path_info(path)`; `cdt` is the hit's UTC date as
-        "YYYY-MM-DD HH:MM:SS" (these compare as strings).
+        "YYYY-MM-DD HH:MM:SS" (these compare as strings). A closure over the options, read
+        once: it runs for every line.
         """
         c = self.config
-        download, static, excluded = path_info
-        if download == 2:
-            return DOWNLOAD_NOT_LISTED, 0
-        flags = download  # IS_DOWNLOAD == 1
-        if self.hostnames and not self._hostname_matches(host):
-            return HOSTNAME_MISMATCH, 0
-        s0 = status[:1]
-        if s0 == "4" or s0 == "5":
-            if c.replay_tracking:
-                pass
-            elif c.enable_http_errors:
-                flags |= IS_ERROR
-            else:
-                return HTTP_ERROR, 0
-        elif s0 == "3" and status != "304":
-            if c.enable_http_redirects:
-                flags |= IS_REDIRECT
-            else:
-                return HTTP_REDIRECT, 0
-        if excluded:
-            return EXCLUDED_PATH, 0
-        if static:
-            if c.enable_static:
-                flags |= IS_DOWNLOAD
-            else:
-                return STATIC, 0
-        if self.bots.is_bot(user_agent):
-            if c.enable_bots:
-                flags |= IS_BOT
-            else:
-                return BOT, 0
-        if host is not None and (self.exclude_hosts or self.include_hosts):
-            if host in self.exclude_hosts:
+        hostnames, hostname_matches = self.hostnames, self._hostname_matches
+        replay, errors, redirects = c.replay_tracking, c.enable_http_errors, c.enable_http_redirects
+        static_ok, bots_ok = c.enable_static, c.enable_bots
+        bot_memo, is_bot = self.bots._cache, self.bots.is_bot
+        include_hosts, exclude_hosts = self.include_hosts, self.exclude_hosts
+        older, newer = self.older, self.newer
+
+        def classify(path_info, host, status, user_agent, cdt):
+            download, static, excluded = path_info
+            if download == 2:
+                return DOWNLOAD_NOT_LISTED, 0
+            flags = download  # IS_DOWNLOAD == 1
+            if hostnames and not hostname_matches(host):
+                return HOSTNAME_MISMATCH, 0
+            s0 = status[:1]
+            if s0 == "4" or s0 == "5":
+                if replay:
+                    pass
+                elif errors:
+                    flags |= IS_ERROR
+                else:
+                    return HTTP_ERROR, 0
+            elif s0 == "3" and status != "304":
+                if redirects:
+                    flags |= IS_REDIRECT
+                else:
+                    return HTTP_REDIRECT, 0
+            if excluded:
+                return EXCLUDED_PATH, 0
+            if static:
+                if static_ok:
+                    flags |= IS_DOWNLOAD
+                else:
+                    return STATIC, 0
+            bot = bot_memo.get(user_agent)
+            if bot is None:
+                bot = is_bot(user_agent)
+            if bot:
+                if bots_ok:
+                    flags |= IS_BOT
+                else:
+                    return BOT, 0
+            if host is not None and (exclude_hosts or include_hosts):
+                if host in exclude_hosts:
+                    return FILTERED, 0
+                if include_hosts and host not in include_hosts:
+                    return FILTERED, 0
+            if older is not None and cdt < older:
                 return FILTERED, 0
-            if self.include_hosts and host not in self.include_hosts:
+            if newer is not None and cdt > newer:
                 return FILTERED, 0
-        if self.older is not None and cdt < self.older:
-            return FILTERED, 0
-        if self.newer is not None and cdt > self.newer:
-            return FILTERED, 0
-        return None, flags
+            return None, flags
+
+        return classify

@@ -28,7 +28,7 @@ generated log concatenated 10 times) for the memory claim, run once per scenario
 `--profile` runs the chunk stage (ChunkProcessor.process: parse, classify, build, serialise)
 in this process on --profile-lines lines under cProfile, attributes the time to stages, then
 re-times each stage without the profiler on the recorded inputs, and times the parent's
-sending path (Batcher + TrackerTransport over httpx) against the instant endpoint.
+sending path (Batcher + TrackerTransport, over http.client and over httpx) against the instant endpoint.
 """
 from __future__ import annotations
 
@@ -620,7 +620,6 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
         ("formats/base.py", "timezone_offset"): "parse: date -> cdt (memoised)",
         ("log_importer/classify.py", "*"): "classify",
         ("log_importer/tracking.py", "*"): "build request dict",
-        ("<string>", "__new__"): "build request dict",  # Hit (NamedTuple)
         ("log_importer/chunks.py", "process"): "chunk loop body (process() itself)",
         ("log_importer/chunks.py", "_normal_host"): "chunk loop body (process() itself)",
         ("log_importer/chunks.py", "_url_host"): "chunk loop body (process() itself)",
@@ -629,6 +628,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
         "dumps": "serialise: orjson.dumps + join", "join": "serialise: orjson.dumps + join",
         "decode": "split + decode chunk", "split": "split + decode chunk", "isascii": "split + decode chunk",
         "crc32": "partition + bookkeeping", "encode": "partition + bookkeeping",
+        "extract": "parse: line scanner (C) + field tuple",
     }
 
     def own_stage(func):
@@ -701,7 +701,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
         dates.convert = make("convert", dates.convert)
         proc.classifier.path_info = make("path_info", proc.classifier.path_info)
         proc.classifier.classify = make("classify", proc.classifier.classify)
-        proc.builder.build = make("build", proc.builder.build)
+        proc.builder.build_fields = make("build", proc.builder.build_fields)
         return SimpleNamespace(dumps=make("dumps", orjson.dumps))
 
     saved_orjson = chunks.orjson
@@ -716,11 +716,11 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
     proc2 = chunks.ChunkProcessor(config)
     parser2, dates2 = proc2.parser_for(fmt)
     fns = {"extract": parser2.extract, "convert": dates2.convert, "path_info": proc2.classifier.path_info,
-           "classify": proc2.classifier.classify, "build": proc2.builder.build, "dumps": orjson.dumps}
-    labels = {"extract": "parse: regex + field tuple (extract)", "convert": "parse: date -> cdt (convert)",
+           "classify": proc2.classifier.classify, "build": proc2.builder.build_fields, "dumps": orjson.dumps}
+    labels = {"extract": "parse: scanner or regex (extract)", "convert": "parse: date -> cdt (convert)",
               "path_info": "classify: path_info (memoised)", "classify": "classify: classify()",
               "build": "build: request dict (build)", "dumps": "serialise: orjson.dumps",
-              "hit": "build: Hit(...) namedtuple", "glue": "rest of process() (loop glue)"}
+              "glue": "rest of process() (loop glue)"}
 
     def noop(*a):
         return None
@@ -741,17 +741,10 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
                 break  # memoised: a second pass would only measure cache hits
         timed[name] = max(0.0, best - call_cost * len(calls))
         counts[name] = len(calls)
-    hit_type = chunks.Hit
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for (hit, _, _), _ in rec["build"]:
-            hit_type(*hit)
-        best = min(best, time.perf_counter() - t0)
-    timed["hit"] = max(0.0, best - call_cost * len(rec["build"]))
-    counts["hit"] = len(rec["build"])
     # The glue: process() with every stage a stub that hands back the recorded result.
     def stubbing(name, fn):
+        if name == "convert":  # called on memo misses only: a stub would not fill the memo
+            return fn
         if name in ("build", "dumps"):  # once per hit, in order (their arguments are not hashable)
             nxt = iter([r for _, r in rec[name]]).__next__
             return lambda *a: nxt()
@@ -768,19 +761,20 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
             glue = min(glue, time.perf_counter() - t0)
         finally:
             chunks.orjson = saved_orjson
-    stub_cost = call_cost * sum(len(rec[n]) for n in stage_names)
-    timed["glue"] = max(0.0, glue - stub_cost - timed["hit"])
+    stub_cost = call_cost * sum(len(rec[n]) for n in stage_names if n != "convert")
+    timed["glue"] = max(0.0, glue - stub_cost - timed["convert"])
     counts["glue"] = nlines
     parts = sum(timed.values())
     print("  without profiler, each stage timed alone on the recorded inputs (call overhead of %.0f ns"
           " subtracted); sum of parts %.2f s vs whole %.2f s:" % (call_cost * 1e9, parts, plain))
-    for name in ("extract", "convert", "path_info", "classify", "hit", "build", "dumps", "glue"):
+    for name in ("extract", "convert", "path_info", "classify", "build", "dumps", "glue"):
         t = timed[name]
         print("    %-40s %6.3f s  %5.1f%%  %9d calls  %6.0f ns/call  %5.2f s per 1M lines" % (
             labels[name], t, 100 * t / parts, counts[name], 1e9 * t / max(1, counts[name]),
             t / nlines * 1e6))
-    print("    (loop glue = splitting the chunk into str lines, tuple unpacking, date+time, "
-          "qs/host/ua/ref handling, site lookup, int(), crc32, arrays, sets, final join)")
+    print("    (convert: memo misses only, the memo is read inline; loop glue = splitting the chunk "
+          "into str lines, tuple unpacking, date memo, qs/host/ua/ref handling, site lookup, int(), "
+          "crc32, arrays, sets, final join)")
 
     # 4. The parent's sending path, against the instant endpoint.
     if instant is None:
@@ -793,26 +787,30 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
     for r in results:
         b.add(r, 0)
     b.flush_all()
-    client = make_client(config)
-    transport = TrackerTransport(config, client, TOKEN)
-    ep_cpu0 = instant.cpu()
-    before = instant.instant_stats()
-    c0, t0 = time.process_time(), time.perf_counter()
-    tracked = 0
-    for batch in batches:
-        outcome = transport.deliver(batch)
-        tracked += outcome.tracked
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    ep_cpu = instant.cpu() - ep_cpu0
-    client.close()
-    got = instant.instant_stats()["tracked"] - before["tracked"]
-    print("  sending path in-process (Batcher + TrackerTransport.deliver over httpx, 1 thread, %d batches "
-          "of <= %d hits):" % (len(batches), config.recorder_max_payload_size))
-    print("    %.2f s wall, %.2f CPU s in the sender = %.0f us CPU per batch, %.2f CPU s per 1M hits "
-          "(one sender alone tops out near %s hits/s); endpoint %.2f CPU s; tracked %s of %s%s"
-          % (wall, cpu, 1e6 * cpu / max(1, len(batches)), cpu / max(1, hits) * 1e6,
-             fmt_int(hits / wall), ep_cpu, f"{tracked:,}", f"{hits:,}",
-             "" if tracked == hits == got else "  !! COUNT MISMATCH (endpoint %s)" % got))
+    print("  sending path in-process (Batcher + TrackerTransport.deliver, 1 thread, %d batches of <= %d hits):"
+          % (len(batches), config.recorder_max_payload_size))
+    for label, via_httpx in (("http.client (tracker_http.py, the importer's)", False),
+                             ("httpx (the client it replaced)", True)):
+        client = make_client(config)
+        transport = TrackerTransport(config, client, TOKEN)
+        transport.http.via_httpx = via_httpx
+        ep_cpu0 = instant.cpu()
+        before = instant.instant_stats()
+        c0, t0 = time.process_time(), time.perf_counter()
+        tracked = 0
+        for batch in batches:
+            outcome = transport.deliver(batch)
+            tracked += outcome.tracked
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        ep_cpu = instant.cpu() - ep_cpu0
+        transport.close()
+        client.close()
+        got = instant.instant_stats()["tracked"] - before["tracked"]
+        print("    over %s: %.2f s wall, %.2f CPU s in the sender = %.0f us CPU per batch, %.2f CPU s "
+              "per 1M hits (one sender alone tops out near %s hits/s); endpoint %.2f CPU s; tracked %s of %s%s"
+              % (label, wall, cpu, 1e6 * cpu / max(1, len(batches)), cpu / max(1, hits) * 1e6,
+                 fmt_int(hits / wall), ep_cpu, f"{tracked:,}", f"{hits:,}",
+                 "" if tracked == hits == got else "  !! COUNT MISMATCH (endpoint %s)" % got))
 
 
 # Main ------------------------------------------------------------------------------------------

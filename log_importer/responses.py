@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import random
 import time
 from dataclasses import dataclass, field
@@ -144,9 +145,10 @@ def classify_single(status: int, headers, body: bytes) -> Outcome:
 
 
 def classify_exception(exc: Exception, what: str = "the tracker") -> Outcome:
-    if isinstance(exc, httpx.TimeoutException):
+    """Exceptions of httpx (api.py) and of http.client and sockets (tracker_http.py)."""
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return Outcome(RETRY, message="%s did not answer in time (%s)" % (what, type(exc).__name__))
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, (httpx.TransportError, OSError, http.client.HTTPException)):
         return Outcome(RETRY, message="cannot reach %s: %s" % (what, str(exc) or type(exc).__name__))
     return Outcome(FATAL, message="unexpected error while sending: %s" % exc)
 

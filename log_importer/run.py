@@ -74,6 +74,7 @@ class Importer:
         self._last_saved = None
         self._last_sync = 0.0
         self.client = None
+        self.transport = None
         self.api = None
         self.token = None
         self.pool = None
@@ -258,7 +259,7 @@ class Importer:
                 acks.batch_created(batch, self.batcher.head_offsets())
                 acks.batch_done(batch, Outcome(OK, tracked=batch.count))
         else:
-            transport = TrackerTransport(c, self.client, self.token, self.stop_event)
+            transport = self.transport = TrackerTransport(c, self.client, self.token, self.stop_event)
             transport.on_retry = self._count_retry
             self.senders = [Sender(i, transport, acks) for i in range(partitions)]
             for s in self.senders:
@@ -387,6 +388,8 @@ class Importer:
             s.put(None, self.stop_event)
         for s in self.senders:
             s.join()
+        if self.transport is not None:
+            self.transport.close()
         if self.client is not None:
             self.client.close()
 

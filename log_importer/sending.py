@@ -5,20 +5,24 @@ out, or the answer is final, the run stops and the batch stays unconfirmed.
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import queue
 import threading
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
 from .acks import Acknowledger
-from .api import hide, with_suffix
+from .api import USER_AGENT, hide, with_suffix
 from .batching import Batch
 from .config import Config
 from .responses import FATAL, OK, RETRY, Outcome, backoff_delay, classify_bulk, classify_exception, classify_single
+from .tracker_http import TrackerHttp
 
 log = logging.getLogger("log_importer")
+TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
 
 
 class TrackerTransport:
@@ -26,10 +30,10 @@ class TrackerTransport:
 
     def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None):
         self.config = config
-        self.client = client
         self.token = token
         query = "queuedtracking=0" + ("&debug=1" if config.debug_tracker else "")
         self.url = with_suffix(config.tracker_url, config.request_suffix, query)
+        self.http = TrackerHttp(config, self.url, client, USER_AGENT)
         self.stop_event = stop_event or threading.Event()
         self._token_json = orjson.dumps(token or "")
         self.on_retry = None  # callback(outcome) for counting retries
@@ -64,7 +68,7 @@ class TrackerTransport:
         for attempt in range(1, attempts + 1):
             try:
                 outcome = attempt_once()
-            except httpx.HTTPError as e:
+            except TRANSPORT_ERRORS as e:
                 outcome = classify_exception(e)
             if outcome.kind != RETRY:
                 return outcome
@@ -82,7 +86,7 @@ class TrackerTransport:
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
         body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")
-        response = self.client.post(self.url, content=body, headers={"Content-Type": "application/json"})
+        response = self.http.post(body, "application/json")
         if self.config.debug_tracker:
             log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])
         return classify_bulk(response.status_code, response.headers, response.content, count)
@@ -92,10 +96,13 @@ class TrackerTransport:
                 for k, v in params.items()}
         if self.token:
             form["token_auth"] = self.token
-        response = self.client.post(self.url, data=form)
+        response = self.http.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
         if self.config.debug_tracker:
             log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])
         return classify_single(response.status_code, response.headers, response.content)
+
+    def close(self):
+        self.http.close()
 
     def _deliver_single(self, batch: Batch) -> Outcome:
         requests = orjson.loads(b"[" + batch.requests_json() + b"]")

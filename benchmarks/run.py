@@ -841,6 +841,11 @@ def main(argv=None):
              " ".join(info["loadavg_start"])))
     print("importer: HEAD %s, sources sha256 %s%s" % (code["head"], code["sources_sha256"],
                                                       " (uncommitted changes)" if code["dirty"] else ""))
+    # As pip does for an installed package: each run then loads bytecode instead of compiling
+    # the sources (which PYTHONDONTWRITEBYTECODE, set on some machines, would make every run do).
+    import compileall
+    for package in ("log_importer", "formats"):
+        compileall.compile_dir(os.path.join(ROOT, package), quiet=1)
     log_path = ensure_log(a.lines, a.seed)
     expected = count_lines(log_path)
     print("log: %s, %s lines, %.0f MB" % (os.path.relpath(log_path, ROOT), f"{expected:,}",

@@ -309,3 +309,22 @@ def test_config_file_token_through_php(endpoint, tmp_path, monkeypatch):
     code, text = importer(["--url", ep.url, "--config", tmp_path / "nope.ini.php", "--idsite", 1, log])
     assert code == 2 and "cannot read --config" in text
 
+
+
+def test_the_c_scanner_and_the_regexes_import_the_same_requests(endpoint, loggen, monkeypatch, tmp_path):
+    import formats.base
+    log = loggen(3000, seed=11, hostile=True)
+    results = []
+    for scanner in (formats.base.Scanner, None):
+        assert scanner is not None or results  # first with the extension (it must be built)
+        monkeypatch.setattr(formats.base, "Scanner", scanner)  # workers fork: they see it too
+        ep = endpoint()
+        summary = tmp_path / "summary.json"
+        config = Config(files=[str(log)], url=ep.url, token_auth=TOKEN, idsite=1, workers=2,
+                        chunk_bytes=65536, reimport=True, summary_json=str(summary))
+        assert run(config, io.StringIO(), io.StringIO()) == 0
+        counts = json.loads(summary.read_text())
+        results.append((sorted(json.dumps(r["params"], sort_keys=True) for r in ep.received()),
+                        {k: counts[k] for k in ("lines_read", "hits_built", "tracked", "skipped", "dates")}))
+    assert len(results[0][0]) > 500 and results[0][1]["skipped"]["invalid"] > 0
+    assert results[0] == results[1]

@@ -302,6 +302,8 @@ class Importer:
                             signal.Signals(signum).name)
             else:
                 self.stop_event.set()
+                if self.transport is not None:
+                    self.transport.cut()  # requests in progress end now, unconfirmed
         self._old_signals = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def pump(self, workers, partitions):

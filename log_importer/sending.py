@@ -101,6 +101,9 @@ class TrackerTransport:
             log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])
         return classify_single(response.status_code, response.headers, response.content)
 
+    def cut(self):
+        self.http.cut()
+
     def close(self):
         self.http.close()
 
@@ -144,7 +147,10 @@ class Sender(threading.Thread):
             except Exception as e:  # never let a sender die silently
                 log.debug("sender error", exc_info=True)
                 outcome = Outcome(FATAL, message="unexpected error while sending: %s" % e)
-            self.acks.batch_done(batch, outcome)
+            if outcome.kind != OK and self.acks.stop_event.is_set():
+                self.acks.batch_abandoned(batch)  # cut by the abort: its hits stay pending
+            else:
+                self.acks.batch_done(batch, outcome)
 
     def put(self, batch, stop_event: threading.Event) -> bool:
         """Queue a batch (None: the end), waiting while the queue is full; False if the run is aborting."""

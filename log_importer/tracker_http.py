@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import http.client
 import select
+import socket
 import threading
 import urllib.request
 from typing import NamedTuple
@@ -113,6 +114,23 @@ class TrackerHttp:
             self._local.conn = None
         with self._lock:
             self._open.discard(conn)
+
+    def cut(self):
+        """End every request in progress now (a second signal): their threads see the
+        connection fail. Called from a signal handler, so it never waits long for the lock."""
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
+            conns = list(self._open)
+        finally:
+            self._lock.release()
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def close(self):
         with self._lock:

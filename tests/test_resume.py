@@ -115,6 +115,36 @@ def _wait_for_hits(ep, n, limit=60):
         time.sleep(0.05)
 
 
+def test_a_second_signal_cuts_requests_that_hang(endpoint, loggen):
+    """A tracker that stops answering: the second signal ends the requests in progress at once,
+    instead of after --request-timeout, and their hits stay pending for the next run."""
+    log = loggen(3000, seed=12)
+    clean = endpoint()
+    assert importer(args_for(clean, log))[0] == 0
+    expected = stored(clean)
+    ep = endpoint()
+    args = args_for(ep, log, extra=["--recorders", 2, "--recorder-max-payload-size", 20,
+                                    "--request-timeout", 120])
+    proc = _start(args)
+    _wait_for_hits(ep, 40)
+    ep.faults.delay = 100.0  # from now on the tracker hangs
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    cut = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert time.monotonic() - cut < 10, out
+    assert proc.returncode == 143, out
+    assert "in-flight batches were abandoned" in out and "Traceback" not in out
+    ep.faults.release()  # the hung calls go on (the server stores them: duplicates, bounded)
+    code, text = importer(args)
+    assert code == 0, text
+    got = stored(ep)
+    assert set(got) == set(expected)
+    assert len(got) - len(expected) <= 2 * 3 * 20
+
+
 def test_kill_9_then_run_again_loses_nothing(endpoint, tmp_path, loggen):
     log = loggen(4000, seed=6)
     clean = endpoint()

@@ -3,7 +3,8 @@
 Call number n (from 1) gets, in this order of precedence: a dropped connection if n is a
 multiple of `drop_every`, a 500 if of `fail_every`, an HTML page with status 200 if of
 `garbage_every`, a rollback (500 with `tracked=k`) if of `rollback_every`. `delay_ms` delays
-every tracking call. A dropped, failed or garbage call processes nothing.
+every tracking call (`delay` may be changed while running; `release()` ends the waits). A
+dropped, failed or garbage call processes nothing.
 """
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ class Faults:
         self.delay = delay_ms / 1000.0
         self.calls = 0
         self._lock = threading.Lock()
+        self._released = threading.Event()
+
+    def pause(self):
+        """The delay of one tracking call; `release()` ends it early."""
+        if self.delay:
+            self._released.wait(self.delay)
+
+    def release(self):
+        """No more delay: calls waiting now go on at once, later calls are not delayed."""
+        self.delay = 0
+        self._released.set()
 
     def next(self) -> str | None:
         """Count one tracking call and return the fault it gets, if any."""

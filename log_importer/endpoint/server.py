@@ -180,8 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "Access-Control-Allow-Methods": "GET, POST",
                 "Access-Control-Allow-Headers": "*"})
         fault = ep.faults.next()
-        if ep.faults.delay:
-            time.sleep(ep.faults.delay)
+        ep.faults.pause()
         if fault == F.DROP:
             return None
         cors = {}

@@ -67,6 +67,8 @@ SCENARIOS = [
     # key, label, endpoint, extra args
     ("dry", "dry run, all workers (default)", None, []),
     ("dry-w1", "dry run, --workers 1", None, ["--workers", "1"]),
+    # The C scanner and split (formats/_scan.c) turned off: the formats' regexes do the parsing.
+    ("dry-regex", "dry run, regexes instead of the C scanner", None, ["ENV:LOG_IMPORTER_NO_SCANNER=1"]),
     ("instant", "instant endpoint, default options", "instant", []),
     ("instant-w1", "instant endpoint, --workers 1", "instant", ["--workers", "1"]),
     ("instant-r4", "instant endpoint, --recorders 4", "instant", ["--recorders", "4"]),
@@ -346,7 +348,7 @@ def run_once(key, label, endpoint_kind, extra, log_path, expected_lines, timeout
         cmd += ["--dry-run"]
     else:
         cmd += ["--url", ep.url, "--token-auth", TOKEN, "--idsite", "1"]
-    cmd += extra + [log_path]
+    cmd += [x for x in extra if not x.startswith("ENV:")] + [log_path]
     out_path = os.path.join(SCRATCH, "runs", "%s-%s.out" % (tag, key))
     err_path = out_path[:-4] + ".err"
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
@@ -360,6 +362,7 @@ def run_once(key, label, endpoint_kind, extra, log_path, expected_lines, timeout
     shutil.rmtree(state_home, ignore_errors=True)
     os.makedirs(state_home)
     env = dict(os.environ, XDG_STATE_HOME=state_home)
+    env.update(x[4:].split("=", 1) for x in extra if x.startswith("ENV:"))
     with open(out_path, "w") as out, open(err_path, "w") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, start_new_session=True, env=env)
@@ -521,6 +524,7 @@ def ratios(table: dict, lines: int) -> list[str]:
                 what, ta["lps"] / tb["lps"], fmt_int(ta["lps"]), fmt_int(tb["lps"]),
                 ta["cpu_per_m"], tb["cpu_per_m"]))
     ratio("dry", "dry-w1", "dry run: all workers / 1 worker")
+    ratio("dry", "dry-regex", "dry run: C scanner / regexes")
     ratio("instant", "instant-w1", "instant: all workers / 1 worker")
     ratio("instant", "dry", "instant default / dry run default")
     ratio("instant-w1", "dry-w1", "instant --workers 1 / dry --workers 1")

@@ -19,7 +19,7 @@
 enum { F_IP = 0, F_HOST = 1, F_DATE = 2, F_TZ = 4, F_METHOD = 5, F_PATH = 6, F_STATUS = 8,
        F_LENGTH = 9, F_REFERRER = 10, F_UA = 11, F_USERID = 12 };
 
-static unsigned char SPACE[256], WORD[256];
+static unsigned char SPACE[256], WORD[256], PATH_END[256];
 
 static void init_tables(void)
 {
@@ -27,6 +27,8 @@ static void init_tables(void)
     for (const char *p = ws; *p; p++) SPACE[(unsigned char)*p] = 1;
     for (int c = 0; c < 256; c++)
         WORD[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    for (int c = 0; c < 256; c++)
+        PATH_END[c] = SPACE[c] || c == '"' || c == '\\';  /* what [^"\\\s]* stops at */
 }
 
 #define IS_SPACE(c) (SPACE[(unsigned char)(c)])
@@ -59,10 +61,17 @@ static inline int token(const char *s, Py_ssize_t n, Py_ssize_t *pos, span *out)
 static inline int quoted(const char *s, Py_ssize_t n, Py_ssize_t *pos, span *out)
 {
     Py_ssize_t p = *pos;
-    for (;;) {
-        while (p < n && s[p] != '"' && s[p] != '\\') p++;
-        if (p + 1 < n && s[p] == '\\' && s[p + 1] != '\n') { p += 2; continue; }
-        break;
+    /* Usually no backslash before the closing quote: memchr finds both ends fast. */
+    const char *quote = memchr(s + p, '"', n - p);
+    Py_ssize_t q = quote ? quote - s : n;
+    if (memchr(s + p, '\\', q - p) == NULL) {
+        p = q;
+    } else {
+        for (;;) {
+            while (p < n && s[p] != '"' && s[p] != '\\') p++;
+            if (p + 1 < n && s[p] == '\\' && s[p + 1] != '\n') { p += 2; continue; }
+            break;
+        }
     }
     if (p >= n || s[p] != '"') return 0;
     out->start = *pos; out->end = p;
@@ -147,7 +156,7 @@ static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
     Py_ssize_t a = p, gaps = p - q;
     /* (?P<path>[^"\\\s]*(?:(?:\\.|\s+(?!\s|\S+"\s+\d))[^"\\\s]*)*) */
     for (;;) {
-        while (p < n && s[p] != '"' && s[p] != '\\' && !IS_SPACE(s[p])) p++;
+        while (p < n && !PATH_END[(unsigned char)s[p]]) p++;
         if (p >= n) break;
         if (s[p] == '\\') {
             if (p + 1 < n && s[p + 1] != '\n') { p += 2; continue; }
@@ -304,9 +313,45 @@ static PyTypeObject ScannerType = {
     .tp_methods = Scanner_methods,
 };
 
+/* split_ascii(data: bytes) -> list[str]: data.decode("ascii").split("\n"), for data known to be
+ * ASCII. str.split looks at every character; memchr does the looking here, ~5x faster. */
+static PyObject *split_ascii(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const char *s = view.buf, *end = s + view.len;
+    PyObject *lines = PyList_New(0);
+    if (lines == NULL) goto fail;
+    for (;;) {
+        const char *nl = memchr(s, '\n', end - s);
+        const char *stop = nl ? nl : end;
+        PyObject *line = PyUnicode_New(stop - s, 127);
+        if (line == NULL) goto fail;
+        memcpy(PyUnicode_1BYTE_DATA(line), s, stop - s);
+        int err = PyList_Append(lines, line);
+        Py_DECREF(line);
+        if (err < 0) goto fail;
+        if (nl == NULL) break;
+        s = nl + 1;
+    }
+    PyBuffer_Release(&view);
+    return lines;
+fail:
+    Py_XDECREF(lines);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"split_ascii", split_ascii, METH_O,
+     "split_ascii(data) -> data.decode('ascii').split('\\n'), for data that is ASCII"},
+    {NULL}
+};
+
 static struct PyModuleDef scanmodule = {
     PyModuleDef_HEAD_INIT, "formats._scan",
-    "Hand-written scanner for the Apache/NCSA log formats (see formats/apache.py)", -1, NULL
+    "Hand-written scanner for the Apache/NCSA log formats (see formats/apache.py)", -1,
+    module_methods
 };
 
 PyMODINIT_FUNC PyInit__scan(void)

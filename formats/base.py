@@ -25,11 +25,18 @@ MEMO_ENTRIES = 50_000
 ISO_DATE = "%Y-%m-%d %H:%M:%S"
 
 try:  # the C line scanner (setup.py builds it); without it, the regexes do the same work
-    from ._scan import Scanner
+    from ._scan import Scanner, split_ascii
 except ImportError:
-    Scanner = None
+    Scanner = split_ascii = None
 if os.environ.get("LOG_IMPORTER_NO_SCANNER"):  # to compare both (benchmarks/run.py dry-regex)
-    Scanner = None
+    Scanner = split_ascii = None
+
+
+def split_ascii_lines(data: bytes) -> list:
+    """data.decode("ascii").split("\n") for ASCII data, in C when the extension is built."""
+    if split_ascii is not None:
+        return split_ascii(data)
+    return data.decode("ascii").split("\n")
 
 
 class FormatError(ValueError):

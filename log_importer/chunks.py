@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from formats import FIELDS, DateConverter, Format
-from formats.base import MEMO_ENTRIES
+from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from .config import Config
@@ -165,7 +165,7 @@ class ChunkProcessor:
         data = task.data
         if self.ascii_compatible and data.isascii():
             # One decode for the whole chunk; character offsets are byte offsets.
-            lines = data.decode("ascii").split("\n")
+            lines = split_ascii_lines(data)
             ascii_only = True
         else:
             lines = data.split(b"\n")

@@ -105,3 +105,11 @@ def test_extra_groups_keep_the_regex():
     fmt = REGISTRY["ncsa_extended"]
     assert not fmt.compile(extra_groups=("extra",)).scanned
     assert not fmt.compile(ignore_groups=("user_agent",)).scanned
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"a", b"a\n", b"a\nb", b"\n\nx\n\n", b"one\r\ntwo\n" * 50,
+                                  bytes(range(128)) * 3])
+def test_split_ascii_is_decode_and_split(data):
+    from formats.base import split_ascii
+    assert split_ascii(data) == data.decode("ascii").split("\n")
+    assert split_ascii(memoryview(data)) == data.decode("ascii").split("\n")

@@ -19,6 +19,8 @@ import json
 import os
 from dataclasses import dataclass
 
+import orjson
+
 from .config import Config
 from .errors import UsageError
 
@@ -134,8 +136,8 @@ class CheckpointStore:
         the data); `sync` also makes it survive a power cut (fsync of the file and directory)."""
         data = {"version": VERSION, "destination": self.destination, "files": self.entries}
         tmp = "%s.tmp.%d" % (self.path, os.getpid())
-        with open(tmp, "w", encoding="utf8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
+        with open(tmp, "wb") as f:  # orjson: this runs after every confirmed batch
+            f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
             if sync:
                 f.flush()
                 os.fsync(f.fileno())

@@ -1,6 +1,8 @@
 """Batches: per-visitor partitions in log order, size limits, and committed offsets."""
 import threading
 
+import pytest
+
 from conftest import line, process_lines
 from log_importer.acks import Acknowledger
 from log_importer.batching import Batcher
@@ -126,3 +128,27 @@ def test_an_abort_for_another_reason_stops_the_run_once():
     acks.abort("cannot reach the Matomo API")
     acks.abort("second reason")
     assert stop.is_set() and acks.fatal == "cannot reach the Matomo API"
+
+
+@pytest.mark.parametrize("extra", [
+    "",                                   # all ASCII: decoded at once
+    "caf\u00e9 \u65e5\u672c \U0001f600",  # valid UTF-8: decoded at once, offsets still in bytes
+    "\udcff broken",                      # invalid UTF-8 (a lone 0xff byte): line by line
+])
+def test_hit_offsets_are_byte_offsets_whatever_the_text(extra):
+    lines = [line(ip="192.0.2.%d" % i, ua="agent %d %s" % (i, extra if i % 3 else ""))
+             for i in range(30)]
+    lines.insert(5, "junk " + extra)
+    data = "".join(l + "\n" for l in lines).encode("utf-8", "surrogateescape")
+    result, requests = process_lines(lines, partitions=3)
+    assert len(requests) == (30 if "\udcff" not in extra else 10)
+    starts = {}
+    for part in result.parts:
+        if part is not None:
+            _, _, offsets, idxs = part
+            starts.update(zip(idxs, offsets))
+    assert starts
+    for idx, offset in starts.items():
+        expected = lines[idx].encode("utf-8", "surrogateescape") + b"\n"
+        assert data[offset:offset + len(expected)] == expected
+    assert result.end == len(data)

@@ -1,9 +1,13 @@
-/* A hand-written scanner for the Apache/NCSA family of formats (formats/apache.py).
+/* Hand-written line scanners: the parsing hot path.
  *
- * It accepts exactly the lines the family's regexes accept and gives the same fields: the
- * regexes never backtrack, so each of them reads as a left-to-right scan, written out here.
- * tests/test_scan.py checks the two against each other on generated, hostile and mutated lines.
- * It is about 6x faster than the regex (benchmarks/run.py --profile-only shows both).
+ * Scanner: the Apache/NCSA family (formats/apache.py). It accepts exactly the lines the family's
+ * regexes accept and gives the same fields: the regexes never backtrack (but in one place, see
+ * scan()), so each reads as a left-to-right scan, written out here.
+ * TokenScanner: the W3C formats (formats/w3c.py); it answers only for the lines where the regex's
+ * first attempt must succeed, and leaves every other line to the regex.
+ * split_ascii: a chunk into lines, with memchr.
+ * tests/test_scan.py checks each scanner against its regex on generated, hostile, truncated and
+ * mutated lines; benchmarks/run.py's dry-regex scenario measures what they gain.
  *
  * Only ASCII lines are scanned here; any other line goes to the fallback (the regex), so the
  * Unicode meaning of \s, \w and \d never has to be reproduced. For ASCII, Python's \s is
@@ -218,14 +222,14 @@ static inline uint64_t hash_bytes(const char *s, Py_ssize_t n, uint64_t h)
     return h ^ (h >> 32);
 }
 
-static PyObject *ascii_string(Scanner *self, const char *s, span sp, int field)
+static PyObject *ascii_string(PyObject **intern, const char *s, span sp, int field)
 {
     Py_ssize_t len = sp.end - sp.start;
     const char *v = s + sp.start;
     PyObject **slot = NULL, *u;
     if (len == 1) return PyUnicode_FromOrdinal((unsigned char)*v);  /* CPython caches these */
     if (len <= INTERN_MAX_LEN) {
-        slot = &self->intern[hash_bytes(v, len, (uint64_t)field + 1) & (INTERN_SLOTS - 1)];
+        slot = &intern[hash_bytes(v, len, (uint64_t)field + 1) & (INTERN_SLOTS - 1)];
         u = *slot;
         if (u != NULL && PyUnicode_GET_LENGTH(u) == len && memcmp(PyUnicode_1BYTE_DATA(u), v, len) == 0) {
             Py_INCREF(u);
@@ -242,6 +246,25 @@ static PyObject *ascii_string(Scanner *self, const char *s, span sp, int field)
     return u;
 }
 
+/* The FIELDS tuple: a str for each field found, None for the others. */
+static PyObject *make_tuple(PyObject **intern, const char *s, const span *f)
+{
+    PyObject *t = PyTuple_New(NFIELDS);
+    if (t == NULL) return NULL;
+    for (int i = 0; i < NFIELDS; i++) {
+        PyObject *v;
+        if (f[i].start < 0) {
+            v = Py_None;
+            Py_INCREF(v);
+        } else if ((v = ascii_string(intern, s, f[i], i)) == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
 static PyObject *Scanner_extract(Scanner *self, PyObject *line)
 {
     span f[NFIELDS];
@@ -254,20 +277,7 @@ static PyObject *Scanner_extract(Scanner *self, PyObject *line)
     const char *s = (const char *)PyUnicode_1BYTE_DATA(line);
     if (!scan(s, PyUnicode_GET_LENGTH(line), self->vhost, self->combined, f))
         Py_RETURN_NONE;
-    PyObject *t = PyTuple_New(NFIELDS);
-    if (t == NULL) return NULL;
-    for (int i = 0; i < NFIELDS; i++) {
-        PyObject *v;
-        if (f[i].start < 0) {
-            v = Py_None;
-            Py_INCREF(v);
-        } else if ((v = ascii_string(self, s, f[i], i)) == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, i, v);
-    }
-    return t;
+    return make_tuple(self->intern, s, f);
 }
 
 static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
@@ -311,6 +321,162 @@ static PyTypeObject ScannerType = {
     .tp_init = (initproc)Scanner_init,
     .tp_dealloc = (destructor)Scanner_dealloc,
     .tp_methods = Scanner_methods,
+};
+
+/* TokenScanner: the W3C formats (formats/w3c.py), whose regex is one pattern per #Fields: name
+ * joined by \s+. Each field is a kind of token (below). The scanner only answers when the regex's
+ * first attempt is sure to succeed: an ASCII line without quotes, not starting with whitespace,
+ * whose first tokens each match their field whole (the last field: a prefix, as re.match allows
+ * anything after it). The regex's greedy first attempt then takes exactly these tokens, so its
+ * groups are these. Any other line goes to the fallback (the regex), which decides. */
+enum { K_ANY = 0,   /* \S* , \S+ , (?:".*?"|\S+) , ".*?"|\S*  (no quotes here: the token)   */
+       K_DATE,      /* "?\d+[-\d+]+"?                                                       */
+       K_TIME,      /* "?[\d+:]+[.\d]*?"?  (the group is the [\d+:]+ part)                  */
+       K_PATH,      /* /\S*                                                                 */
+       K_IP,        /* "?[\w*.:-]*"?                                                        */
+       K_DIGITS,    /* \d+                                                                  */
+       K_DECIMAL,   /* [.\d]+                                                               */
+       K_KINDS };
+
+typedef struct {
+    PyObject_HEAD
+    int nfields;
+    unsigned char kinds[64];
+    signed char slots[64];  /* position in FIELDS, or -1: matched but not kept */
+    PyObject *fallback;
+    PyObject *intern[INTERN_SLOTS];
+} TokenScanner;
+
+#define IS_TIME_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == ':')
+#define IS_DATE_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == '-')
+#define IS_DEC_CHAR(c) (IS_DIGIT(c) || (c) == '.')
+#define IS_IP_CHAR(c) (WORD[(unsigned char)(c)] || (c) == '*' || (c) == '.' || (c) == ':' || (c) == '-')
+
+/* The group's end for a token [a, b) of this kind, or -1. `last`: the token need not be used up. */
+static Py_ssize_t token_group(const char *s, Py_ssize_t a, Py_ssize_t b, int kind, int last)
+{
+    Py_ssize_t p = a;
+    switch (kind) {
+    case K_ANY:
+        return b;
+    case K_PATH:
+        return s[a] == '/' ? b : -1;
+    case K_DATE:
+        if (!IS_DIGIT(s[a])) return -1;
+        while (p < b && IS_DATE_CHAR(s[p])) p++;
+        if (p - a < 2) return -1;
+        break;
+    case K_TIME:
+        while (p < b && IS_TIME_CHAR(s[p])) p++;
+        if (p == a) return -1;
+        if (!last) {  /* the lazy [.\d]*? must reach the token's end */
+            Py_ssize_t q = p;
+            while (q < b && IS_DEC_CHAR(s[q])) q++;
+            if (q != b) return -1;
+        }
+        return p;
+    case K_IP:
+        while (p < b && IS_IP_CHAR(s[p])) p++;
+        break;
+    case K_DIGITS:
+        while (p < b && IS_DIGIT(s[p])) p++;
+        if (p == a) return -1;
+        break;
+    case K_DECIMAL:
+        while (p < b && IS_DEC_CHAR(s[p])) p++;
+        if (p == a) return -1;
+        break;
+    default:
+        return -1;
+    }
+    return (last || p == b) ? p : -1;
+}
+
+static PyObject *TokenScanner_extract(TokenScanner *self, PyObject *line)
+{
+    span f[NFIELDS];
+    if (!PyUnicode_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "extract() needs a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(line))
+        return PyObject_CallOneArg(self->fallback, line);
+    const char *s = (const char *)PyUnicode_1BYTE_DATA(line);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line), p = 0;
+    if (n == 0 || IS_SPACE(s[0]) || memchr(s, '"', n) != NULL)
+        return PyObject_CallOneArg(self->fallback, line);
+    for (int i = 0; i < NFIELDS; i++) f[i].start = f[i].end = -1;
+    for (int k = 0; k < self->nfields; k++) {
+        if (k > 0 && !spaces(s, n, &p))
+            return PyObject_CallOneArg(self->fallback, line);
+        if (p >= n)
+            return PyObject_CallOneArg(self->fallback, line);
+        Py_ssize_t a = p;
+        while (p < n && !IS_SPACE(s[p])) p++;
+        Py_ssize_t end = token_group(s, a, p, self->kinds[k], k == self->nfields - 1);
+        if (end < 0)
+            return PyObject_CallOneArg(self->fallback, line);
+        if (self->slots[k] >= 0) {
+            f[self->slots[k]].start = a;
+            f[self->slots[k]].end = end;
+        }
+    }
+    return make_tuple(self->intern, s, f);
+}
+
+static int TokenScanner_init(TokenScanner *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"kinds", "slots", "fallback", NULL};
+    Py_buffer kinds;
+    PyObject *slots, *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*OO", kwlist, &kinds, &slots, &fallback))
+        return -1;
+    Py_ssize_t nf = kinds.len;
+    int ok = nf > 0 && nf <= 64 && PyTuple_Check(slots) && PyTuple_GET_SIZE(slots) == nf
+             && PyCallable_Check(fallback);
+    for (Py_ssize_t i = 0; ok && i < nf; i++) {
+        long slot = PyLong_AsLong(PyTuple_GET_ITEM(slots, i));
+        unsigned char kind = ((unsigned char *)kinds.buf)[i];
+        if (slot < -1 || slot >= NFIELDS || kind >= K_KINDS) ok = 0;
+        self->kinds[i] = kind;
+        self->slots[i] = (signed char)slot;
+    }
+    PyBuffer_Release(&kinds);
+    if (!ok) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "TokenScanner(kinds, slots, fallback): 1 to 64 known kinds, "
+                            "as many slots (-1 or a FIELDS position), a callable");
+        return -1;
+    }
+    self->nfields = (int)nf;
+    Py_INCREF(fallback);
+    Py_XSETREF(self->fallback, fallback);
+    return 0;
+}
+
+static void TokenScanner_dealloc(TokenScanner *self)
+{
+    for (int i = 0; i < INTERN_SLOTS; i++) Py_XDECREF(self->intern[i]);
+    Py_XDECREF(self->fallback);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef TokenScanner_methods[] = {
+    {"extract", (PyCFunction)TokenScanner_extract, METH_O,
+     "extract(line) -> tuple of the FIELDS, or what the fallback says"},
+    {NULL}
+};
+
+static PyTypeObject TokenScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "formats._scan.TokenScanner",
+    .tp_basicsize = sizeof(TokenScanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TokenScanner(kinds, slots, fallback): the W3C formats' line scanner",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)TokenScanner_init,
+    .tp_dealloc = (destructor)TokenScanner_dealloc,
+    .tp_methods = TokenScanner_methods,
 };
 
 /* split_ascii(data: bytes) -> list[str]: data.decode("ascii").split("\n"), for data known to be
@@ -357,12 +523,18 @@ static struct PyModuleDef scanmodule = {
 PyMODINIT_FUNC PyInit__scan(void)
 {
     init_tables();
-    if (PyType_Ready(&ScannerType) < 0) return NULL;
+    if (PyType_Ready(&ScannerType) < 0 || PyType_Ready(&TokenScannerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&scanmodule);
     if (m == NULL) return NULL;
     Py_INCREF(&ScannerType);
     if (PyModule_AddObject(m, "Scanner", (PyObject *)&ScannerType) < 0) {
         Py_DECREF(&ScannerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&TokenScannerType);
+    if (PyModule_AddObject(m, "TokenScanner", (PyObject *)&TokenScannerType) < 0) {
+        Py_DECREF(&TokenScannerType);
         Py_DECREF(m);
         return NULL;
     }

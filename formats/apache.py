@@ -35,7 +35,7 @@ _UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 FORMATS = [
     Format(
-        "common", COMMON, plain_regex=COMMON_PLAIN, scanner=(False, False),
+        "common", COMMON, plain_regex=COMMON_PLAIN, scanner=("apache", False, False),
         description="Apache/NCSA Common Log Format: %h %l %u %t \"%r\" %>s %b",
         samples=[
             ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /blog/intro?page=2 HTTP/1.1" 200 5120',
@@ -46,14 +46,15 @@ FORMATS = [
         ]),
     Format(
         "common_vhost", HOST_PREFIX + COMMON, plain_regex=HOST_PREFIX + COMMON_PLAIN,
-        scanner=(True, False),
+        scanner=("apache", True, False),
         description="Common Log Format with the virtual host first: %v:%p %h %l %u %t \"%r\" %>s %b",
         samples=[
             ('www.example.com:443 192.0.2.1 - - [01/Mar/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 312',
              {"host": "www.example.com", "ip": "192.0.2.1", "path": "/", "status": "200"}),
         ]),
     Format(
-        "ncsa_extended", NCSA_EXTENDED, plain_regex=NCSA_EXTENDED_PLAIN, scanner=(False, True),
+        "ncsa_extended", NCSA_EXTENDED, plain_regex=NCSA_EXTENDED_PLAIN,
+        scanner=("apache", False, True),
         description="Combined Log Format: common + \"%{Referer}i\" \"%{User-Agent}i\"",
         samples=[
             ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /docs/install HTTP/1.1" 200 5120 '
@@ -66,7 +67,7 @@ FORMATS = [
         ]),
     Format(
         "common_complete", HOST_PREFIX + NCSA_EXTENDED, plain_regex=HOST_PREFIX + NCSA_EXTENDED_PLAIN,
-        scanner=(True, True),
+        scanner=("apache", True, True),
         description="Combined Log Format with the virtual host first",
         samples=[
             ('blog.example.org:443 192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /news HTTP/1.1" '

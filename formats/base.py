@@ -24,12 +24,12 @@ APACHE_DATE = "%d/%b/%Y:%H:%M:%S"
 MEMO_ENTRIES = 50_000
 ISO_DATE = "%Y-%m-%d %H:%M:%S"
 
-try:  # the C line scanner (setup.py builds it); without it, the regexes do the same work
-    from ._scan import Scanner, split_ascii
+try:  # the C line scanners (setup.py builds them); without them, the regexes do the same work
+    from ._scan import Scanner, TokenScanner, split_ascii
 except ImportError:
-    Scanner = split_ascii = None
+    Scanner = TokenScanner = split_ascii = None
 if os.environ.get("LOG_IMPORTER_NO_SCANNER"):  # to compare both (benchmarks/run.py dry-regex)
-    Scanner = split_ascii = None
+    Scanner = TokenScanner = split_ascii = None
 
 
 def split_ascii_lines(data: bytes) -> list:
@@ -56,9 +56,9 @@ class Format:
     # Optional: the same regex for lines without a backslash (no escapes to handle), which the
     # regex engine runs faster. It must give the same groups on such lines (a test checks).
     plain_regex: str | None = None
-    # Optional: the hand-written C scanner that accepts the same lines as `regex` with the same
-    # fields (formats/_scan.c): (vhost, combined) for the Apache family. Used for lines of ASCII.
-    scanner: tuple[bool, bool] | None = None
+    # Optional: the hand-written C scanner that gives the same fields as `regex` (formats/_scan.c):
+    # ("apache", vhost, combined) for the Apache family, ("tokens", kinds, slots) for W3C.
+    scanner: tuple | None = None
 
     def compile(self, extra_groups=(), ignore_groups=()) -> "LineParser":
         if self.regex is None:
@@ -104,8 +104,9 @@ class LineParser:
 
         self.extract = extract
         self.scanned = False
-        if scanner is not None and Scanner is not None and self.fields == FIELDS and not ignored:
-            self.extract = Scanner(*scanner, fallback=extract).extract
+        make = {"apache": Scanner, "tokens": TokenScanner}.get(scanner[0]) if scanner else None
+        if make is not None and self.fields == FIELDS and not ignored:
+            self.extract = make(*scanner[1:], fallback=extract).extract
             self.scanned = True
         self.group_count = len(self.present)
 

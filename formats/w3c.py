@@ -1,14 +1,16 @@
 """W3C extended logs (and IIS, which writes them): the regex is built from the #Fields: header.
 
 Field patterns follow Matomo's import_logs.py so the same lines parse the same way; an unknown
-field is skipped as a quoted string or a run of non-spaces.
+field is skipped as a quoted string or a run of non-spaces. For ASCII lines without quotes whose
+fields each have the expected shape, a C scanner (TokenScanner in `_scan.c`) gives the regex's
+fields about 2x faster; every other line goes to the regex.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from .base import ISO_DATE, Format, FormatError
+from .base import FIELD_INDEX, ISO_DATE, Format, FormatError
 
 FIELDS_PREFIX = "#Fields:"
 UNKNOWN_FIELD = r'(?:".*?"|\S+)'
@@ -66,8 +68,39 @@ class W3cFormat(Format):
         names = line.split()
         if not names:
             raise FormatError("the #Fields: line lists no field")
-        regex = r"\s+".join(expected.get(n, UNKNOWN_FIELD) for n in names)
-        return Format(self.name, regex, ISO_DATE, self.description, detectable=False, header_driven=True)
+        patterns = [expected.get(n, UNKNOWN_FIELD) for n in names]
+        regex = r"\s+".join(patterns)
+        return Format(self.name, regex, ISO_DATE, self.description, detectable=False, header_driven=True,
+                      scanner=token_scanner(patterns))
+
+
+# The C scanner's kind of token for each field pattern (with its group's name taken out): see
+# TokenScanner in _scan.c. A pattern not listed here (a --w3c-field-regex) leaves the format to
+# its regex alone.
+_K_ANY, _K_DATE, _K_TIME, _K_PATH, _K_IP, _K_DIGITS, _K_DECIMAL = range(7)
+_TOKEN_KINDS = {
+    r"(\S*)": _K_ANY, r"(\S+)": _K_ANY, r'(".*?"|\S*)': _K_ANY, UNKNOWN_FIELD: _K_ANY,
+    r'"?(\d+[-\d+]+)"?': _K_DATE,
+    r'"?([\d+:]+)[.\d]*?"?': _K_TIME,
+    r"(/\S*)": _K_PATH,
+    r'"?([\w*.:-]*)"?': _K_IP,
+    r"(\d+)": _K_DIGITS,
+    r"([.\d]+)": _K_DECIMAL,
+}
+_GROUP = re.compile(r"\(\?P<(\w+)>")
+
+
+def token_scanner(patterns):
+    """("tokens", kinds, slots) for the C scanner, or None when a pattern is not a known kind."""
+    kinds, slots = [], []
+    for pattern in patterns:
+        group = _GROUP.search(pattern)
+        kind = _TOKEN_KINDS.get(_GROUP.sub("(", pattern))
+        if kind is None or len(patterns) > 64:
+            return None
+        kinds.append(kind)
+        slots.append(FIELD_INDEX.get(group.group(1), -1) if group else -1)
+    return ("tokens", bytes(kinds), tuple(slots))
 
 
 def read_header(lines):

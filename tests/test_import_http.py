@@ -311,13 +311,15 @@ def test_config_file_token_through_php(endpoint, tmp_path, monkeypatch):
 
 
 
-def test_the_c_scanner_and_the_regexes_import_the_same_requests(endpoint, loggen, monkeypatch, tmp_path):
+@pytest.mark.parametrize("fmt", ["combined", "w3c"])
+def test_the_c_scanners_and_the_regexes_import_the_same_requests(endpoint, loggen, monkeypatch, tmp_path, fmt):
     import formats.base
-    log = loggen(3000, seed=11, hostile=True)
+    log = loggen(3000, seed=11, fmt=fmt, hostile=True)
     results = []
-    for scanner in (formats.base.Scanner, None):
-        assert scanner is not None or results  # first with the extension (it must be built)
-        monkeypatch.setattr(formats.base, "Scanner", scanner)  # workers fork: they see it too
+    for scanners in ((formats.base.Scanner, formats.base.TokenScanner), (None, None)):
+        assert None not in scanners or results  # first with the extension (it must be built)
+        monkeypatch.setattr(formats.base, "Scanner", scanners[0])  # workers fork: they see it too
+        monkeypatch.setattr(formats.base, "TokenScanner", scanners[1])
         ep = endpoint()
         summary = tmp_path / "summary.json"
         config = Config(files=[str(log)], url=ep.url, token_auth=TOKEN, idsite=1, workers=2,

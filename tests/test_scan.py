@@ -113,3 +113,77 @@ def test_split_ascii_is_decode_and_split(data):
     from formats.base import split_ascii
     assert split_ascii(data) == data.decode("ascii").split("\n")
     assert split_ascii(memoryview(data)) == data.decode("ascii").split("\n")
+
+
+# The W3C formats: the regex is built from the #Fields: line, the scanner from the same patterns.
+W3C_HEADERS = {
+    "iis": "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+           "cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken",
+    "w3c_extended": "#Fields: date time c-ip cs-method cs-host cs-uri-stem cs-uri-query sc-status "
+                    "sc-bytes time-taken cs(User-Agent) cs(Referer) x-custom",
+    "w3c_extended-ip-last": "#Fields: time date cs-uri-stem sc-status time-taken c-ip",
+}
+W3C_ALPHABET = ['"', " ", "  ", "\t", "-", "+", ":", ".", "/", "0", "9", "a", "é", "?", "*", "_",
+                '"quoted agent"', " - ", "12:30:00.5", "2026-03-01"]
+
+
+def w3c_parsers(key):
+    """(the regex's extract, the scanner's extract, how many lines the scanner left to the regex)"""
+    from formats.base import TokenScanner
+    fmt = REGISTRY[key.split("-")[0]].for_header(W3C_HEADERS[key])
+    by_regex = LineParser(fmt.name, fmt.regex, fmt.date_format).extract
+    assert fmt.compile().scanned
+    passed = [0]
+
+    def fallback(line):
+        passed[0] += 1
+        return by_regex(line)
+    kind, kinds, slots = fmt.scanner
+    return by_regex, TokenScanner(kinds, slots, fallback=fallback).extract, passed
+
+
+def w3c_seed_lines():
+    return [
+        "2026-03-01 09:00:00 10.0.0.5 GET /blog/2024 q=1 443 - 192.0.2.1 Mozilla/5.0+(X11) "
+        "https://r.example/ 200 0 0 135",
+        "2026-03-01 09:00:00.25 192.0.2.7 POST www.example.com /a/b - 302 5120 0.25 Agent/1.0 - extra tail",
+        "09:00:00 2026-03-01 /x 404 1.5 2001:db8::1",
+        '2026-03-01 09:00:00 10.0.0.5 GET /q - 443 - 192.0.2.1 "Quoted Agent/1.0" - 200 0 0 7',
+    ]
+
+
+@pytest.mark.parametrize("key", sorted(W3C_HEADERS))
+def test_w3c_scanner_same_as_the_regex(key, loggen):
+    by_regex, scan, passed = w3c_parsers(key)
+    lines = [ln for ln in loggen(2000, seed=5, fmt="w3c", hostile=True).read_text(
+        encoding="utf-8", errors="replace").splitlines() if not ln.startswith("#")]
+    lines += [s[:i] for s in w3c_seed_lines() for i in range(len(s) + 1)]
+    rng = random.Random(key)
+    for _ in range(20000):
+        text = rng.choice(w3c_seed_lines())
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(text) + 1)
+            op = rng.random()
+            if op < 0.4:
+                text = text[:i] + rng.choice(W3C_ALPHABET) + text[i:]
+            elif op < 0.7:
+                text = text[:i] + text[i + rng.randint(1, 3):]
+            else:
+                text = text[:i] + rng.choice(W3C_ALPHABET) + text[i + 1:]
+        lines.append(text)
+    matched = 0
+    for text in lines:
+        expected = by_regex(text)
+        assert scan(text) == expected, (key, text)
+        matched += expected is not None
+    scanned = len(lines) - passed[0]
+    assert scanned > 1000 and matched > scanned  # both ways are exercised, and agree
+
+
+def test_w3c_field_regex_of_unknown_shape_keeps_the_regex():
+    fmt = REGISTRY["w3c_extended"].for_header(W3C_HEADERS["w3c_extended"],
+                                              field_regexes={"x-custom": r"(?P<userid>[a-z]{2,})"})
+    assert fmt.scanner is None and not fmt.compile().scanned
+    fmt = REGISTRY["iis"].for_header(W3C_HEADERS["iis"], time_taken_millisecs=True,
+                                     map_fields={"s-port": "cs-host"})
+    assert fmt.compile().scanned

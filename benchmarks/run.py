@@ -69,6 +69,9 @@ SCENARIOS = [
     ("dry-w1", "dry run, --workers 1", None, ["--workers", "1"]),
     # The C scanner and split (formats/_scan.c) turned off: the formats' regexes do the parsing.
     ("dry-regex", "dry run, regexes instead of the C scanner", None, ["ENV:LOG_IMPORTER_NO_SCANNER=1"]),
+    # The same two on an IIS log (W3C, built from its #Fields: header) of as many lines.
+    ("dry-iis", "dry run, IIS log", None, ["LOG:w3c"]),
+    ("dry-iis-regex", "dry run, IIS log, regexes", None, ["LOG:w3c", "ENV:LOG_IMPORTER_NO_SCANNER=1"]),
     ("instant", "instant endpoint, default options", "instant", []),
     ("instant-w1", "instant endpoint, --workers 1", "instant", ["--workers", "1"]),
     ("instant-r4", "instant endpoint, --recorders 4", "instant", ["--recorders", "4"]),
@@ -123,9 +126,9 @@ def code_state() -> dict:
 
 
 # Logs ------------------------------------------------------------------------------------------
-def ensure_log(lines: int, seed: int) -> str:
+def ensure_log(lines: int, seed: int, fmt: str = "combined") -> str:
     os.makedirs(DATA, exist_ok=True)
-    path = os.path.join(DATA, "combined-%d-s%d.log" % (lines, seed))
+    path = os.path.join(DATA, "%s-%d-s%d.log" % (fmt, lines, seed))
     if os.path.exists(path):
         return path
     print("generating %s (%s lines)..." % (os.path.relpath(path, ROOT), f"{lines:,}"), flush=True)
@@ -133,7 +136,7 @@ def ensure_log(lines: int, seed: int) -> str:
     t0 = time.perf_counter()
     with open(tmp, "wb") as out:
         subprocess.run([sys.executable, LOGGEN, "--lines", str(lines), "--seed", str(seed),
-                        "--format", "combined"], stdout=out, check=True)
+                        "--format", fmt], stdout=out, check=True)
     os.replace(tmp, path)
     print("  done in %.0f s, %.0f MB" % (time.perf_counter() - t0, os.path.getsize(path) / 1e6), flush=True)
     return path
@@ -348,7 +351,7 @@ def run_once(key, label, endpoint_kind, extra, log_path, expected_lines, timeout
         cmd += ["--dry-run"]
     else:
         cmd += ["--url", ep.url, "--token-auth", TOKEN, "--idsite", "1"]
-    cmd += [x for x in extra if not x.startswith("ENV:")] + [log_path]
+    cmd += [x for x in extra if not x.startswith(("ENV:", "LOG:"))] + [log_path]
     out_path = os.path.join(SCRATCH, "runs", "%s-%s.out" % (tag, key))
     err_path = out_path[:-4] + ".err"
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
@@ -525,6 +528,8 @@ def ratios(table: dict, lines: int) -> list[str]:
                 ta["cpu_per_m"], tb["cpu_per_m"]))
     ratio("dry", "dry-w1", "dry run: all workers / 1 worker")
     ratio("dry", "dry-regex", "dry run: C scanner / regexes")
+    ratio("dry-iis", "dry-iis-regex", "IIS dry run: C scanner / regexes")
+    ratio("dry-iis", "dry", "IIS / combined (dry run)")
     ratio("instant", "instant-w1", "instant: all workers / 1 worker")
     ratio("instant", "dry", "instant default / dry run default")
     ratio("instant-w1", "dry-w1", "instant --workers 1 / dry --workers 1")
@@ -855,6 +860,13 @@ def main(argv=None):
     print("log: %s, %s lines, %.0f MB" % (os.path.relpath(log_path, ROOT), f"{expected:,}",
                                           os.path.getsize(log_path) / 1e6))
     wanted = [s for s in SCENARIOS if not a.only or s[0] in a.only.split(",")]
+    other_logs: dict = {}
+
+    def other_log(fmt):  # a log in another format, same size and seed ("LOG:w3c" scenarios)
+        if fmt not in other_logs:
+            path = ensure_log(a.lines, a.seed, fmt)
+            other_logs[fmt] = (path, count_lines(path))
+        return other_logs[fmt]
     if a.profile_only:
         wanted = []
     need_instant = (any(s[2] == "instant" for s in wanted) or a.profile
@@ -865,7 +877,9 @@ def main(argv=None):
     try:
         for rnd in range(a.repeat if wanted else 0):
             for key, label, kind, extra in wanted:
-                r = run_once(key, label, kind, extra, log_path, expected, a.timeout, instant,
+                fmt = next((x[4:] for x in extra if x.startswith("LOG:")), None)
+                path, lines = (log_path, expected) if fmt is None else other_log(fmt)
+                r = run_once(key, label, kind, extra, path, lines, a.timeout, instant,
                              "r%d-%d" % (rnd + 1, a.lines))
                 runs.append(r)
                 print("  round %d %-11s %6.1f s  %9s lines/s  CPU %6.1f s  peak RSS %5.0f MB (PSS %4.0f)"
@@ -897,7 +911,8 @@ def main(argv=None):
             print("\nRATIOS (same run, side by side):")
             for line in ratios(table, expected):
                 print("  " + line)
-            print("\nTARGETS (issue 5):")
+            print("\nTARGETS (issue 5)%s:" % ("" if a.lines == 1_000_000 else
+                                            ", which are set for 1,000,000 lines: this run has %s" % f"{a.lines:,}"))
             for line in targets(table, big_table):
                 print("  " + line)
         if a.profile or a.profile_only:

@@ -710,7 +710,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
         dates.convert = make("convert", dates.convert)
         proc.classifier.path_info = make("path_info", proc.classifier.path_info)
         proc.classifier.classify = make("classify", proc.classifier.classify)
-        proc.builder.build_fields = make("build", proc.builder.build_fields)
+        proc.build = make("build", proc.build)
         return SimpleNamespace(dumps=make("dumps", orjson.dumps))
 
     saved_orjson = chunks.orjson
@@ -725,7 +725,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
     proc2 = chunks.ChunkProcessor(config)
     parser2, dates2 = proc2.parser_for(fmt)
     fns = {"extract": parser2.extract, "convert": dates2.convert, "path_info": proc2.classifier.path_info,
-           "classify": proc2.classifier.classify, "build": proc2.builder.build_fields, "dumps": orjson.dumps}
+           "classify": proc2.classifier.classify, "build": proc2.build, "dumps": orjson.dumps}
     labels = {"extract": "parse: scanner or regex (extract)", "convert": "parse: date -> cdt (convert)",
               "path_info": "classify: path_info (memoised)", "classify": "classify: classify()",
               "build": "build: request dict (build)", "dumps": "serialise: orjson.dumps",

@@ -19,7 +19,7 @@ from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from .config import Config
-from .tracking import RequestBuilder, replay_args, visitor_key_of
+from .tracking import replay_args, request_builder, visitor_key
 
 NO_HOST_KEY = "no-hostname-found-in-log"
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
@@ -82,7 +82,7 @@ class ChunkProcessor:
     def __init__(self, config: Config):
         self.config = config
         self.classifier = C.Classifier(config)
-        self.builder = RequestBuilder(config)
+        self.build = request_builder(config)
         self._parsers: dict = {}
         self._hosts: dict = {}
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
@@ -122,7 +122,7 @@ class ChunkProcessor:
         convert = dates.convert
         date_memo = dates.memo
         classify = self.classifier.classify
-        build = self.builder.build_fields
+        build = self.build
         dumps = orjson.dumps
         crc32 = zlib.crc32
         encoding = c.encoding
@@ -312,7 +312,7 @@ class ChunkProcessor:
             body = dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
                                ec, ea, en, flags, pcv, vcv, rargs, site.idsite,
                                (site.scheme + "://" + host) if host is not None else site.main_url))
-            p = crc32((visitor_key_of(rargs, ip) if replay else ip).encode()) % nparts if nparts > 1 else 0
+            p = crc32((visitor_key(rargs, ip) if replay else ip).encode()) % nparts if nparts > 1 else 0
             out[p].append(body)
             sizes[p] += len(body) + 1
             ends[p].append(sizes[p])

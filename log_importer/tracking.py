@@ -1,11 +1,10 @@
-"""Tracking: turn a classified Hit into Tracking API parameters (the contract's section 4).
+"""Tracking: turn a classified hit into Tracking API parameters (the contract's section 4).
 
 Pure functions of the hit, its site and the options, so they run in worker processes.
 """
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
 from urllib.parse import parse_qsl, quote
 
 from .classify import IS_BOT, IS_DOWNLOAD, IS_ERROR, IS_REDIRECT
@@ -13,29 +12,6 @@ from .config import Config
 
 MAX_URL = 1024
 REPLAY_DATE_PARAMS = ("_idts", "_viewts", "_ects", "_refts")
-
-
-class Hit(NamedTuple):
-    """One normalised log line (the contract's section 2): the same fields for every format."""
-    ip: str
-    host: str | None
-    cdt: str  # UTC "YYYY-MM-DD HH:MM:SS"
-    method: str | None
-    path: str
-    query_string: str
-    status: str
-    length: int
-    referrer: str
-    user_agent: str
-    userid: str | None
-    generation_time_milli: float
-    event_category: str | None
-    event_action: str | None
-    event_name: str | None
-    flags: int  # classify.IS_* bits
-    page_cvars: tuple = ()   # ((name, value), ...) from --regex-group-to-page-cvar
-    visit_cvars: tuple = ()  # ((name, value), ...) from --regex-group-to-visit-cvar
-    replay_args: dict | None = None
 
 
 def _cvars(pairs):
@@ -55,12 +31,8 @@ def replay_args(query_string: str, add_seconds: int = 0) -> dict:
     return args
 
 
-def visitor_key(hit: Hit) -> str:
+def visitor_key(replay_args: dict | None, ip: str) -> str:
     """What keeps one visitor's hits together (and in order) on one sender."""
-    return visitor_key_of(hit.replay_args, hit.ip)
-
-
-def visitor_key_of(replay_args: dict | None, ip: str) -> str:
     if replay_args:
         for p in ("uid", "cid", "_id", "cip"):
             v = replay_args.get(p)
@@ -69,24 +41,17 @@ def visitor_key_of(replay_args: dict | None, ip: str) -> str:
     return ip
 
 
-class RequestBuilder:
-    """`build(hit, idsite, url_prefix)` gives the parameters of one tracking request.
+def request_builder(c: Config):
+    """build(<the hit's fields>, idsite, url_prefix) -> the parameters of one tracking request.
 
-    `build_fields` is the same with the Hit's fields as arguments (Hit's order, then idsite and
-    url_prefix): the chunk stage calls it for every hit without making a Hit first. It is a
-    closure over the options, read once, because it runs once per hit.
+    The hit's fields are one normalised log line (the contract's section 2), the same for every
+    format: ip, host (or None), cdt (UTC "YYYY-MM-DD HH:MM:SS"), method, path, query_string,
+    status, length (int), referrer, user_agent, userid, generation_time_milli (float),
+    event_category, event_action, event_name, flags (classify.IS_* bits), page_cvars and
+    visit_cvars (((name, value), ...) from --regex-group-to-*-cvar), replay_args (dict or None).
+    `url_prefix` is "scheme://host" or the site's main URL. A closure over the options, read
+    once: it runs for every hit.
     """
-
-    def __init__(self, config: Config):
-        self.c = config
-        self.build_fields = _fields_builder(config)
-
-    def build(self, hit: Hit, idsite, url_prefix: str) -> dict:
-        """Parameters of one tracking request. `url_prefix` is "scheme://host" or the site's main URL."""
-        return self.build_fields(*hit, idsite, url_prefix)
-
-
-def _fields_builder(c: Config):
     delim = c.query_string_delimiter
     title_delim = c.title_category_delimiter
     keep_qs = not c.strip_query_string
@@ -96,9 +61,9 @@ def _fields_builder(c: Config):
     bots = c.enable_bots
     status_cvars: dict = {}
 
-    def build_fields(ip, host, cdt, method, path, query_string, status, length, referrer,
-                     user_agent, userid, generation_time_milli, event_category, event_action,
-                     event_name, flags, page_cvars, visit_cvars, replay_args, idsite, url_prefix):
+    def build(ip, host, cdt, method, path, query_string, status, length, referrer, user_agent,
+              userid, generation_time_milli, event_category, event_action, event_name, flags,
+              page_cvars, visit_cvars, replay_args, idsite, url_prefix):
         if query_string and keep_qs:
             path = path + delim + query_string
         if len(path) > MAX_URL:
@@ -148,4 +113,4 @@ def _fields_builder(c: Config):
             args["bw_bytes"] = length
         return args
 
-    return build_fields
+    return build

@@ -200,11 +200,18 @@ static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
 #define INTERN_SLOTS 4096
 #define INTERN_MAX_LEN 256
 
-typedef struct {
-    PyObject_HEAD
-    int vhost, combined;
-    PyObject *fallback;
+/* What every scanner holds first: the regex that answers for the lines it leaves, and its
+ * table of strings. The functions on ScannerBase below serve both scanners. */
+#define SCANNER_HEAD \
+    PyObject_HEAD \
+    PyObject *fallback; \
     PyObject *intern[INTERN_SLOTS];
+
+typedef struct { SCANNER_HEAD } ScannerBase;
+
+typedef struct {
+    SCANNER_HEAD
+    int vhost, combined;
 } Scanner;
 
 static inline uint64_t hash_bytes(const char *s, Py_ssize_t n, uint64_t h)
@@ -265,17 +272,50 @@ static PyObject *make_tuple(PyObject **intern, const char *s, const span *f)
     return t;
 }
 
+/* The characters of an ASCII line, or NULL with *answer set: the fallback's answer for any
+ * other line, or NULL (an exception) when `line` is not a str. */
+static const char *ascii_line(ScannerBase *self, PyObject *line, Py_ssize_t *n, PyObject **answer)
+{
+    if (!PyUnicode_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "extract() needs a str");
+        *answer = NULL;
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(line)) {
+        *answer = PyObject_CallOneArg(self->fallback, line);
+        return NULL;
+    }
+    *n = PyUnicode_GET_LENGTH(line);
+    return (const char *)PyUnicode_1BYTE_DATA(line);
+}
+
+static int set_fallback(ScannerBase *self, PyObject *fallback)
+{
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return -1;
+    }
+    Py_INCREF(fallback);
+    Py_XSETREF(self->fallback, fallback);
+    return 0;
+}
+
+static void scanner_dealloc(ScannerBase *self)
+{
+    for (int i = 0; i < INTERN_SLOTS; i++) Py_XDECREF(self->intern[i]);
+    Py_XDECREF(self->fallback);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
 static PyObject *Scanner_extract(Scanner *self, PyObject *line)
 {
     span f[NFIELDS];
-    if (!PyUnicode_Check(line)) {
-        PyErr_SetString(PyExc_TypeError, "extract() needs a str");
-        return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(line))
-        return PyObject_CallOneArg(self->fallback, line);
-    const char *s = (const char *)PyUnicode_1BYTE_DATA(line);
-    if (!scan(s, PyUnicode_GET_LENGTH(line), self->vhost, self->combined, f))
+    Py_ssize_t n;
+    PyObject *answer;
+    const char *s = ascii_line((ScannerBase *)self, line, &n, &answer);
+    if (s == NULL)
+        return answer;
+    if (!scan(s, n, self->vhost, self->combined, f))
         Py_RETURN_NONE;
     return make_tuple(self->intern, s, f);
 }
@@ -287,22 +327,9 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     PyObject *fallback;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "ppO", kwlist, &vhost, &combined, &fallback))
         return -1;
-    if (!PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
-        return -1;
-    }
     self->vhost = vhost;
     self->combined = combined;
-    Py_INCREF(fallback);
-    Py_XSETREF(self->fallback, fallback);
-    return 0;
-}
-
-static void Scanner_dealloc(Scanner *self)
-{
-    for (int i = 0; i < INTERN_SLOTS; i++) Py_XDECREF(self->intern[i]);
-    Py_XDECREF(self->fallback);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return set_fallback((ScannerBase *)self, fallback);
 }
 
 static PyMethodDef Scanner_methods[] = {
@@ -319,7 +346,7 @@ static PyTypeObject ScannerType = {
     .tp_doc = "Scanner(vhost, combined, fallback): the Apache family's line scanner",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scanner_init,
-    .tp_dealloc = (destructor)Scanner_dealloc,
+    .tp_dealloc = (destructor)scanner_dealloc,
     .tp_methods = Scanner_methods,
 };
 
@@ -339,12 +366,10 @@ enum { K_ANY = 0,   /* \S* , \S+ , (?:".*?"|\S+) , ".*?"|\S*  (no quotes here: t
        K_KINDS };
 
 typedef struct {
-    PyObject_HEAD
+    SCANNER_HEAD
     int nfields;
     unsigned char kinds[64];
     signed char slots[64];  /* position in FIELDS, or -1: matched but not kept */
-    PyObject *fallback;
-    PyObject *intern[INTERN_SLOTS];
 } TokenScanner;
 
 #define IS_TIME_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == ':')
@@ -395,14 +420,11 @@ static Py_ssize_t token_group(const char *s, Py_ssize_t a, Py_ssize_t b, int kin
 static PyObject *TokenScanner_extract(TokenScanner *self, PyObject *line)
 {
     span f[NFIELDS];
-    if (!PyUnicode_Check(line)) {
-        PyErr_SetString(PyExc_TypeError, "extract() needs a str");
-        return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(line))
-        return PyObject_CallOneArg(self->fallback, line);
-    const char *s = (const char *)PyUnicode_1BYTE_DATA(line);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(line), p = 0;
+    Py_ssize_t n, p = 0;
+    PyObject *answer;
+    const char *s = ascii_line((ScannerBase *)self, line, &n, &answer);
+    if (s == NULL)
+        return answer;
     if (n == 0 || IS_SPACE(s[0]) || memchr(s, '"', n) != NULL)
         return PyObject_CallOneArg(self->fallback, line);
     for (int i = 0; i < NFIELDS; i++) f[i].start = f[i].end = -1;
@@ -432,8 +454,7 @@ static int TokenScanner_init(TokenScanner *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*OO", kwlist, &kinds, &slots, &fallback))
         return -1;
     Py_ssize_t nf = kinds.len;
-    int ok = nf > 0 && nf <= 64 && PyTuple_Check(slots) && PyTuple_GET_SIZE(slots) == nf
-             && PyCallable_Check(fallback);
+    int ok = nf > 0 && nf <= 64 && PyTuple_Check(slots) && PyTuple_GET_SIZE(slots) == nf;
     for (Py_ssize_t i = 0; ok && i < nf; i++) {
         long slot = PyLong_AsLong(PyTuple_GET_ITEM(slots, i));
         unsigned char kind = ((unsigned char *)kinds.buf)[i];
@@ -445,20 +466,11 @@ static int TokenScanner_init(TokenScanner *self, PyObject *args, PyObject *kwds)
     if (!ok) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "TokenScanner(kinds, slots, fallback): 1 to 64 known kinds, "
-                            "as many slots (-1 or a FIELDS position), a callable");
+                            "as many slots (-1 or a FIELDS position)");
         return -1;
     }
     self->nfields = (int)nf;
-    Py_INCREF(fallback);
-    Py_XSETREF(self->fallback, fallback);
-    return 0;
-}
-
-static void TokenScanner_dealloc(TokenScanner *self)
-{
-    for (int i = 0; i < INTERN_SLOTS; i++) Py_XDECREF(self->intern[i]);
-    Py_XDECREF(self->fallback);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return set_fallback((ScannerBase *)self, fallback);
 }
 
 static PyMethodDef TokenScanner_methods[] = {
@@ -475,7 +487,7 @@ static PyTypeObject TokenScannerType = {
     .tp_doc = "TokenScanner(kinds, slots, fallback): the W3C formats' line scanner",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)TokenScanner_init,
-    .tp_dealloc = (destructor)TokenScanner_dealloc,
+    .tp_dealloc = (destructor)scanner_dealloc,
     .tp_methods = TokenScanner_methods,
 };
 

@@ -184,9 +184,7 @@ class DateConverter:
         return memo
 
     def convert(self, date: str, tz: str | None = None):
-        memo = self._cache.get(tz)
-        if memo is None:
-            memo = self.memo(tz)
+        memo = self.memo(tz)
         result = memo.get(date, _MISSING)
         if result is not _MISSING:
             return result

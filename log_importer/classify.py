@@ -66,7 +66,6 @@ class Classifier:
         self.config = config
         self.bots = BotClassifier(config.useragent_excludes)
         self.download_extensions = config.download_extensions
-        self.custom_download_list = config.custom_download_list
         self.hostnames = list(config.hostnames)
         self.exclude_paths = list(config.exclude_paths)
         self.include_paths = list(config.include_paths)

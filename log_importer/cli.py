@@ -255,10 +255,8 @@ def config_from_args(argv=None) -> Config:
     if a.login and not a.password:
         raise UsageError("--login needs --password")
     downloads = DOWNLOAD_EXTENSIONS
-    custom = False
     if a.download_extensions:
         downloads = frozenset(e.strip().lower() for e in a.download_extensions.split(",") if e.strip())
-        custom = True
     if a.add_download_extensions:
         downloads = downloads | {e.strip().lower() for e in a.add_download_extensions.split(",") if e.strip()}
     exclude_paths = list(a.exclude_paths)
@@ -287,7 +285,7 @@ def config_from_args(argv=None) -> Config:
         enable_http_redirects=a.enable_http_redirects, enable_reverse_dns=a.enable_reverse_dns,
         strip_query_string=a.strip_query_string, query_string_delimiter=a.query_string_delimiter,
         exclude_paths=exclude_paths, include_paths=include_paths, useragent_excludes=a.useragent_excludes,
-        download_extensions=downloads, custom_download_list=custom,
+        download_extensions=downloads,
         exclude_older_than=a.exclude_older_than, exclude_newer_than=a.exclude_newer_than,
         add_to_date=a.add_to_date, force_lowercase_path=a.force_lowercase_path,
         title_category_delimiter=a.title_category_delimiter,

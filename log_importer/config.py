@@ -81,7 +81,6 @@ class Config:
     include_paths: list[str] = field(default_factory=list)
     useragent_excludes: list[str] = field(default_factory=list)
     download_extensions: frozenset[str] = DOWNLOAD_EXTENSIONS
-    custom_download_list: bool = False  # --download-extensions was given
     exclude_older_than: str | None = None  # UTC, "YYYY-MM-DD HH:MM:SS"
     exclude_newer_than: str | None = None
     add_to_date: int = 0

@@ -34,7 +34,7 @@ def reason_of(text, **options):
     (line(ua="Mozilla/5.0 MyMonitor/1.0"), {"useragent_excludes": ["mymonitor"]}, C.BOT),
     (line(request="GET /files/a.pdf HTTP/1.1"), {}, "tracked"),
     (line(request="GET /files/a.pdf HTTP/1.1"),
-     {"download_extensions": frozenset({"zip"}), "custom_download_list": True}, C.DOWNLOAD_NOT_LISTED),
+     {"download_extensions": frozenset({"zip"})}, C.DOWNLOAD_NOT_LISTED),
     (line(request="GET /admin/users HTTP/1.1"), {"exclude_paths": ["/admin/*"]}, C.EXCLUDED_PATH),
     (line(request="GET /blog/x HTTP/1.1"), {"include_paths": ["/docs/*"]}, C.EXCLUDED_PATH),
     (line(request="GET /docs/x?admin HTTP/1.1"), {"include_paths": ["/docs/*"]}, "tracked"),
@@ -60,7 +60,7 @@ def test_host_rules(host, options, expected):
 @pytest.mark.parametrize("text,options,expected", [
     # download-not-listed beats everything after it
     (line(request="GET /a.pdf HTTP/1.1", status=404, ua="curl/1"),
-     {"download_extensions": frozenset({"zip"}), "custom_download_list": True}, C.DOWNLOAD_NOT_LISTED),
+     {"download_extensions": frozenset({"zip"})}, C.DOWNLOAD_NOT_LISTED),
     # HTTP errors before static files and bots
     (line(request="GET /a.css HTTP/1.1", status=404, ua="curl/1"), {}, C.HTTP_ERROR),
     # redirects before static files

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/run.py [--lines 1000000] [--quick] [--repeat 3] [--big]
                                        [--profile] [--only a,b] [--timeout 900] [--json FILE]
 
-Generates a combined access log with /work/shared/tools/loggen.py (cached in benchmarks/data/,
+Generates a combined access log with the project's generator, `python -m log_importer.loggen`
+(cached in benchmarks/data/,
 keyed by lines and seed), then runs the importer CLI (`python -m log_importer`) as a separate
 process per scenario, `--repeat` rounds, the scenarios interleaved within each round so that
 the machine's noise spreads evenly over them. Per run it measures:
@@ -52,7 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, "data")
 SCRATCH = "/tmp/bench-helper"
-LOGGEN = "/work/shared/tools/loggen.py"
+LOGGEN = [sys.executable, "-m", "log_importer.loggen"]  # the project's own generator
 PY = sys.executable
 TOKEN = "0123456789abcdef0123456789abcdef"
 SITE_URL = "https://www.example.com"
@@ -135,8 +136,8 @@ def ensure_log(lines: int, seed: int, fmt: str = "combined") -> str:
     tmp = path + ".tmp%d" % os.getpid()
     t0 = time.perf_counter()
     with open(tmp, "wb") as out:
-        subprocess.run([sys.executable, LOGGEN, "--lines", str(lines), "--seed", str(seed),
-                        "--format", fmt], stdout=out, check=True)
+        subprocess.run(LOGGEN + ["--lines", str(lines), "--seed", str(seed),
+                        "--format", fmt], stdout=out, check=True, cwd=ROOT)
     os.replace(tmp, path)
     print("  done in %.0f s, %.0f MB" % (time.perf_counter() - t0, os.path.getsize(path) / 1e6), flush=True)
     return path
@@ -750,6 +751,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
                 break  # memoised: a second pass would only measure cache hits
         timed[name] = max(0.0, best - call_cost * len(calls))
         counts[name] = len(calls)
+
     # The glue: process() with every stage a stub that hands back the recorded result.
     def stubbing(name, fn):
         if name == "convert":  # called on memo misses only: a stub would not fill the memo

@@ -1,12 +1,9 @@
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"  # beside the clone, here and in CI
-LOGGEN = SHARED / "tools" / "loggen.py"
 FIXTURES = ROOT / "fixtures"
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -27,7 +24,7 @@ def process_lines(lines, fmt_name="ncsa_extended", site=None, partitions=1, **op
         fmt = formats.resolve(config, lines)
     site = site or chunks.Site(1, "https://www.example.com")
     sites = chunks.SiteMap(static=site) if isinstance(site, chunks.Site) else site
-    data = "".join(l + "\n" for l in lines).encode("utf-8", "surrogateescape")
+    data = "".join(text + "\n" for text in lines).encode("utf-8", "surrogateescape")
     task = chunks.ChunkTask(0, 0, 0, data, fmt, sites, partitions)
     result = chunks.ChunkProcessor(config).process(task)
     requests = []
@@ -47,16 +44,14 @@ def line(ip="192.0.2.1", date="01/Mar/2026:10:00:00 +0100", request="GET /docs/i
 
 @pytest.fixture
 def loggen(tmp_path):
-    """Generate a log with the shared generator: loggen(lines, seed, fmt, hostile) -> Path."""
-    import subprocess
+    """Generate a log with the project's generator: loggen(lines, seed, fmt, hostile) -> Path."""
+    from log_importer.loggen import generate
 
     def make(lines=1000, seed=1, fmt="combined", hostile=False, name=None):
         path = tmp_path / (name or "gen-%d-%d-%s%s.log" % (lines, seed, fmt, "-h" if hostile else ""))
-        cmd = [sys.executable, str(LOGGEN), "--lines", str(lines), "--seed", str(seed), "--format", fmt]
-        if hostile:
-            cmd.append("--hostile")
         with open(path, "wb") as f:
-            subprocess.run(cmd, stdout=f, check=True)
+            for text in generate(lines, fmt, seed, hostile):
+                f.write(text + b"\n")
         return path
     return make
 

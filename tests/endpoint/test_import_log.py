@@ -1,6 +1,6 @@
 """An imported generated log: the endpoint's visits per site and day match an independent count.
 
-The log comes from the shared generator; each line becomes a tracking request the way an
+The log comes from the project's generator (log_importer.loggen); each line becomes a tracking request the way an
 importer builds it (ip, date -> UTC cdt, path, status, user agent; non-200 and static files
 skipped), sent in bulk with the super user's token. The independent count: visitor = site + IP +
 user agent, a new visit after 30 minutes without a hit or at UTC midnight; bots (by the
@@ -11,9 +11,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import orjson
@@ -21,10 +18,10 @@ import pytest
 
 from log_importer.classify import is_bot
 from log_importer.endpoint import Endpoint
+from log_importer.loggen import generate
 
 from .calls import TOKEN
 
-LOGGEN = str(Path(__file__).resolve().parents[3] / "shared" / "tools" / "loggen.py")
 LINE = re.compile(r'^(?:(?P<host>[^: ]+):\d+ )?(?P<ip>\S+) \S+ \S+ \[(?P<date>[^\]]+)\] '
                   r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) \S+ '
                   r'"(?P<ref>[^"]*)" "(?P<ua>[^"]*)"$')
@@ -37,10 +34,8 @@ SITE_OF_HOST = {"www.example.com": 1, "example.com": 1, "blog.example.org": 2,
 
 
 def generated_hits(lines: int, fmt: str) -> list[dict]:
-    out = subprocess.run([sys.executable, LOGGEN, "--lines", str(lines), "--seed", "7",
-                          "--format", fmt], capture_output=True, text=True, check=True).stdout
     hits = []
-    for line in out.splitlines():
+    for line in (text.decode() for text in generate(lines, fmt, seed=7)):
         m = LINE.match(line)
         assert m, line
         path = m["path"]

@@ -1,0 +1,461 @@
+"""A deterministic access-log generator, for tests, benchmarks and trials.
+
+    python -m log_importer.loggen --lines 1000000 --format combined > access.log
+    log-importer-loggen --lines 20000 --format vhost --hostile --seed 3 -o odd.log
+
+The same options give the same bytes. Lines are streamed, so any size (10 lines or 10M) costs
+no memory. The log follows visitors: each visit is a few page views on one site, each page
+followed by its static files, with referrers from search engines, other sites, campaigns (about
+one visit in ten lands on a URL with `utm_*` parameters) and then from the visit's own pages;
+some visitors come back after a pause of over 30 minutes; bots crawl without static files;
+downloads, site searches, 304, 404, redirects and errors are mixed in. A log of more than about
+an hour crosses UTC midnight (the default start is 2026-03-01 00:00 at +0100).
+
+`--hostile` replaces about 8% of the lines with the odd lines real logs hold: escaped quotes,
+`\\xHH` escapes, raw UTF-8 and undecodable bytes, IPv6 clients, `-` and `unix:` clients,
+impossible dates and time zones, TLS handshakes and other binary junk, NUL bytes, lines of
+20-70 KB, truncated lines, CRLF line ends, empty lines, a vhost line with an empty host, and
+(W3C) quoted fields and a header that repeats mid-file.
+
+Formats: see `FORMATS` (`--format help` lists them). A format is one function that renders a
+`Hit` as one line (bytes), plus an optional header: adding a format means adding such a pair.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from dataclasses import dataclass
+
+__all__ = ["Hit", "generate", "FORMATS", "main"]
+
+DEFAULT_START = "2026-03-01T00:00:00+01:00"
+
+HOSTS = [("www.example.com", 443, 45), ("example.com", 443, 10), ("blog.example.org", 443, 25),
+         ("shop.example.net", 443, 20)]
+
+BROWSERS = [  # (user agent, weight)
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36", 30),
+    ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/130.0.6723.107 Mobile Safari/537.36", 14),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Version/18.1 Mobile/15E148 Safari/604.1", 14),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.6 Safari/605.1.15", 10),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 8),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 6),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.70", 6),
+    ("Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", 4),
+    ("Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko", 2),
+    ("Opera/9.80 (Windows NT 6.0) Presto/2.12.388 Version/12.14", 1),
+    ("Mozilla/5.0 (Linux; Android 13; SM-A536B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", 3),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.36.105;FBBV/620445587]", 2),
+]
+BOTS = [  # crawlers: many pages, no static files
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 30),
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 15),
+    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", 6),
+    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", 8),
+    ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 6),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+     "+https://openai.com/gptbot)", 6),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; "
+     "+claudebot@anthropic.com)", 4),
+    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 4),
+    ("Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)", 3),
+    ("curl/8.5.0", 3),
+    ("python-requests/2.32.3", 3),
+    ("Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)", 2),
+]
+SEARCH_REFERRERS = ["https://www.google.com/", "https://www.bing.com/search?q=web+analytics",
+                    "https://duckduckgo.com/", "https://www.google.de/", "https://search.yahoo.com/"]
+SITE_REFERRERS = ["https://www.facebook.com/", "https://news.ycombinator.com/item?id=4242",
+                  "https://t.co/abc123", "https://github.com/matomo-org/matomo",
+                  "https://www.reddit.com/r/selfhosted/"]
+CAMPAIGNS = ["?utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale",
+             "?utm_source=twitter&utm_medium=social&utm_campaign=launch",
+             "?mtm_campaign=partners&mtm_source=example.net",
+             "?pk_campaign=retargeting&pk_kwd=analytics"]
+SECTIONS = ["docs", "blog", "news", "products", "wiki", "support"]
+SLUGS = ["install", "import", "guide", "release-notes", "self-hosting", "pricing", "faq",
+         "analytics", "privacy", "2024", "getting-started", "api", "caf%C3%A9", "tag-manager"]
+ASSETS = ["/static/app.css", "/static/app.js", "/img/hero.jpg", "/img/logo.svg", "/favicon.ico",
+          "/fonts/inter.woff2", "/static/vendor.js", "/img/screenshot.png"]
+DOWNLOADS = ["/files/report-2024.pdf", "/downloads/app-1.2.3.zip", "/files/data.csv",
+             "/media/intro.mp4", "/downloads/setup.exe", "/files/slides.pptx"]
+SEARCH_WORDS = ["matomo", "import+logs", "gdpr", "pricing", "api+token", "caf%C3%A9"]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@dataclass
+class Hit:
+    """One request, before it is written in some format.
+
+    `time` is a Unix time in seconds; `offset` the server's UTC offset in seconds (the formats
+    that write local time use it); `path` includes the query string; `length` is in bytes;
+    `time_taken` in milliseconds; `user` is None when anonymous.
+    """
+    time: int
+    offset: int
+    ip: str
+    host: str
+    port: int
+    method: str
+    path: str
+    protocol: str
+    status: int
+    length: int
+    referrer: str
+    user_agent: str
+    user: str | None
+    time_taken: int
+
+
+class _Visit:
+    __slots__ = ("ip", "ua", "host", "port", "pages", "last_url", "is_bot", "campaign", "user")
+
+
+def _weighted(rng, items):
+    values = [v for v, _ in items]
+    weights = [w for _, w in items]
+    total = sum(weights)
+    cum = []
+    acc = 0
+    for w in weights:
+        acc += w
+        cum.append(acc / total)
+
+    def pick():
+        r = rng.random()
+        for v, c in zip(values, cum):
+            if r < c:
+                return v
+        return values[-1]
+    return pick
+
+
+def _hits(rng: random.Random, start: int, offset: int):
+    """The endless stream of realistic hits, in time order."""
+    pick_host = _weighted(rng, [((h, p), w) for h, p, w in HOSTS])
+    pick_browser = _weighted(rng, BROWSERS)
+    pick_bot = _weighted(rng, BOTS)
+    clock = float(start)
+    active: list[_Visit] = []
+    returning: list[tuple[float, _Visit]] = []  # (due time, visitor), soonest last
+    users = ["alice", "bob", "carol", "dave"]
+
+    def new_visit():
+        if returning and returning[-1][0] <= clock:
+            v = returning.pop()[1]
+            v.pages = rng.randint(1, 6)
+            v.last_url = None
+            v.campaign = rng.random() < 0.1
+            return v
+        v = _Visit()
+        if rng.random() < 0.05:
+            v.ip = "2001:db8:%x:%x::%x" % (rng.randrange(65536), rng.randrange(65536), rng.randrange(1, 65536))
+        else:
+            v.ip = "%d.%d.%d.%d" % (rng.randint(11, 223), rng.randrange(256), rng.randrange(256),
+                                    rng.randint(1, 254))
+        v.is_bot = rng.random() < 0.07
+        v.ua = pick_bot() if v.is_bot else pick_browser()
+        v.host, v.port = pick_host()
+        v.pages = rng.randint(8, 40) if v.is_bot else 1 + int(rng.expovariate(1 / 3.0))
+        v.last_url = None
+        v.campaign = not v.is_bot and rng.random() < 0.1
+        v.user = rng.choice(users) if not v.is_bot and rng.random() < 0.03 else None
+        return v
+
+    while True:
+        while len(active) < 8:
+            active.append(new_visit())
+        k = rng.randrange(len(active))
+        v = active[k]
+        clock += rng.expovariate(1 / 1.2)
+        now = int(clock)
+        base = "https://" + v.host
+        r = rng.random()
+        method, status, length = "GET", 200, rng.randint(2000, 80000)
+        if v.is_bot:
+            if rng.random() < 0.05:
+                path = "/robots.txt"
+            else:
+                path = "/%s/%s" % (rng.choice(SECTIONS), rng.choice(SLUGS))
+        elif r < 0.06:
+            path = rng.choice(DOWNLOADS)
+            length = rng.randint(100_000, 20_000_000)
+        elif r < 0.10:
+            path = "/search?q=" + rng.choice(SEARCH_WORDS)
+        elif r < 0.12:
+            path, status, length = "/%s/old-%s" % (rng.choice(SECTIONS), rng.choice(SLUGS)), 404, 512
+        elif r < 0.135:
+            path, status, length = "/%s" % rng.choice(SECTIONS), 301, 0
+        elif r < 0.14:
+            method, path, status, length = "POST", "/login", 302, 0
+        elif r < 0.143:
+            path, status, length = "/api/report", 500, 128
+        else:
+            path = "/%s/%s" % (rng.choice(SECTIONS), rng.choice(SLUGS))
+            if rng.random() < 0.15:
+                path += "?page=%d" % rng.randint(2, 9)
+        if v.last_url is None:
+            if v.campaign and status == 200 and "?" not in path:
+                path += rng.choice(CAMPAIGNS)
+            x = rng.random()
+            ref = ("-" if v.is_bot or x < 0.35 else rng.choice(SEARCH_REFERRERS) if x < 0.75
+                   else rng.choice(SITE_REFERRERS))
+        else:
+            ref = v.last_url
+        taken = rng.randint(20, 900)
+        yield Hit(now, offset, v.ip, v.host, v.port, method, path, "HTTP/1.1", status, length, ref,
+                  v.ua, v.user, taken)
+        page_url = base + path
+        if not v.is_bot and status == 200 and not path.startswith(("/files", "/downloads", "/media")):
+            for asset in rng.sample(ASSETS, rng.randint(0, 4)):
+                cached = rng.random() < 0.3
+                yield Hit(now, offset, v.ip, v.host, v.port, "GET", asset,
+                          "HTTP/1.1", 304 if cached else 200, 0 if cached else rng.randint(300, 90000),
+                          page_url, v.ua, v.user, 1)
+        v.last_url = page_url
+        v.pages -= 1
+        if v.pages <= 0:
+            active.pop(k)
+            if not v.is_bot and rng.random() < 0.3:
+                returning.append((clock + rng.uniform(1900, 5400), v))
+                returning.sort(key=lambda e: -e[0])
+
+
+# Rendering ---------------------------------------------------------------------------------------
+class _Clock:
+    """Memoised time texts (one per distinct second): Apache's and W3C's."""
+
+    def __init__(self):
+        self._apache = (None, "")
+        self._w3c = (None, "")
+
+    def apache(self, t, offset):
+        if self._apache[0] != t:
+            g = time.gmtime(t + offset)
+            sign = "-" if offset < 0 else "+"
+            off = abs(offset) // 60
+            self._apache = (t, "%02d/%s/%04d:%02d:%02d:%02d %s%02d%02d" % (
+                g.tm_mday, MONTHS[g.tm_mon - 1], g.tm_year, g.tm_hour, g.tm_min, g.tm_sec,
+                sign, off // 60, off % 60))
+        return self._apache[1]
+
+    def w3c(self, t):
+        if self._w3c[0] != t:
+            self._w3c = (t, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)))
+        return self._w3c[1]
+
+
+def _common(h: Hit, c: _Clock) -> str:
+    return '%s - %s [%s] "%s %s %s" %d %s' % (
+        h.ip, h.user or "-", c.apache(h.time, h.offset), h.method, h.path, h.protocol, h.status,
+        h.length if h.length else "-")
+
+
+def _combined(h, c):
+    return '%s "%s" "%s"' % (_common(h, c), h.referrer, h.user_agent)
+
+
+def _vhost(h, c):
+    return "%s:%d %s" % (h.host, h.port, _combined(h, c))
+
+
+def _common_vhost(h, c):
+    return "%s:%d %s" % (h.host, h.port, _common(h, c))
+
+
+W3C_HEADER = ("#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+              "#Date: {date}\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port "
+              "cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus "
+              "sc-win32-status time-taken\n")
+
+
+def _w3c(h, c):
+    stem, _, query = h.path.partition("?")
+    return "%s 10.0.0.5 %s %s %s %d %s %s %s %s %d 0 0 %d" % (
+        c.w3c(h.time), h.method, stem, query or "-", h.port, h.user or "-", h.ip,
+        h.user_agent.replace(" ", "+"), h.referrer, h.status, h.time_taken)
+
+
+def _w3c_header(first: Hit, c: _Clock) -> str:
+    return W3C_HEADER.format(date=c.w3c(first.time))
+
+
+# name -> (render hit -> str, header(first hit, clock) -> str or None, description)
+FORMATS = {
+    "combined": (_combined, None, "Apache/nginx combined (ncsa_extended)"),
+    "common": (_common, None, "Common Log Format (common)"),
+    "vhost": (_vhost, None, "combined with %v:%p first (common_complete)"),
+    "common_vhost": (_common_vhost, None, "common with %v:%p first (common_vhost)"),
+    "w3c": (_w3c, _w3c_header, "IIS W3C extended, with its #Fields: header (iis)"),
+}
+ALIASES = {"ncsa_extended": "combined", "common_complete": "vhost", "iis": "w3c"}
+
+
+# Hostile lines -----------------------------------------------------------------------------------
+def _hostile(rng: random.Random, h: Hit, fmt: str, line: str) -> bytes:
+    """One odd line in place of `line` (the rendering of `h`)."""
+    w3c = fmt == "w3c"
+    kind = rng.randrange(22)
+    if kind == 0:  # escaped quotes (Apache writes \" inside quoted fields)
+        h.user_agent = 'Mozilla/5.0 (X11) \\"quoted\\" agent'
+    elif kind == 1:  # \xHH escapes in the request line
+        h.path = "/menu/caf\\xc3\\xa9-cr\\xe8me"
+    elif kind == 2:  # raw UTF-8
+        h.path = "/news/café-crème?q=über"
+        h.user_agent += " Ünïcødé"
+    elif kind == 3:  # undecodable (Latin-1) bytes
+        h2 = FORMATS[fmt][0](_with(h, path="/menu/caf\udce9-cr\udce8me"), _CLOCK)
+        return h2.encode("utf-8", "surrogateescape")
+    elif kind == 4:  # IPv6 client
+        h.ip = "2001:db8:85a3::8a2e:370:%x" % rng.randrange(1, 65536)
+    elif kind == 5:  # no client address
+        h.ip = rng.choice(["-", "unix:", "unix:/run/php/php-fpm.sock"])
+    elif kind == 6:  # impossible dates
+        if w3c:
+            return (line.replace(_CLOCK.w3c(h.time)[:10], rng.choice(["2026-02-30", "2026-13-01"]), 1)).encode()
+        return line.replace(_CLOCK.apache(h.time, h.offset)[:11],
+                            rng.choice(["31/Feb/2026", "01/Foo/2026", "00/Mar/2026"]), 1).encode()
+    elif kind == 7:  # impossible time zones
+        if w3c:
+            return line.replace(_CLOCK.w3c(h.time)[11:], "25:61:00", 1).encode()
+        off = _CLOCK.apache(h.time, h.offset)[21:]
+        return line.replace(" " + off + "]", " " + rng.choice(["+01x0", "CET", "+", "+01:00:00"]) + "]", 1).encode()
+    elif kind == 8:  # a TLS handshake or other binary junk sent to the plain-text port
+        return rng.choice([b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xd1\x8f",
+                           b"\x80\x00\x00\x00\xff\xfe binary \x00\x01",
+                           b"SSH-2.0-OpenSSH_9.6\r"])
+    elif kind == 9:  # NUL bytes inside a line
+        return line.encode().replace(b" ", b"\x00", 1)
+    elif kind == 10:  # an over-long line (20-70 KB of path)
+        h.path = "/search?q=" + "a%20b" * rng.randint(4000, 14000)
+    elif kind == 11:  # truncated (a crash while writing)
+        return line[:rng.randrange(1, max(2, len(line) - 1))].encode()
+    elif kind == 12:  # CRLF line end
+        return line.encode() + b"\r"
+    elif kind == 13:  # empty or blank line
+        return rng.choice([b"", b"   ", b"\t"])
+    elif kind == 14:  # a request line Apache could not read
+        if not w3c:
+            return line.replace('"%s %s %s"' % (h.method, h.path, h.protocol),
+                                rng.choice(['"-"', '"\\x16\\x03\\x01"', '"GET"']), 1).encode()
+        h.method = "-"
+    elif kind == 15:  # spaces in the path, odd methods and protocols
+        h.path = "/a path/with spaces"
+        h.method = rng.choice(["PROPFIND", "get", "OPTIONS"])
+    elif kind == 16:  # an empty virtual host (the line starts with a space) or an odd one
+        if fmt in ("vhost", "common_vhost"):
+            return (" " + line.split(" ", 1)[1]).encode()
+        h.referrer = "-"
+    elif kind == 17:  # W3C: quoted values; others: a "-" length and a large status
+        if w3c:
+            return line.replace(h.user_agent.replace(" ", "+"), '"%s"' % h.user_agent, 1).encode()
+        h.length, h.status = 0, 999
+    elif kind == 18:  # W3C: the header repeats mid-file (a restarted server); others: a long agent
+        if w3c:
+            return (_w3c_header(h, _CLOCK) + line).encode()
+        h.user_agent = "Mozilla/5.0 " + "x" * rng.randint(2000, 9000)
+    elif kind == 19:  # trailing garbage after a complete line
+        return (line + rng.choice([" extra", " 0.123 -", "\t"])).encode()
+    elif kind == 20:  # an absolute URL in the request line (proxy logs)
+        h.path = "http://%s%s" % (h.host, h.path)
+    else:  # a referrer with odd characters
+        h.referrer = "https://www.google.com/search?q=caf%C3%A9+%22quoted%22&x=<script>"
+    return FORMATS[fmt][0](h, _CLOCK).encode("utf-8", "surrogateescape")
+
+
+def _with(h: Hit, **changes) -> Hit:
+    d = dict(h.__dict__)
+    d.update(changes)
+    return Hit(**d)
+
+
+_CLOCK = _Clock()
+
+
+def _parse_start(text: str) -> tuple[int, int]:
+    import datetime as dt
+    d = dt.datetime.fromisoformat(text)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.timezone.utc)
+    return int(d.timestamp()), int(d.utcoffset().total_seconds())
+
+
+def generate(lines: int, fmt: str = "combined", seed: int = 1, hostile: bool = False,
+             start: str = DEFAULT_START):
+    """Yield the log's lines as bytes, without line ends (a header is one item of several lines).
+
+    `lines` counts log records; a W3C header is extra. Raises KeyError for an unknown format.
+    """
+    fmt = ALIASES.get(fmt, fmt)
+    render, header, _ = FORMATS[fmt]
+    rng = random.Random(seed)
+    odd = random.Random(seed * 7919 + 1)
+    t0, offset = _parse_start(start)
+    stream = _hits(rng, t0, offset)
+    clock = _CLOCK
+    for n in range(lines):
+        h = next(stream)
+        if n == 0 and header is not None:
+            yield header(h, clock)[:-1].encode()
+        line = render(h, clock)
+        if hostile and odd.random() < 0.08:
+            yield _hostile(odd, h, fmt, line)
+        else:
+            yield line.encode()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="log-importer-loggen",
+        description="Write a realistic, deterministic access log (the same options give the same bytes).")
+    parser.add_argument("--lines", type=int, default=1000, help="log records to write (default 1000)")
+    parser.add_argument("--format", default="combined",
+                        help="one of: %s (default combined)" % ", ".join(sorted(FORMATS) + sorted(ALIASES)))
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--hostile", action="store_true",
+                        help="about 8%% odd lines: escapes, bad dates, binary junk, IPv6, CRLF, ...")
+    parser.add_argument("--start", default=DEFAULT_START,
+                        help="ISO date of the first line, with its UTC offset (default %s)" % DEFAULT_START)
+    parser.add_argument("-o", "--output", help="write here instead of standard output")
+    args = parser.parse_args(argv)
+    fmt = ALIASES.get(args.format, args.format)
+    if fmt not in FORMATS:
+        parser.error("unknown --format %r (known: %s)" % (args.format, ", ".join(sorted(FORMATS))))
+    if args.lines < 0:
+        parser.error("--lines must be 0 or more")
+    try:
+        _parse_start(args.start)
+    except ValueError:
+        parser.error("invalid --start %r: expected an ISO date such as %s" % (args.start, DEFAULT_START))
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        buf = []
+        for line in generate(args.lines, fmt, args.seed, args.hostile, args.start):
+            buf.append(line)
+            if len(buf) >= 4096:
+                out.write(b"\n".join(buf) + b"\n")
+                buf.clear()
+        if buf:
+            out.write(b"\n".join(buf) + b"\n")
+        out.flush()
+    except BrokenPipeError:  # `loggen ... | head`
+        sys.stderr.close()
+        return 0
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--add-to-date", type=int, default=0, metavar="SECONDS", help="seconds added to every date")
     g.add_argument("--force-lowercase-path", action="store_true", help="lowercase URL paths")
     g.add_argument("--title-category-delimiter", default="/",
-                   help="Matomo's action_title_category_delimiter, for error and redirect titles (default: %(default)s)")
+                   help="Matomo's action_title_category_delimiter, for error and redirect titles "
+                        "(default: %(default)s)")
     g.add_argument("--track-http-method", nargs="?", const="1", default=None, metavar="1",
                    help="track the HTTP method as the page custom variable HTTP-method")
     g.add_argument("--regex-group-to-visit-cvar", dest="visit_cvar_groups", type=_pair_list, action="append",
@@ -349,4 +350,3 @@ def main(argv=None) -> int:
         if opened is not None:
             opened.close()
     return code
-

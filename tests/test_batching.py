@@ -139,7 +139,7 @@ def test_hit_offsets_are_byte_offsets_whatever_the_text(extra):
     lines = [line(ip="192.0.2.%d" % i, ua="agent %d %s" % (i, extra if i % 3 else ""))
              for i in range(30)]
     lines.insert(5, "junk " + extra)
-    data = "".join(l + "\n" for l in lines).encode("utf-8", "surrogateescape")
+    data = "".join(text + "\n" for text in lines).encode("utf-8", "surrogateescape")
     result, requests = process_lines(lines, partitions=3)
     assert len(requests) == (30 if "\udcff" not in extra else 10)
     starts = {}

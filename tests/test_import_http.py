@@ -31,7 +31,7 @@ def tracking_calls(ep):
 
 def write(tmp_path, lines, name="access.log"):
     path = tmp_path / name
-    path.write_text("".join(l + "\n" for l in lines), encoding="utf-8", errors="surrogateescape")
+    path.write_text("".join(text + "\n" for text in lines), encoding="utf-8", errors="surrogateescape")
     return path
 
 
@@ -308,7 +308,6 @@ def test_config_file_token_through_php(endpoint, tmp_path, monkeypatch):
     assert len(ep.received()) == 1
     code, text = importer(["--url", ep.url, "--config", tmp_path / "nope.ini.php", "--idsite", 1, log])
     assert code == 2 and "cannot read --config" in text
-
 
 
 @pytest.mark.parametrize("fmt", ["combined", "w3c"])

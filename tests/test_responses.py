@@ -5,7 +5,8 @@ import pytest
 from log_importer.responses import FATAL, OK, RETRY, backoff_delay, classify_bulk, classify_exception, \
     classify_single, retry_after_seconds
 
-GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,"
+       b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 
 @pytest.mark.parametrize("status,headers,body,kind,tracked,invalid", [
@@ -46,7 +47,8 @@ def test_messages_name_the_likely_causes():
     assert "BulkTracking" in html and "QueuedTracking" in html and "proxy" in html
     assert "GIF" in classify_bulk(200, httpx.Headers(), GIF, 1).message
     assert "BulkTracking plugin disabled" in classify_bulk(400, httpx.Headers(), b"x", 1).message
-    assert "token wrong" in classify_bulk(401, httpx.Headers(), b'{"result":"error","message":"token wrong"}', 1).message
+    answer = b'{"result":"error","message":"token wrong"}'
+    assert "token wrong" in classify_bulk(401, httpx.Headers(), answer, 1).message
     assert classify_bulk(503, httpx.Headers({"retry-after": "7"}), b"", 1).retry_after == 7
 
 

@@ -20,7 +20,8 @@ def stored(ep):
 
 def lines_for(n, start=0, day="01"):
     return [line(ip="192.0.2.%d" % (i % 50), request="GET /p%d HTTP/1.1" % i,
-                 date="%s/Mar/2026:10:%02d:%02d +0000" % (day, (i // 60) % 60, i % 60)) for i in range(start, start + n)]
+                 date="%s/Mar/2026:10:%02d:%02d +0000" % (day, (i // 60) % 60, i % 60))
+            for i in range(start, start + n)]
 
 
 def args_for(ep, *files, extra=()):
@@ -42,17 +43,17 @@ def test_a_second_run_imports_nothing_and_says_so(endpoint, tmp_path):
 def test_growing_and_rotating_logs_import_each_line_once(endpoint, tmp_path):
     ep = endpoint()
     log = tmp_path / "access.log"
-    log.write_text("".join(l + "\n" for l in lines_for(40)))
+    log.write_text("".join(text + "\n" for text in lines_for(40)))
     assert importer(args_for(ep, tmp_path / "access.log*"))[0] == 0
     with open(log, "a") as f:  # the log grows
-        f.write("".join(l + "\n" for l in lines_for(25, 40)))
+        f.write("".join(text + "\n" for text in lines_for(25, 40)))
     code, text = importer(args_for(ep, tmp_path / "access.log*"))
     assert code == 0 and len(ep.received()) == 65
     assert "skipped 40 lines" in text
     os.rename(log, tmp_path / "access.log.1")  # rotation
-    log.write_text("".join(l + "\n" for l in lines_for(10, 0, day="02")))
+    log.write_text("".join(text + "\n" for text in lines_for(10, 0, day="02")))
     with open(tmp_path / "access.log.1", "a") as f:  # the last lines written before rotation
-        f.write("".join(l + "\n" for l in lines_for(5, 65)))
+        f.write("".join(text + "\n" for text in lines_for(5, 65)))
     code, text = importer(args_for(ep, tmp_path / "access.log*"))
     assert code == 0 and len(ep.received()) == 80, text
     # compression of the rotated file: recognised through decompression
@@ -237,4 +238,3 @@ def test_a_second_signal_abandons_what_is_in_flight_and_nothing_is_lost(endpoint
     got = stored(ep)
     assert set(got) == set(expected)
     assert len(got) - len(expected) <= 2 * 3 * 20
-

@@ -13,7 +13,7 @@ import formats
 
 
 def task(k, lines):
-    data = "".join(l + "\n" for l in lines).encode()
+    data = "".join(text + "\n" for text in lines).encode()
     sites = chunks.SiteMap(static=chunks.Site(1, "https://www.example.com"))
     return chunks.ChunkTask(0, k, 0, data, formats.REGISTRY["ncsa_extended"], sites, 1)
 

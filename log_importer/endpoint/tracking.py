@@ -397,4 +397,3 @@ class _Batch:
             self.new_orders.append((idsite, ec_id))
         return (STORED, None, v.idvisit, idsite, t, day, kind, counted, url, name, urlref,
                 idgoal if idgoal >= 0 else None, ec_id, revenue)
-

@@ -37,4 +37,3 @@ def ep(make_endpoint):
 def client(ep):
     with httpx.Client(base_url=ep.url, timeout=10) as c:
         yield c
-

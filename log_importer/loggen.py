@@ -217,7 +217,7 @@ def _hits(rng: random.Random, start: int, offset: int):
                   v.ua, v.user, taken)
         page_url = base + path
         if not v.is_bot and status == 200 and not path.startswith(("/files", "/downloads", "/media")):
-            for asset in rng.sample(ASSETS, rng.randint(0, 4)):
+            for asset in rng.sample(ASSETS, 0 if rng.random() < 0.4 else rng.randint(1, 4)):  # 40%: cached
                 cached = rng.random() < 0.3
                 yield Hit(now, offset, v.ip, v.host, v.port, "GET", asset,
                           "HTTP/1.1", 304 if cached else 200, 0 if cached else rng.randint(300, 90000),

@@ -123,7 +123,7 @@ def test_a_second_signal_cuts_requests_that_hang(endpoint, loggen):
     clean = endpoint()
     assert importer(args_for(clean, log))[0] == 0
     expected = stored(clean)
-    ep = endpoint()
+    ep = endpoint(delay_ms=50)  # slow enough that the import is still running when it hangs
     args = args_for(ep, log, extra=["--recorders", 2, "--recorder-max-payload-size", 20,
                                     "--request-timeout", 120])
     proc = _start(args)

@@ -1,0 +1,121 @@
+"""Pumping: chunk tasks through the chunk stage (workers or inline) and their hits into the batcher.
+
+Tasks go out through a bounded window (results come back in submission order), so memory stays
+flat whatever the input size. Each result: sites it needs are resolved (then the chunk is done
+again), its counters are folded into the stats, its hits go to the batcher in file order, and
+the file's consumed position moves on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import deque
+
+from . import chunks
+from .config import Config
+from .errors import UserError
+from .stats import Stats
+
+log = logging.getLogger("log_importer")
+
+PARTIAL_BATCH_MAX_AGE = 2.0  # seconds a partial batch may wait for more hits
+
+
+class Pump:
+    """One run's pump. `pool` is a WorkerPool or None (chunks done inline, in this process);
+    `save_state()` writes the positions; `bytes_read()` feeds the progress bar (or None)."""
+
+    def __init__(self, config: Config, stats: Stats, resolver, acks, batcher, pool, save_state,
+                 stop_reading: threading.Event, stop_event: threading.Event, progress=None, bytes_read=None):
+        self.config = config
+        self.stats = stats
+        self.resolver = resolver
+        self.acks = acks
+        self.batcher = batcher
+        self.pool = pool
+        self.save_state = save_state
+        self.stop_reading = stop_reading
+        self.stop_event = stop_event
+        self.progress = progress
+        self.bytes_read = bytes_read
+        self.limit_left = config.debug_request_limit  # --debug-request-limit: parsed lines left
+        self._processor = None
+
+    @property
+    def processor(self) -> chunks.ChunkProcessor:
+        """The in-process chunk stage (without workers, and to redo a chunk once sites are known)."""
+        if self._processor is None:
+            self._processor = chunks.ChunkProcessor(self.config)
+        return self._processor
+
+    def run(self, tasks, workers: int):
+        """Consume `tasks` (a generator of ChunkTasks) until it ends, reading stops, or the run aborts."""
+        c = self.config
+        window: deque = deque()
+        depth = workers * 2 + 1
+        exhausted = False
+        line_bases: dict = {}  # file index -> lines before its next chunk
+        next_save = time.monotonic() + c.checkpoint_interval
+        while True:
+            if time.monotonic() >= next_save:
+                self.save_state()  # also moves positions over skipped lines when nothing is sent
+                next_save = time.monotonic() + c.checkpoint_interval
+            if self.stop_reading.is_set():
+                break
+            while not exhausted and len(window) < depth and not self.stop_event.is_set():
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                    break
+                if self.pool is not None:
+                    self.pool.submit(task)
+                window.append(task)
+            if not window or self.stop_event.is_set():
+                break
+            result = self._result_of(window.popleft())
+            if result is None or self.stop_event.is_set():
+                break
+            fi = result.file_index
+            if fi not in line_bases:
+                line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
+            base = line_bases[fi]
+            line_bases[fi] = base + result.lines
+            self._hand_on(result, base)
+            if self.limit_left is not None:
+                self.limit_left -= result.lines - result.counts.get("invalid", 0) - result.counts.get("comment", 0)
+                if result.limit_reached or self.limit_left <= 0:
+                    log.info("reached --debug-request-limit=%d: stopping", c.debug_request_limit)
+                    break
+        tasks.close()
+
+    def _result_of(self, task):
+        """The chunk's result, redone with the sites it needed; None when resolving them failed."""
+        if self.pool is not None:
+            result = self.pool.next_result()
+        else:
+            if self.limit_left is not None:
+                task.max_valid = self.limit_left
+            result = self.processor.process(task)
+        while result.need_keys:
+            try:
+                self.resolver.resolve(result.need_keys)
+            except UserError as e:  # the API failed mid-run: hits may have been sent
+                self.acks.abort(str(e))
+                return None
+            task = dataclasses.replace(task, sites=self.resolver.site_map())
+            result = self.processor.process(task)
+        return result
+
+    def _hand_on(self, result, base: int):
+        """Fold a chunk's counters in and give its hits to the batcher; `base`: lines before it."""
+        fi = result.file_index
+        self.stats.add_chunk(result)
+        for i, reason, text in result.invalid_samples:
+            log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
+        self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
+            fi, result.end, base + result.lines, self.batcher.head_offsets()))
+        self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)
+        if self.progress is not None:
+            self.progress.update(self.bytes_read())

@@ -1,0 +1,127 @@
+"""Task making: the inputs, in order, cut into ChunkTasks for the chunk stage.
+
+Per input: read its first block, resolve its format once (formats.resolve), find where it resumes
+(Positions.start_of), then hand on its blocks of whole lines past that point and past --skip.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+
+import formats
+
+from . import chunks
+from .config import Config
+from .errors import UsageError
+from .positions import Positions, SameContent
+from .sources import Source, SourceError, head_lines
+from .stats import Stats
+
+log = logging.getLogger("log_importer")
+
+
+class TaskMaker:
+    """`tasks(partitions)` yields the ChunkTasks of every input, in file order.
+
+    `acks` (an Acknowledger) hears where each input starts and which lines --skip dropped, so a
+    file's committed position moves over them; `resolver` (a SiteResolver) gives each task the
+    sites known so far.
+    """
+
+    def __init__(self, config: Config, files: list, stats: Stats, positions: Positions, acks, resolver):
+        self.config = config
+        self.files = files
+        self.stats = stats
+        self.positions = positions
+        self.acks = acks
+        self.resolver = resolver
+        self._sources_done_bytes = 0
+        self._current_source: Source | None = None
+
+    def format_for(self, source: Source, first_block: bytes):
+        """The format of one input, from its first block and the options. Raises FormatError or
+        UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
+        c = self.config
+        fmt = formats.resolve(c, head_lines(first_block, c.encoding), source.display_name)
+        parser = fmt.compile()
+        if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
+                and "host" not in parser.present):
+            raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
+                             "(or a host with --log-hostname)" % (source.display_name, fmt.name))
+        for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
+            if group not in parser.regex.groupindex:
+                log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
+        log.debug("format of %s: %s", source.display_name, fmt.name)
+        return fmt
+
+    def tasks(self, partitions: int):
+        c = self.config
+        to_skip = c.skip
+        for fi, name in enumerate(self.files):
+            source = Source(name)
+            self._current_source = source
+            try:
+                blocks = _guard(source.blocks(c.chunk_bytes), source, self.stats)
+                first = next(blocks, None)
+                if first is None or not first[1].strip():
+                    continue
+                fmt = self.format_for(source, first[1])
+                try:
+                    start = self.positions.start_of(fi, source, first[1])
+                except SameContent as same:
+                    log.warning("%s starts like %s (a copy?): it is not imported twice", source.display_name, same)
+                    continue
+                self.acks.chunk_consumed(fi, *start)
+                skipped_here = 0
+                seq = 0
+                for offset, data in itertools.chain([first], blocks):
+                    if offset + len(data) <= start[0]:
+                        continue  # imported by an earlier run
+                    if offset < start[0]:
+                        data, offset = data[start[0] - offset:], start[0]
+                    if to_skip:
+                        data, offset, skipped = skip_lines(data, offset, to_skip)
+                        to_skip -= skipped
+                        skipped_here += skipped
+                        self.stats.lines_read += skipped
+                        self.stats.lines_skipped_option += skipped
+                        # skipped lines count like filtered ones: lines are numbered past them
+                        self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
+                        if not data:
+                            continue
+                    yield chunks.ChunkTask(fi, seq, offset, data, fmt, self.resolver.site_map(), partitions)
+                    seq += 1
+            finally:
+                if source.size:
+                    self._sources_done_bytes += source.size
+                self._current_source = None
+                source.close()
+
+    def bytes_read(self) -> int:
+        """Input bytes read so far, over all inputs (compressed bytes for compressed files)."""
+        current = self._current_source.position if self._current_source is not None else 0
+        return self._sources_done_bytes + current
+
+
+def _guard(blocks, source, stats):
+    """The blocks of one input; a read error (a truncated archive) ends that input, not the run."""
+    try:
+        yield from blocks
+    except SourceError as e:
+        log.error("%s; the lines before were imported", e)
+        stats.input_errors.append(str(e))
+
+
+def skip_lines(data: bytes, offset: int, n: int):
+    """Drop up to n whole lines from the front of a block: (rest, new offset, lines dropped)."""
+    pos, dropped = 0, 0
+    while dropped < n:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            if pos < len(data):
+                dropped += 1
+                pos = len(data)
+            break
+        pos = nl + 1
+        dropped += 1
+    return data[pos:], offset + pos, dropped

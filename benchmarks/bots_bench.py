@@ -111,17 +111,27 @@ def agents_per_worker(path: str, workers: int, chunk_bytes: int) -> tuple[list[l
 
 
 def build_seconds() -> dict:
-    """CPU seconds of a fresh process's imports and of bots.prepare (what the parent pays)."""
-    code = ("import time; t0 = time.process_time(); import log_importer.bots as B, regex, ahocorasick_rs, yaml_rs; "
-            "t1 = time.process_time(); from log_importer.config import Config; B.prepare(Config()); "
-            "t2 = time.process_time(); print(t1 - t0, t2 - t1)")
-    best = None
-    for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-        imports, build = map(float, out.stdout.split())
-        if best is None or imports + build < sum(best):
-            best = (imports, build)
-    return {"imports": best[0], "build": best[1]}
+    """CPU seconds a fresh process pays: importing what bots.py adds (regex, ahocorasick_rs and
+    itself; the rest the importer imports anyway) and bots.prepare, with no cache ("cold": the
+    first run on a machine, or after an upgrade of device-detector) and with it ("warm")."""
+    code = ("import time, formats, orjson, log_importer.config; t0 = time.process_time(); "
+            "import log_importer.bots as B; t1 = time.process_time(); "
+            "B.prepare(log_importer.config.Config()); t2 = time.process_time(); print(t1 - t0, t2 - t1)")
+    import tempfile
+    best: dict = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, XDG_CACHE_HOME=cache)
+        for _ in range(3):
+            for state in ("cold", "warm"):
+                if state == "cold":
+                    for name in os.listdir(cache):
+                        subprocess.run(["rm", "-rf", os.path.join(cache, name)], check=True)
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                     env=env, check=True)
+                imports, build = map(float, out.stdout.split())
+                if state not in best or imports + build < sum(best[state]):
+                    best[state] = (imports, build)
+    return {"imports": best["warm"][0], "build": best["warm"][1], "build_cold": best["cold"][1]}
 
 
 def cost(log_path: str, workers: int = 2, chunk_bytes: int = 1 << 19) -> dict:
@@ -179,6 +189,7 @@ def cost(log_path: str, workers: int = 2, chunk_bytes: int = 1 << 19) -> dict:
     r.update(decide=t_plain, per_person_us=1e6 * person_s / max(1, persons), per_bot_us=1e6 * bot_s / max(1, bots),
              persons=persons, bots=bots, compiled_parts=compiled, reference=clock() - t0)
     r["total"] = r["build"] + r["imports"] + r["decide"]
+    r["total_cold"] = r["build_cold"] + r["imports"] + r["decide"]
     return r
 
 
@@ -192,8 +203,9 @@ def cost_lines(r: dict, import_cpu: float | None = None) -> list[str]:
     out = [
         "log: %s lines, %s distinct agents; %d workers make %s decisions (each decides the agents of its own chunks)"
         % (f"{r['lines']:,}", f"{r['distinct']:,}", r["workers"], f"{r['decisions']:,}"),
-        "parent, once per run: imports %.3f CPU s (regex, ahocorasick_rs, yaml_rs), building the rules %.3f CPU s"
-        % (r["imports"], r["build"]),
+        "parent, once per run: imports %.3f CPU s (regex, ahocorasick_rs, bots.py), building the rules %.3f CPU s "
+        "from the cache (%.3f CPU s without it: the first run on a machine, or after an upgrade)"
+        % (r["imports"], r["build"], r["build_cold"]),
         "workers: %.3f CPU s for all decisions = %.2f us per decision; per new agent %.2f us for a person (%s), "
         "%.2f us for a bot (%s); %d regexes compiled lazily in all"
         % (r["decide"], 1e6 * r["decide"] / max(1, r["decisions"]), r["per_person_us"], f"{r['persons']:,}",
@@ -203,8 +215,9 @@ def cost_lines(r: dict, import_cpu: float | None = None) -> list[str]:
     ]
     if import_cpu:
         share = r["total"] / import_cpu
-        out.append("%s share of the import's CPU: %.3f of %.2f CPU s = %.2f%% (target < 2%%)"
-                   % ("MET    " if share < 0.02 else "NOT MET", r["total"], import_cpu, 100 * share))
+        out.append("%s share of the import's CPU: %.3f of %.2f CPU s = %.2f%% (target < 2%%; %.2f%% on a first "
+                   "run, without the cache)" % ("MET    " if share < 0.02 else "NOT MET", r["total"], import_cpu,
+                                                100 * share, 100 * r["total_cold"] / import_cpu))
     return out
 
 

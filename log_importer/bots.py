@@ -42,6 +42,7 @@ from re._constants import (ASSERT, ASSERT_NOT, AT, AT_BEGINNING, AT_END, ATOMIC_
 from typing import NamedTuple
 
 import ahocorasick_rs
+import orjson
 import regex
 
 from formats.base import MEMO_ENTRIES
@@ -426,38 +427,43 @@ class RuleSet:
     def __init__(self, rules, quick=False):
         self.rules = list(rules)
         owners: dict[str, list] = {}
+        whole: dict[str, int] = {}
         always = []
         for i, rule in enumerate(self.rules):
             if rule.regex_source is None:
                 owners.setdefault(rule.substring, []).append((i, 0, None))
                 continue
-            for source in alternatives(rule.regex_source):
-                strings, how = literals_of(source, quick)
+            for source, strings, how in _CACHE.analysis(rule.regex_source, quick):
                 part = None
                 if how & BY_REGEX:
                     part = _Part(rule, source, rule.boundary)
                     if strings is None:
                         always.append((i, part))
                         continue
+                elif how == AT_START | AT_FINISH:  # the whole agent: looked up, not searched
+                    for text in strings:
+                        whole.setdefault(text, i)
+                    continue
                 elif rule.boundary and not how & AT_START:
                     how |= BOUNDARY  # after ^, Device Detector's boundary is its own ^
                 for text in strings:
                     owners.setdefault(text, []).append((i, how, part))
         self.always = always  # alternatives with no literal to wait for: tried on every agent
+        self._whole = whole  # agent (lowered) -> the first rule that is exactly it
         self._owners = [tuple(v) for v in owners.values()]
-        self._automaton = ahocorasick_rs.AhoCorasick(list(owners), matchkind=ahocorasick_rs.MATCHKIND_STANDARD) \
-            if owners else None
+        self._find = ahocorasick_rs.AhoCorasick(list(owners), matchkind=ahocorasick_rs.MATCHKIND_STANDARD) \
+            .find_matches_as_indexes if owners else None
 
     def first_index(self, ua, lowered=None):
         """The index of the first rule that matches `ua`, or None (`lowered`: lower_ascii(ua))."""
         if lowered is None:
             lowered = lower_ascii(ua)
-        best = None
+        best = self._whole.get(lowered[:-1] if lowered[-1:] == "\n" else lowered) if self._whole else None
         pending = self.always[:] if self.always else None
-        if self._automaton is not None:
+        if self._find is not None:
             owners = self._owners
             n = len(lowered)
-            for k, start, end in self._automaton.find_matches_as_indexes(lowered, overlapping=True):
+            for k, start, end in self._find(lowered, overlapping=True):
                 for i, how, part in owners[k]:
                     if best is not None and i >= best:
                         continue
@@ -501,24 +507,35 @@ def _rule_index(entry):
 CLIENT_FILES = ("feed_readers.yml", "mobile_apps.yml", "mediaplayers.yml", "pim.yml", "browsers.yml")
 
 
-def _dd_path(*parts) -> str:
-    """A file of the device-detector package's upstream regexes (the package is not imported:
-    its own parsers are not used)."""
+@functools.cache
+def _dd_root() -> str:
     spec = importlib.util.find_spec("device_detector")
     if spec is None or not spec.submodule_search_locations:
         raise BotListError("the device-detector package is not installed (pip install device-detector)")
-    return os.path.join(spec.submodule_search_locations[0], "regexes", "upstream", *parts)
+    return os.path.join(spec.submodule_search_locations[0], "regexes", "upstream")
+
+
+def _dd_path(*parts) -> str:
+    """A file of the device-detector package's upstream regexes (the package is not imported:
+    its own parsers are not used)."""
+    return os.path.join(_dd_root(), *parts)
+
+
+DD_FILES = {"bots": [("bots.yml",)], "libraries": [("client", "libraries.yml")],
+            "clients": [("client", name) for name in CLIENT_FILES]}
 
 
 def _dd_entries(*parts) -> list:
+    """[(name, category, regex)] of one of Device Detector's files."""
     import yaml_rs
     path = _dd_path(*parts)
     try:
         with open(path, encoding="utf-8") as f:
-            return yaml_rs.loads(f.read())
+            entries = yaml_rs.loads(f.read())
     except (OSError, ValueError) as e:
         raise BotListError("cannot read Device Detector's %s from the device-detector package: %s"
                            % ("/".join(parts), e)) from None
+    return [(str(e.get("name") or ""), str(e.get("category") or ""), str(e["regex"])) for e in entries]
 
 
 @functools.cache
@@ -526,16 +543,107 @@ def device_detector_rules(which: str) -> tuple[Rule, ...]:
     """Device Detector's entries as rules, in file order: which = "bots" (bots.yml), "libraries"
     (client/libraries.yml, category "Library") or "clients" (the CLIENT_FILES, category: the
     file). Raises BotListError when the package or its files are missing."""
-    if which == "bots":
-        return tuple(Rule(str(e.get("name") or "Generic Bot"), str(e.get("category") or "Bot"),
-                          regex_source=str(e["regex"]), boundary=True, origin="bots.yml")
-                     for e in _dd_entries("bots.yml"))
-    if which == "libraries":
-        return tuple(Rule(str(e.get("name") or LIBRARY), LIBRARY, regex_source=str(e["regex"]),
-                          boundary=True, origin="libraries.yml")
-                     for e in _dd_entries("client", "libraries.yml"))
-    return tuple(Rule(str(e.get("name") or ""), name, regex_source=str(e["regex"]), boundary=True, origin=name)
-                 for name in CLIENT_FILES for e in _dd_entries("client", name))
+    rules = []
+    for parts in DD_FILES[which]:
+        for name, category, source in _CACHE.entries(parts):
+            if which == "bots":
+                rule = Rule(name or "Generic Bot", category or "Bot", regex_source=source, boundary=True,
+                            origin="bots.yml")
+            elif which == "libraries":
+                rule = Rule(name or LIBRARY, LIBRARY, regex_source=source, boundary=True, origin="libraries.yml")
+            else:
+                rule = Rule(name, parts[-1], regex_source=source, boundary=True, origin=parts[-1])
+            rules.append(rule)
+    return tuple(rules)
+
+
+class _Cache:
+    """What reading Device Detector's YAML and analysing its regexes (alternatives, literals)
+    gives, kept between runs in $XDG_CACHE_HOME/log-importer (else ~/.cache/log-importer) as one
+    JSON file named by a hash of the paths, sizes and modification times of the files it was read
+    from and of bots.txt: upgrading the package, or editing bots.txt, makes a new one. A missing, unreadable or
+    unwritable cache only costs the time to build it again (~0.05 CPU s)."""
+
+    FORMAT = 1
+
+    def __init__(self):
+        self._entries: dict = {}
+        self._analysis: dict = {}
+        self._key = None
+        self._loaded = False
+        self.dirty = False
+
+    def key(self) -> str:
+        if self._key is None:
+            import hashlib
+            h = hashlib.sha256(b"%d" % self.FORMAT)
+            paths = [_dd_path(*parts) for files in DD_FILES.values() for parts in files]
+            for path in paths + [os.path.join(os.path.dirname(os.path.abspath(__file__)), OWN_LIST)]:
+                try:
+                    st = os.stat(path)
+                    h.update(("%s %d %d\n" % (path, st.st_size, st.st_mtime_ns)).encode())
+                except OSError:
+                    h.update(("%s -\n" % path).encode())
+            self._key = h.hexdigest()[:16]
+        return self._key
+
+    def path(self) -> str:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "log-importer", "bot-rules-%s.json" % self.key())
+
+    def _load(self):
+        self._loaded = True
+        try:
+            with open(self.path(), "rb") as f:
+                data = orjson.loads(f.read())
+            entries = {tuple(k.split("/")): [tuple(e) for e in v] for k, v in data["entries"].items()}
+            analysis = {(s, bool(q)): [(p, x, h) for p, x, h in parts] for s, q, parts in data["analysis"]}
+        except (OSError, ValueError, KeyError, TypeError, BotListError):
+            return
+        self._entries.update(entries)
+        self._analysis.update(analysis)
+
+    def entries(self, parts) -> list:
+        if not self._loaded:
+            self._load()
+        found = self._entries.get(parts)
+        if found is None:
+            found = self._entries[parts] = _dd_entries(*parts)
+            self.dirty = True
+        return found
+
+    def analysis(self, source: str, quick: bool) -> list:
+        """[(alternative, strings, how)] of a regex source: `alternatives` and `literals_of`."""
+        if not self._loaded:
+            self._load()
+        found = self._analysis.get((source, quick))
+        if found is None:
+            found = [(part,) + literals_of(part, quick) for part in alternatives(source)]
+            self._analysis[source, quick] = found
+            self.dirty = True
+        return found
+
+    def save(self):
+        """Write the cache when something was built (atomically; errors are ignored)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        try:
+            path = self.path()
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            own = {r.regex_source for rules in own_list() for r in rules}
+            known = own | {source for entries in self._entries.values() for _, _, source in entries}
+            data = {"entries": {"/".join(k): v for k, v in self._entries.items()},  # not the operator's patterns
+                    "analysis": [[s, q, parts] for (s, q), parts in self._analysis.items() if s in known]}
+            tmp = "%s.%d.tmp" % (path, os.getpid())
+            with open(tmp, "wb") as f:
+                f.write(orjson.dumps(data))
+            os.replace(tmp, path)
+        except (OSError, BotListError):
+            pass
+
+
+_CACHE = _Cache()
 
 
 @functools.cache
@@ -545,7 +653,7 @@ def client_rules() -> RuleSet:
     return RuleSet(device_detector_rules("clients"), quick=True)
 
 
-def parse_list(text: str, origin: str, category: str = CUSTOM) -> tuple[list[Rule], list[Rule]]:
+def parse_list(text: str, origin: str, category: str = CUSTOM, check: bool = True) -> tuple[list[Rule], list[Rule]]:
     """A bot list (bots.txt, --bot-list FILE): (bot rules, not-bot rules), in file order.
 
     One pattern a line: a case-insensitive substring, or `re:` and a regular expression (searched
@@ -567,18 +675,20 @@ def parse_list(text: str, origin: str, category: str = CUSTOM) -> tuple[list[Rul
             raise BotListError("%s: expected PATTERN%s, got %r" % (
                 where, "" if negate else " or PATTERN | NAME | CATEGORY", raw.strip()))
         rule = pattern_rule(fields[0], where, fields[1] if len(fields) == 3 else None,
-                            fields[2] if len(fields) == 3 else category)
+                            fields[2] if len(fields) == 3 else category, check)
         (not_bots if negate else bots).append(rule)
     return bots, not_bots
 
 
-def pattern_rule(pattern: str, origin: str, name=None, category=CUSTOM) -> Rule:
-    """One operator pattern: `re:REGEX` or a substring. Raises BotListError for a bad regex."""
+def pattern_rule(pattern: str, origin: str, name=None, category=CUSTOM, check=True) -> Rule:
+    """One operator pattern: `re:REGEX` or a substring. Raises BotListError for a bad regex
+    (with `check`, the regex is compiled now; else on first use)."""
     if pattern.startswith("re:"):
         source = pattern[3:]
         rule = Rule(name or source, category, regex_source=source, origin=origin)
         try:
-            rule.compiled()
+            if check:
+                rule.compiled()
         except regex.error as e:
             raise BotListError("%s: invalid regular expression %r: %s" % (origin, source, e)) from None
         return rule
@@ -592,7 +702,7 @@ def own_list() -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
     """The project's own list (bots.txt beside this module): (bot rules, not-bot rules)."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), OWN_LIST)
     with open(path, encoding="utf-8") as f:
-        bots, not_bots = parse_list(f.read(), OWN_LIST, category="Bot")
+        bots, not_bots = parse_list(f.read(), OWN_LIST, category="Bot", check=False)  # tests compile them
     return tuple(bots), tuple(not_bots)
 
 
@@ -662,6 +772,7 @@ def prepare(config) -> Rules:
     rules = rules_for(BotOptions.of(config))
     if not config.bots_as_matomo:
         client_rules()
+    _CACHE.save()
     return rules
 
 

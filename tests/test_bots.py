@@ -284,3 +284,24 @@ def test_labelled_agents_precision_and_recall_are_100_percent():
     assert wrong == []
     lines = bots_bench.scores()
     assert "100.0%  100.0%    0    0" in next(x for x in lines if x.startswith("the importer's rule"))
+
+
+def test_the_analysis_is_cached_between_runs(tmp_path):
+    """A second process reads Device Detector's entries and their literals from the cache and
+    decides the same; a damaged cache file is rebuilt."""
+    import subprocess
+    import sys
+    code = ("import log_importer.bots as B; from log_importer.config import Config; B.prepare(Config()); "
+            "c = B.BotClassifier(B.BotOptions()); "
+            "import sys; print('yaml read' if 'yaml_rs' in sys.modules else 'cached', "
+            "[tuple(c.decide(u) or ()) for u in %r])" % ([GPTBOT, CHROME, "curl/8.5.0", "WhatsApp/2.23.20.0"],))
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    first = run().stdout
+    assert first.startswith("yaml read") and "GPTBot" in first
+    [cache] = (tmp_path / "log-importer").iterdir()
+    assert cache.name.startswith("bot-rules-") and cache.stat().st_size > 100_000
+    assert run().stdout == first.replace("yaml read", "cached")
+    cache.write_text("{not json")
+    assert run().stdout == first
+    assert run().stdout == first.replace("yaml read", "cached")

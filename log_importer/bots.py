@@ -26,8 +26,9 @@ look-behinds, which `re` refuses), lazily: only a regex whose literals appear in
 ever compiled.
 
 Speed: every rule's literals (strings any match must contain, extracted from the regex itself,
-`required_literals`) go into one Aho-Corasick automaton (`ahocorasick-rs`); an agent is searched
-once, and only the rules whose literals occur in it are confirmed by their regex, in file order.
+`literals_of`) go into one Aho-Corasick automaton (`ahocorasick-rs`); an agent is searched
+once, and only the rules whose literals occur in it are confirmed, in file order: a rule that is
+nothing but its literals from where the literal was found, any other by its own regex.
 `BotClassifier` decides each distinct agent once and remembers it.
 """
 from __future__ import annotations
@@ -134,11 +135,6 @@ def literals_of(pattern: str, quick: bool = False) -> tuple[list[str] | None, in
     if needed is None or min(len(s) for s in needed) < MIN_LITERAL:
         return None, BY_REGEX
     return sorted(needed), BY_REGEX
-
-
-def required_literals(pattern: str) -> list[str] | None:
-    """The strings of `literals_of`: one of them is in any match of `pattern`, or None."""
-    return literals_of(pattern)[0]
 
 
 _PLAIN = re.compile(r"(?:[^\\.^$*+?{}\[\]()|]|\\[^A-Za-z0-9])+")  # plain text: no operator; escaped punctuation

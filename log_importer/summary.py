@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import classify as C
+from .bots import Bot
 from .config import Config
 from .stats import Stats
 
@@ -35,8 +36,8 @@ def _top_bots(stats: Stats) -> list[str]:
         return []
     out = ["    top %d bots skipped (of %d seen):" % (len(top), len(stats.skipped_bots))]
     width = len(_n(top[0][1]))
-    for (name, category), hits in top:
-        out.append("        %*s %s" % (width, _n(hits), "%s (%s)" % (name, category) if category else name))
+    for bot, hits in top:
+        out.append("        %*s %s" % (width, _n(hits), Bot(*bot).label()))
     return out
 
 

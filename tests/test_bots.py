@@ -305,3 +305,22 @@ def test_the_analysis_is_cached_between_runs(tmp_path):
     cache.write_text("{not json")
     assert run().stdout == first
     assert run().stdout == first.replace("yaml read", "cached")
+
+
+def test_the_summary_lists_the_top_bots_skipped_by_name(loggen, tmp_path):
+    from log_importer.cli import main
+    log = loggen(4000, seed=2)
+    out, summary = tmp_path / "out.txt", tmp_path / "summary.json"
+    assert main(["--dry-run", "--workers", "2", "--output", str(out), "--summary-json", str(summary), str(log)]) == 0
+    text = out.read_text()
+    start = text.index("    top ")
+    block = text[start:text.index("\n\n", start)].splitlines()
+    assert block[0].startswith("    top 10 bots skipped (of ")
+    rows = [row.split(None, 1) for row in block[1:]]
+    assert len(rows) == 10
+    counts = [int(n.replace(",", "")) for n, _ in rows]
+    assert counts == sorted(counts, reverse=True) and rows[0][1] == "Googlebot (Search bot)"
+    import json
+    data = json.loads(summary.read_text())
+    assert data["top_bots_skipped"][0] == {"name": "Googlebot", "category": "Search bot", "hits": counts[0]}
+    assert sum(b["hits"] for b in data["top_bots_skipped"]) <= data["skipped"]["bot"]

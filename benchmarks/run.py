@@ -73,6 +73,8 @@ SCENARIOS = [
     # The same two on an IIS log (W3C, built from its #Fields: header) of as many lines.
     ("dry-iis", "dry run, IIS log", None, ["LOG:w3c"]),
     ("dry-iis-regex", "dry run, IIS log, regexes", None, ["LOG:w3c", "ENV:LOG_IMPORTER_NO_SCANNER=1"]),
+    # Issue 12: 20,000 never-seen user agents per 1M lines, each decided bot or not (BOTS below).
+    ("dry-agents", "dry run, 20,000 distinct agents per 1M lines", None, ["AGENTS:20000"]),
     ("instant", "instant endpoint, default options", "instant", []),
     ("instant-w1", "instant endpoint, --workers 1", "instant", ["--workers", "1"]),
     ("instant-r4", "instant endpoint, --recorders 4", "instant", ["--recorders", "4"]),
@@ -127,17 +129,18 @@ def code_state() -> dict:
 
 
 # Logs ------------------------------------------------------------------------------------------
-def ensure_log(lines: int, seed: int, fmt: str = "combined") -> str:
+def ensure_log(lines: int, seed: int, fmt: str = "combined", agents: int = 0) -> str:
+    """A generated log (cached in data/); `agents`: loggen's --distinct-agents."""
     os.makedirs(DATA, exist_ok=True)
-    path = os.path.join(DATA, "%s-%d-s%d.log" % (fmt, lines, seed))
+    path = os.path.join(DATA, "%s-%d-s%d%s.log" % (fmt, lines, seed, "-a%d" % agents if agents else ""))
     if os.path.exists(path):
         return path
     print("generating %s (%s lines)..." % (os.path.relpath(path, ROOT), f"{lines:,}"), flush=True)
     tmp = path + ".tmp%d" % os.getpid()
     t0 = time.perf_counter()
     with open(tmp, "wb") as out:
-        subprocess.run(LOGGEN + ["--lines", str(lines), "--seed", str(seed),
-                        "--format", fmt], stdout=out, check=True, cwd=ROOT)
+        subprocess.run(LOGGEN + ["--lines", str(lines), "--seed", str(seed), "--format", fmt]
+                       + (["--distinct-agents", str(agents)] if agents else []), stdout=out, check=True, cwd=ROOT)
     os.replace(tmp, path)
     print("  done in %.0f s, %.0f MB" % (time.perf_counter() - t0, os.path.getsize(path) / 1e6), flush=True)
     return path
@@ -352,7 +355,7 @@ def run_once(key, label, endpoint_kind, extra, log_path, expected_lines, timeout
         cmd += ["--dry-run"]
     else:
         cmd += ["--url", ep.url, "--token-auth", TOKEN, "--idsite", "1"]
-    cmd += [x for x in extra if not x.startswith(("ENV:", "LOG:"))] + [log_path]
+    cmd += [x for x in extra if not x.startswith(("ENV:", "LOG:", "AGENTS:"))] + [log_path]
     out_path = os.path.join(SCRATCH, "runs", "%s-%s.out" % (tag, key))
     err_path = out_path[:-4] + ".err"
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
@@ -864,11 +867,11 @@ def main(argv=None):
     wanted = [s for s in SCENARIOS if not a.only or s[0] in a.only.split(",")]
     other_logs: dict = {}
 
-    def other_log(fmt):  # a log in another format, same size and seed ("LOG:w3c" scenarios)
-        if fmt not in other_logs:
-            path = ensure_log(a.lines, a.seed, fmt)
-            other_logs[fmt] = (path, count_lines(path))
-        return other_logs[fmt]
+    def other_log(fmt, agents=0):  # another format ("LOG:w3c") or more agents ("AGENTS:N"), same size and seed
+        if (fmt, agents) not in other_logs:
+            path = ensure_log(a.lines, a.seed, fmt, agents)
+            other_logs[fmt, agents] = (path, count_lines(path))
+        return other_logs[fmt, agents]
     if a.profile_only:
         wanted = []
     need_instant = (any(s[2] == "instant" for s in wanted) or a.profile
@@ -880,7 +883,11 @@ def main(argv=None):
         for rnd in range(a.repeat if wanted else 0):
             for key, label, kind, extra in wanted:
                 fmt = next((x[4:] for x in extra if x.startswith("LOG:")), None)
-                path, lines = (log_path, expected) if fmt is None else other_log(fmt)
+                agents = next((int(x[7:]) for x in extra if x.startswith("AGENTS:")), 0)
+                if fmt is None and not agents:
+                    path, lines = log_path, expected
+                else:
+                    path, lines = other_log(fmt or "combined", agents)
                 r = run_once(key, label, kind, extra, path, lines, a.timeout, instant,
                              "r%d-%d" % (rnd + 1, a.lines))
                 runs.append(r)
@@ -917,6 +924,16 @@ def main(argv=None):
                                             ", which are set for 1,000,000 lines: this run has %s" % f"{a.lines:,}"))
             for line in targets(table, big_table):
                 print("  " + line)
+        if "dry-agents" in table:
+            import bots_bench
+            agents_log = other_log("combined", 20000)[0]
+            workers = len(os.sched_getaffinity(0))  # the importer's default
+            print("\nBOTS (issue 12): the dry-agents scenario's log, %d workers as in its runs" % workers)
+            for text in bots_bench.scores():
+                print("  " + text)
+            for text in bots_bench.cost_lines(bots_bench.cost(agents_log, workers),
+                                              table["dry-agents"]["cpu_per_m"] * expected / 1e6):
+                print("  " + text)
         if a.profile or a.profile_only:
             try:
                 profile(log_path, a.profile_lines, instant)

@@ -74,6 +74,7 @@ class ChunkResult:
     dates: set = field(default_factory=set)
     invalid_samples: list = field(default_factory=list)  # (line index, reason, text)
     limit_reached: bool = False
+    bots: dict = field(default_factory=dict)  # (bot name, category) -> hits skipped as bots
 
 
 class ChunkProcessor:
@@ -82,7 +83,7 @@ class ChunkProcessor:
     def __init__(self, config: Config):
         self.config = config
         self.classifier = C.Classifier(config)
-        self.build = request_builder(config)
+        self.build = request_builder(config, self.classifier.bots)
         self._parsers: dict = {}
         self._hosts: dict = {}
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
@@ -145,6 +146,7 @@ class ChunkProcessor:
         res = ChunkResult(task.file_index, task.seq, task.start, task.start)
         counts = dict.fromkeys(C.SKIP_REASONS, 0)
         counts["comment"] = 0
+        self.classifier.bots.skipped.clear()  # the classifier counts this chunk's bots by name
         out = [[] for _ in range(nparts)]
         ends = [array("I") for _ in range(nparts)]
         line_idx = [array("I") for _ in range(nparts)]
@@ -334,6 +336,7 @@ class ChunkProcessor:
             return res
         counts = {k: v for k, v in counts.items() if v}
         res.counts = counts
+        res.bots = self.classifier.bots.take_skipped()
         res.hits = hits
         res.downloads = downloads
         res.parts = [(b",".join(out[p]) + b",", ends[p], offsets[p], line_idx[p]) if out[p] else None

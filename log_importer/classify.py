@@ -1,16 +1,17 @@
 """Classification: which hits are tracked, and why the others are skipped.
 
-The rules and their order of precedence are the contract's section 3. `Classifier.classify`
-is a pure function of the hit's fields and the options, so it runs in worker processes.
+The rules and their order of precedence are the contract's section 3; which user agents are
+bots is bots.py's. `Classifier.classify` is a pure function of the hit's fields and the options,
+so it runs in worker processes.
 """
 from __future__ import annotations
 
 import fnmatch
-import re
 
 from formats.base import MEMO_ENTRIES
 
-from .config import BOT_SUBSTRINGS, DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, STATIC_FILES, Config
+from .bots import BotClassifier, BotOptions
+from .config import DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, STATIC_FILES, Config
 
 # Skip reasons: the counter names shown in the summary, in the contract's order.
 INVALID = "invalid"
@@ -34,37 +35,10 @@ IS_REDIRECT = 4
 IS_BOT = 8
 
 
-class BotClassifier:
-    """Case-insensitive substring match against the bot list, memoised per distinct agent."""
-
-    def __init__(self, extra_substrings=()):
-        subs = list(BOT_SUBSTRINGS) + [s.lower() for s in extra_substrings if s]
-        self._regex = re.compile("|".join(re.escape(s) for s in subs))
-        self._cache: dict[str, bool] = {}
-
-    def is_bot(self, user_agent: str) -> bool:
-        cache = self._cache
-        found = cache.get(user_agent)
-        if found is None:
-            found = self._regex.search(user_agent.lower()) is not None
-            if len(cache) > MEMO_ENTRIES:
-                cache.clear()
-            cache[user_agent] = found
-        return found
-
-
-_default_bots = BotClassifier()
-
-
-def is_bot(user_agent: str) -> bool:
-    """The importer's default bot test (the contract's list, no extra substrings)."""
-    return _default_bots.is_bot(user_agent or "")
-
-
 class Classifier:
     def __init__(self, config: Config):
         self.config = config
-        self.bots = BotClassifier(config.useragent_excludes)
+        self.bots = BotClassifier(BotOptions.of(config))
         self.download_extensions = config.download_extensions
         self.hostnames = list(config.hostnames)
         self.exclude_paths = list(config.exclude_paths)
@@ -126,7 +100,7 @@ class Classifier:
         hostnames, hostname_matches = self.hostnames, self._hostname_matches
         replay, errors, redirects = c.replay_tracking, c.enable_http_errors, c.enable_http_redirects
         static_ok, bots_ok = c.enable_static, c.enable_bots
-        bot_memo, is_bot = self.bots._cache, self.bots.is_bot
+        bot_memo, decide, skipped_bots = self.bots.memo, self.bots.decide, self.bots.skipped
         include_hosts, exclude_hosts = self.include_hosts, self.exclude_hosts
         older, newer = self.older, self.newer
 
@@ -159,11 +133,12 @@ class Classifier:
                     return STATIC, 0
             bot = bot_memo.get(user_agent)
             if bot is None:
-                bot = is_bot(user_agent)
+                bot = decide(user_agent)
             if bot:
                 if bots_ok:
                     flags |= IS_BOT
                 else:
+                    skipped_bots[bot] = skipped_bots.get(bot, 0) + 1  # for the summary's top bots
                     return BOT, 0
             if host is not None and (exclude_hosts or include_hosts):
                 if host in exclude_hosts:

@@ -9,7 +9,7 @@ import sys
 
 import formats
 
-from . import __version__
+from . import __version__, bots
 from .config import DOWNLOAD_EXTENSIONS, Config
 from .errors import EXIT_SIGINT, UsageError, UserError
 
@@ -163,6 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--include-path-from", metavar="FILE", help="file of --include-path patterns, one a line")
     g.add_argument("--useragent-exclude", dest="useragent_excludes", action="append", default=[],
                    metavar="TEXT", help="treat user agents containing TEXT (any case) as bots; repeatable")
+    g.add_argument("--useragent-exclude-regex", dest="useragent_exclude_regexes", action="append", default=[],
+                   metavar="REGEX", help="treat user agents in which this regular expression is found (any "
+                   "case) as bots; repeatable")
+    g.add_argument("--bot-list", dest="bot_lists", action="append", default=[], metavar="FILE",
+                   help="more bot patterns, one a line: a substring, or re: and a regular expression, "
+                   "optionally followed by ' | NAME | CATEGORY'; a line starting with ! is a --not-bot "
+                   "pattern; repeatable")
+    g.add_argument("--not-bot", dest="not_bots", action="append", default=[], metavar="PATTERN",
+                   help="never treat user agents containing PATTERN (or matching re:REGEX) as bots, "
+                   "whichever list names them; repeatable")
+    g.add_argument("--bots-as-matomo", action="store_true",
+                   help="recognise bots by Matomo's own rule only (Device Detector's bots.yml): HTTP "
+                   "libraries, headless browsers and the importer's own list become visits, as Matomo "
+                   "counts them")
+    g.add_argument("--bot-dimension", type=_positive, metavar="ID",
+                   help="with --enable-bots: send each bot's name and category (e.g. 'GPTBot (AI Data "
+                   "Scraper)') to this visit custom dimension")
     g.add_argument("--download-extensions", metavar="LIST",
                    help="comma list of extensions tracked as downloads, replacing the default list; "
                    "other known download extensions are then skipped")
@@ -268,7 +285,9 @@ def config_from_args(argv=None) -> Config:
         include_paths += _read_patterns(a.include_path_from, "--include-path-from")
     if a.query_string_delimiter == "":
         raise UsageError("--query-string-delimiter must not be empty")
-    return Config(
+    if a.bot_dimension is not None and not a.enable_bots:
+        raise UsageError("--bot-dimension needs --enable-bots (without it, bots are not sent)")
+    config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=a.token_auth, login=a.login, password=a.password, config_file=a.config_file,
         auth_user=a.auth_user, auth_password=a.auth_password,
@@ -286,6 +305,8 @@ def config_from_args(argv=None) -> Config:
         enable_http_redirects=a.enable_http_redirects, enable_reverse_dns=a.enable_reverse_dns,
         strip_query_string=a.strip_query_string, query_string_delimiter=a.query_string_delimiter,
         exclude_paths=exclude_paths, include_paths=include_paths, useragent_excludes=a.useragent_excludes,
+        useragent_exclude_regexes=a.useragent_exclude_regexes, bot_lists=a.bot_lists, not_bots=a.not_bots,
+        bots_as_matomo=a.bots_as_matomo, bot_dimension=a.bot_dimension,
         download_extensions=downloads,
         exclude_older_than=a.exclude_older_than, exclude_newer_than=a.exclude_newer_than,
         add_to_date=a.add_to_date, force_lowercase_path=a.force_lowercase_path,
@@ -302,6 +323,8 @@ def config_from_args(argv=None) -> Config:
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions,
     )
+    bots.prepare(config)  # bad bot patterns stop here; the rules are built before the workers fork
+    return config
 
 
 def _check_encoding(name):

@@ -17,6 +17,8 @@ DOWNLOAD_EXTENSIONS = frozenset((
     "mpg mp2 mp3 mp4 mpeg mov movie msi msp odb odf odg odp ods odt ogg ogv pdf phps ppt pptx qt "
     "qtm ra ram rar rpm rtf sea sit tar tbz bz2 tgz torrent txt wav webm wma wmv wpd xls xlsx xml "
     "xsd z zip azw3 epub mobi apk md5 sig").split())
+# The reference importer's bot substrings (import_logs.py), for comparison: the importer's own
+# rule is log_importer/bots.py (Device Detector's lists and bots.txt).
 BOT_SUBSTRINGS = (
     "adsbot-google", "ask jeeves", "baidubot", "bot-", "bot/", "ccooter/", "crawl", "curl",
     "echoping", "exabot", "feed", "googlebot", "ia_archiver", "java/", "libwww",
@@ -80,6 +82,11 @@ class Config:
     exclude_paths: list[str] = field(default_factory=list)
     include_paths: list[str] = field(default_factory=list)
     useragent_excludes: list[str] = field(default_factory=list)
+    useragent_exclude_regexes: list[str] = field(default_factory=list)
+    bot_lists: list[str] = field(default_factory=list)  # --bot-list files
+    not_bots: list[str] = field(default_factory=list)  # --not-bot patterns
+    bots_as_matomo: bool = False
+    bot_dimension: int | None = None  # visit custom dimension ID for the bot's name and category
     download_extensions: frozenset[str] = DOWNLOAD_EXTENSIONS
     exclude_older_than: str | None = None  # UTC, "YYYY-MM-DD HH:MM:SS"
     exclude_newer_than: str | None = None

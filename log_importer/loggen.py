@@ -140,8 +140,8 @@ def _weighted(rng, items):
     return pick
 
 
-def _hits(rng: random.Random, start: int, offset: int):
-    """The endless stream of realistic hits, in time order."""
+def _hits(rng: random.Random, start: int, offset: int, fresh=None):
+    """The endless stream of realistic hits, in time order (`fresh`: a `_FreshAgents`, or None)."""
     pick_host = _weighted(rng, [((h, p), w) for h, p, w in HOSTS])
     pick_browser = _weighted(rng, BROWSERS)
     pick_bot = _weighted(rng, BOTS)
@@ -165,6 +165,8 @@ def _hits(rng: random.Random, start: int, offset: int):
                                     rng.randint(1, 254))
         v.is_bot = rng.random() < 0.07
         v.ua = pick_bot() if v.is_bot else pick_browser()
+        if fresh is not None:
+            v.ua = fresh.agent(v.ua)
         v.host, v.port = pick_host()
         v.pages = rng.randint(8, 40) if v.is_bot else 1 + int(rng.expovariate(1 / 3.0))
         v.last_url = None
@@ -229,6 +231,29 @@ def _hits(rng: random.Random, start: int, offset: int):
             if not v.is_bot and rng.random() < 0.3:
                 returning.append((clock + rng.uniform(1900, 5400), v))
                 returning.sort(key=lambda e: -e[0])
+
+
+class _FreshAgents:
+    """--distinct-agents: new visitors get user agents never seen before in the log, about
+    `per_million` of them per million lines (browser builds and device models vary that much in
+    real logs). Drawn from their own random stream, so the rest of the log stays the same."""
+
+    BUILDS = ["UP1A", "TP1A", "SP1A", "RKQ1", "QP1A", "AP2A"]
+
+    def __init__(self, per_million: int, seed: int):
+        self.rate = per_million / 1_000_000
+        self.line = 0  # the line being generated (set by generate())
+        self.made = 0
+        self.rng = random.Random(seed * 7927 + 3)
+
+    def agent(self, ua: str) -> str:
+        if self.made >= (self.line + 1) * self.rate:
+            return ua
+        self.made += 1
+        token = "Build/%s.%06d.%03d" % (self.rng.choice(self.BUILDS), self.made, self.rng.randrange(1000))
+        if ")" in ua:
+            return ua.replace(")", "; %s)" % token, 1)
+        return "%s (%s)" % (ua, token)
 
 
 # Rendering ---------------------------------------------------------------------------------------
@@ -391,19 +416,23 @@ def _parse_start(text: str) -> tuple[int, int]:
 
 
 def generate(lines: int, fmt: str = "combined", seed: int = 1, hostile: bool = False,
-             start: str = DEFAULT_START):
+             start: str = DEFAULT_START, distinct_agents: int = 0):
     """Yield the log's lines as bytes, without line ends (a header is one item of several lines).
 
-    `lines` counts log records; a W3C header is extra. Raises KeyError for an unknown format.
+    `lines` counts log records; a W3C header is extra. `distinct_agents`: about that many new
+    user agents per million lines (0: the fixed set). Raises KeyError for an unknown format.
     """
     fmt = ALIASES.get(fmt, fmt)
     render, header, _ = FORMATS[fmt]
     rng = random.Random(seed)
     odd = random.Random(seed * 7919 + 1)
     t0, offset = _parse_start(start)
-    stream = _hits(rng, t0, offset)
+    fresh = _FreshAgents(distinct_agents, seed) if distinct_agents > 0 else None
+    stream = _hits(rng, t0, offset, fresh)
     clock = _CLOCK
     for n in range(lines):
+        if fresh is not None:
+            fresh.line = n
         h = next(stream)
         if n == 0 and header is not None:
             yield header(h, clock)[:-1].encode()
@@ -426,6 +455,9 @@ def main(argv=None) -> int:
                         help="about 8%% odd lines: escapes, bad dates, binary junk, IPv6, CRLF, ...")
     parser.add_argument("--start", default=DEFAULT_START,
                         help="ISO date of the first line, with its UTC offset (default %s)" % DEFAULT_START)
+    parser.add_argument("--distinct-agents", type=int, default=0, metavar="N",
+                        help="about N user agents never seen before per million lines (default 0: a "
+                             "fixed set of about 25), for the cost of deciding which agents are bots")
     parser.add_argument("-o", "--output", help="write here instead of standard output")
     args = parser.parse_args(argv)
     fmt = ALIASES.get(args.format, args.format)
@@ -440,7 +472,7 @@ def main(argv=None) -> int:
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
     try:
         buf = []
-        for line in generate(args.lines, fmt, args.seed, args.hostile, args.start):
+        for line in generate(args.lines, fmt, args.seed, args.hostile, args.start, args.distinct_agents):
             buf.append(line)
             if len(buf) >= 4096:
                 out.write(b"\n".join(buf) + b"\n")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from . import classify as C
@@ -17,6 +18,7 @@ class Stats:
     lines_skipped_option: int = 0  # --skip
     comment_lines: int = 0     # W3C '#' header lines
     skipped: dict = field(default_factory=lambda: dict.fromkeys(C.SKIP_REASONS, 0))
+    skipped_bots: Counter = field(default_factory=Counter)  # (bot name, category) -> hits skipped
     hits_built: int = 0        # tracked hits handed to the senders
     downloads: int = 0         # of those, downloads
     hits_sent: int = 0         # hits in requests Matomo answered
@@ -49,6 +51,7 @@ class Stats:
         self.sites_used |= result.sites_used
         self.dates |= result.dates
         self.hosts_no_site |= result.no_site_keys
+        self.skipped_bots.update(result.bots)
 
     @property
     def elapsed(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import classify as C
+from .bots import Bot
 from .config import Config
 from .stats import Stats
 
@@ -23,6 +24,21 @@ REASON_LABELS = [
 
 def _n(value) -> str:
     return "{:,}".format(value)
+
+
+TOP_BOTS = 10
+
+
+def _top_bots(stats: Stats) -> list[str]:
+    """The bots skipped most, by name: where the "requests done by bots" count comes from."""
+    top = stats.skipped_bots.most_common(TOP_BOTS)
+    if not top:
+        return []
+    out = ["    top %d bots skipped (of %d seen):" % (len(top), len(stats.skipped_bots))]
+    width = len(_n(top[0][1]))
+    for bot, hits in top:
+        out.append("        %*s %s" % (width, _n(hits), Bot(*bot).label()))
+    return out
 
 
 def render(stats: Stats, config: Config, interrupted: str | None = None, state_path: str | None = None) -> str:
@@ -64,6 +80,7 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("        %s %s" % (_n(s.skipped[reason]), label))
     if s.lines_skipped_option:
         out.append("        %s lines skipped with --skip" % _n(s.lines_skipped_option))
+    out += _top_bots(s)
     if s.comment_lines:
         out.append("    %s W3C header lines read" % _n(s.comment_lines))
     if s.stdin_used:
@@ -127,4 +144,6 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
         "input_errors": s.input_errors, "state_file": state_path,
+        "top_bots_skipped": [{"name": name, "category": category, "hits": hits}
+                             for (name, category), hits in s.skipped_bots.most_common(TOP_BOTS)],
     }

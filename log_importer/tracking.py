@@ -11,6 +11,7 @@ from .classify import IS_BOT, IS_DOWNLOAD, IS_ERROR, IS_REDIRECT
 from .config import Config
 
 MAX_URL = 1024
+MAX_DIMENSION = 255  # Matomo's custom dimension values are VARCHAR(255)
 REPLAY_DATE_PARAMS = ("_idts", "_viewts", "_ects", "_refts")
 
 
@@ -41,7 +42,7 @@ def visitor_key(replay_args: dict | None, ip: str) -> str:
     return ip
 
 
-def request_builder(c: Config):
+def request_builder(c: Config, bot_classifier=None):
     """build(<the hit's fields>, idsite, url_prefix) -> the parameters of one tracking request.
 
     The hit's fields are one normalised log line (the contract's section 2), the same for every
@@ -50,7 +51,8 @@ def request_builder(c: Config):
     event_category, event_action, event_name, flags (classify.IS_* bits), page_cvars and
     visit_cvars (((name, value), ...) from --regex-group-to-*-cvar), replay_args (dict or None).
     `url_prefix` is "scheme://host" or the site's main URL. A closure over the options, read
-    once: it runs for every hit.
+    once: it runs for every hit. `bot_classifier` (a bots.BotClassifier) names the bots for
+    --bot-dimension.
     """
     delim = c.query_string_delimiter
     title_delim = c.title_category_delimiter
@@ -59,6 +61,7 @@ def request_builder(c: Config):
     rec = "0" if c.replay_tracking else "1"
     track_method = c.track_http_method
     bots = c.enable_bots
+    bot_dimension = "dimension%d" % c.bot_dimension if c.bot_dimension and bots else None
     status_cvars: dict = {}
 
     def build(ip, host, cdt, method, path, query_string, status, length, referrer, user_agent,
@@ -97,6 +100,10 @@ def request_builder(c: Config):
             args["download"] = args["url"]
         if bots:
             args["bots"] = "1"
+            if bot_dimension and flags & IS_BOT and bot_classifier is not None:
+                bot = bot_classifier.bot_of(user_agent)
+                if bot:
+                    args[bot_dimension] = bot.label()[:MAX_DIMENSION]
         if flags & (IS_ERROR | IS_REDIRECT):
             title = "%s%sURL = %s" % (status, title_delim, quote(args["url"], ""))
             if args["urlref"] != "":

@@ -58,8 +58,9 @@ def loggen(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path, monkeypatch):
-    """Import positions go to a per-test directory, never to the user's own state."""
+    """Import positions and caches go to a per-test directory, never to the user's own."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # and the bot rules' cache (bots.py)
 
 
 @pytest.fixture

@@ -99,6 +99,18 @@ def test_command_line(tmp_path):
     assert p.returncode == 0 and p.stdout.count(b"\n") == 3 and b"Traceback" not in p.stderr
 
 
+def test_distinct_agents_adds_new_agents_per_million_lines_and_keeps_the_rest():
+    plain = list(generate(20000, "combined", 5))
+    varied = list(generate(20000, "combined", 5, distinct_agents=20000))
+    agent = lambda line: line.rsplit(b'"', 2)[-2]
+    # 20,000 per million lines: about 400 more in 20,000 lines, beyond the fixed set.
+    assert len({agent(x) for x in plain}) < 30
+    assert 390 <= len({agent(x) for x in varied}) - len({agent(x) for x in plain}) <= 410
+    # Only the agents change: the same visits, paths and times.
+    assert [x.rsplit(b'"', 2)[0] for x in plain] == [x.rsplit(b'"', 2)[0] for x in varied]
+    assert varied == list(generate(20000, "combined", 5, distinct_agents=20000))
+
+
 # The repository stands alone: a user clones it and runs `make test` with nothing beside it.
 OUTSIDE = re.compile(r"""\.\./shared|/work/|parents?\[\d\]\s*/\s*["']shared|parent\s*/\s*["']shared""")
 

@@ -5,7 +5,8 @@ only sends it. Each request is checked in Matomo's order:
   1. idsite: an int > 0 of an existing site, else invalid (even without `rec`);
   2. `country/region/city/lat/long`, a `cdt` older than 24 h, and `cip` need a token with write
      access to the site (or the super user's), else invalid;
-  3. no `rec`, or a bot user agent without `bots=1`: counted as tracked, not stored;
+  3. no `rec`, or a bot user agent (Matomo's rule: Device Detector's bots.yml) without
+     `bots=1`: counted as tracked, not stored;
   4. `cid` of another length than 16, whitespace-only `e_c`/`e_a`/`c_n`, an unknown `idgoal`,
      a duplicate `ec_id`, a negative `pf_*`: invalid;
   5. `ca=1` that matches no action: a fatal error, the whole bulk request is rolled back (500).
@@ -19,7 +20,7 @@ import time
 
 import orjson
 
-from log_importer.classify import is_bot
+from log_importer.bots import matomo_is_bot
 
 from . import actions as A
 from .actions import FatalRequest, InvalidRequest, as_int, as_str, cleanup
@@ -305,7 +306,7 @@ class _Batch:
             ua = as_str(ua)
         if not ua:
             ua = self.header_ua
-        if is_bot(ua):
+        if matomo_is_bot(ua):
             bots = get("bots")
             if bots is None or as_int(bots, 0) != 1:
                 return NOT_STORED_ROW

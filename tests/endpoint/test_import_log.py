@@ -3,8 +3,8 @@
 The log comes from the project's generator (log_importer.loggen); each line becomes a tracking request the way an
 importer builds it (ip, date -> UTC cdt, path, status, user agent; non-200 and static files
 skipped), sent in bulk with the super user's token. The independent count: visitor = site + IP +
-user agent, a new visit after 30 minutes without a hit or at UTC midnight; bots (by the
-importer's own classifier, which the endpoint must use) are not counted.
+user agent, a new visit after 30 minutes without a hit or at UTC midnight; bots (by Matomo's
+rule, Device Detector's bots.yml, which the endpoint must use) are not counted.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from log_importer.classify import is_bot
+from log_importer.bots import matomo_is_bot
 from log_importer.endpoint import Endpoint
 from log_importer.loggen import generate
 
@@ -63,7 +63,7 @@ def independent_visits(hits: list[dict]) -> tuple[dict, dict]:
     visits: collections.Counter = collections.Counter()
     reasons: collections.Counter = collections.Counter()
     for h in hits:
-        if is_bot(h["ua"]):
+        if matomo_is_bot(h["ua"]):
             continue
         t = dt.datetime.strptime(h["cdt"], "%Y-%m-%d %H:%M:%S")
         key = (h["idsite"], h["cip"], h["ua"])
@@ -105,7 +105,7 @@ def test_visits_per_site_and_day_match_an_independent_count(lines, fmt):
     got = {(site, day): v["visits"] for site, s in report.items() for day, v in s["days"].items()
            if v["visits"]}
     assert got == expected
-    humans = [h for h in hits if not is_bot(h["ua"])]
+    humans = [h for h in hits if not matomo_is_bot(h["ua"])]
     assert len(humans) < len(hits)  # the log has bots, and they were left out
     assert sum(s["actions"] for s in report.values()) == len(humans)
     visitors = {(h["idsite"], h["cip"], h["ua"]) for h in humans}

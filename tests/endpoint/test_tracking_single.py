@@ -149,15 +149,19 @@ def test_without_rec_counted_but_not_stored(ep, client):
 
 
 def test_bots_are_excluded_unless_bots_1(ep, client):
+    """Matomo's rule: Device Detector's bots.yml. curl and other HTTP libraries are visits."""
     bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
     assert client.get("/matomo.php", params={**PAGE, "ua": bot}).status_code == 200
     assert ep.report()["sites"]["1"]["visits"] == 0
     # The user agent header counts when there is no `ua`.
-    assert client.get("/matomo.php", params=PAGE, headers={"User-Agent": "curl/8.5"}).status_code == 200
+    preview = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
+    assert client.get("/matomo.php", params=PAGE, headers={"User-Agent": preview}).status_code == 200
     assert ep.report()["sites"]["1"]["visits"] == 0
     assert client.get("/matomo.php", params={**PAGE, "ua": bot, "bots": "1"}).status_code == 200
     assert ep.report()["sites"]["1"]["visits"] == 1
-    assert [x["outcome"] for x in ep.received()] == ["not_stored", "not_stored", "stored"]
+    assert client.get("/matomo.php", params=PAGE, headers={"User-Agent": "curl/8.5.0"}).status_code == 200
+    assert ep.report()["sites"]["1"]["visits"] == 2
+    assert [x["outcome"] for x in ep.received()] == ["not_stored", "not_stored", "stored", "stored"]
 
 
 def test_http_log_records_every_request(ep, client):

@@ -201,14 +201,16 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             rollback = fault == F.ROLLBACK
             ua = headers.get("user-agent", "")
+            lang = headers.get("accept-language", "")
             peer = self.client_address[0]
             if bulk:
-                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback)
+                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback, lang)
             else:
                 form = self._form(headers, body) if method == "POST" else {}
                 params = {**form, **query}  # PHP's $_GET + $_POST: the query string wins
                 send_image = params.get("send_image") != "0"
-                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback)
+                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback,
+                                          lang)
         reply.headers.update(cors)
         return reply
 

@@ -220,6 +220,7 @@ class Tracker:
 
 NO_ACTION = (None,) * 4 + A.NO_ACTION  # idvisit, idsite, time, day and the action
 NOT_STORED_ROW = (NOT_STORED, None) + NO_ACTION
+EXCLUDED_BOT = "excluded: a bot"  # the `error` of a bot's request, counted on the report page
 SPECIAL_ACTION_PARAMS = ("download", "link", "e_c", "e_a", "c_n", "search", "ca")
 
 
@@ -319,7 +320,7 @@ class _Batch:
         if is_bot(ua):
             bots = get("bots")
             if bots is None or as_int(bots, 0) != 1:
-                return NOT_STORED_ROW
+                return (NOT_STORED, EXCLUDED_BOT, None, idsite, t, None) + A.NO_ACTION
         # Visitor identity.
         uid = get("uid")
         cid = get("cid")

@@ -231,7 +231,8 @@ class Store:
             if performance:
                 c.executemany(
                     "UPDATE request SET performance = json_patch(coalesce(performance, '{}'), ?) "
-                    "WHERE idvisit = ? AND pv_id = ? AND type = 'pageview' AND outcome = 'stored'",
+                    "WHERE idvisit = ? AND json_extract(details, '$.pv_id') = ? AND type = 'pageview' "
+                    "AND outcome = 'stored'",
                     performance)
             if visits:
                 c.executemany(INSERT_VISIT, [_visit_row(v) for v in visits])

@@ -177,7 +177,7 @@ def _period(ep, site, params: dict):
     period = str(params.get("period") or "")
     date = str(params.get("date") or "")
     if period or date:
-        several, spans = periods(period, date, site, int(time.time()))
+        _, spans = periods(period, date, site, int(time.time()))
         return "range", "%s,%s" % (spans[0][1], spans[-1][2])
     first, last = ep.store.query("SELECT min(day), max(day) FROM visit WHERE idsite = ?",
                                  (site.idsite,))[0]

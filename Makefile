@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# A third-party Matomo tracking client for tests/endpoint/test_third_party_client.py (npm).
+NODE_DIR   := $(VENV)/node
+TRACKER_JS := $(NODE_DIR)/node_modules/matomo-tracker/package.json
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): pyproject.toml setup.py formats/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,14 +17,25 @@ $(STAMP): pyproject.toml setup.py formats/_scan.c
 demo: $(STAMP)
 	$(BIN)/python -m log_importer.demo
 
-test: $(STAMP)
+test: $(STAMP) browser $(TRACKER_JS)
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium for tests/endpoint/test_report_browser.py: Debian's packages (as root).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+$(TRACKER_JS): | $(STAMP)
+	@command -v npm >/dev/null || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
+	npm install --no-audit --no-fund --loglevel=error --prefix $(NODE_DIR) matomo-tracker@2.2.4
 
 lint: $(STAMP)
 	$(BIN)/python -m flake8
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/endpoint_bench.py --target 20000
 
 clean:
 	rm -rf $(VENV) build *.egg-info formats/*.so

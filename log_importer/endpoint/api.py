@@ -1,4 +1,5 @@
-"""The Reporting API calls a log importer makes (`index.php?module=API&method=...`).
+"""The Reporting API (`index.php?module=API&method=...`): the calls a log importer makes, and the
+report methods of reporting.py.
 
 Shapes follow behaviour spec section 3: errors are `{"result":"error","message":...}` with
 HTTP 401 for access errors (and for a token_auth that is not known) and 200 otherwise; scalars
@@ -16,6 +17,8 @@ import orjson
 
 from .auth import new_token
 from .querystring import as_list
+from .reporting import ReportError, Reports, last_visits
+from .timestamps import zone
 from .sites import Site, ids_for_url, looks_like_url, normalise_site_url
 from .tracking import Reply
 
@@ -64,7 +67,11 @@ class ReportingApi:
             "SitesManager.addSite": self.add_site,
             "UsersManager.createAppSpecificTokenAuth": self.create_app_specific_token_auth,
             "CoreAdminHome.invalidateArchivedReports": self.invalidate_archived_reports,
+            "Live.getLastVisitsDetails": self.live,
         }
+        self.reports = Reports(endpoint)
+        for name in self.reports.methods:
+            self.methods[name] = self.report
 
     def handle(self, params: dict, token_in_post: bool) -> Reply:
         fmt = str(params.get("format") or "xml").lower()
@@ -93,7 +100,12 @@ class ReportingApi:
                 raise ApiError("The method '%s' does not exist or is not available in the "
                                "module '\\Piwik\\Plugins\\%s\\API'." % (name, module))
             with self.ep.lock:
-                result = func(params, access)
+                self.ep.flush()
+                params = dict(params, method=method)
+                try:
+                    result = func(params, access)
+                except ReportError as e:
+                    raise ApiError(str(e)) from None
             return render(fmt, 200, result)
         except ApiError as e:
             return render(fmt, e.status, {"result": "error",
@@ -112,6 +124,26 @@ class ReportingApi:
             return int(str(raw).strip())
         except ValueError:
             raise ApiError("The parameter '%s' must be an integer, got '%s'." % (name, raw))
+
+    def _viewable_site(self, params, access):
+        idsite = self._site_id(params)
+        site = self.ep.sites.get(idsite)
+        if site is None or not access.can_view(idsite):
+            if access.superuser and site is None:
+                raise ApiError("An unexpected website was found in the request: website id was "
+                               "set to '%d' ." % idsite)
+            raise no_access("You can't access this resource as it requires 'view' access for the "
+                            "website id = %d." % idsite)
+        return site
+
+    def report(self, params, access):
+        """A report method of reporting.Reports for one site."""
+        site = self._viewable_site(params, access)
+        return self.reports.run(params["method"], site, params, int(time.time()))
+
+    def live(self, params, access):
+        return last_visits(self.ep, self._viewable_site(params, access), params,
+                           int(time.time()))
 
     def get_site_from_id(self, params, access):
         idsite = self._site_id(params)
@@ -155,8 +187,11 @@ class ReportingApi:
                 raise ApiError("The url '%s' is not a valid URL." % u)
             if u not in urls:
                 urls.append(u)
+        site_type = str(params.get("type") or "website")
+        if not urls and site_type == "website":
+            raise ApiError("You must specify at least one URL for the site.")
         timezone = str(params.get("timezone") or "UTC")
-        if not _valid_timezone(timezone):
+        if zone(timezone) is None:
             raise ApiError("The timezone \"%s\" is not valid. Please enter a valid timezone."
                            % timezone)
         currency = str(params.get("currency") or "USD")
@@ -172,7 +207,6 @@ class ReportingApi:
             ts_created = start + " 00:00:00"
         else:
             ts_created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        site_type = str(params.get("type") or "website")
 
         def text(name):
             v = params.get(name)
@@ -278,17 +312,6 @@ class ReportingApi:
             out.append("Warning: some of the Dates to invalidate were invalid: '%s'. Matomo simply "
                        "ignored those and proceeded with the others." % ", ".join(invalid))
         return out
-
-
-def _valid_timezone(name: str) -> bool:
-    if re.fullmatch(r"UTC([+-]\d{1,2}(\.5|\.75)?)?", name):
-        return True
-    try:
-        import zoneinfo
-        zoneinfo.ZoneInfo(name)
-        return True
-    except Exception:
-        return False
 
 
 # Rendering -----------------------------------------------------------------------------------

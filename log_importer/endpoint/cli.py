@@ -40,6 +40,23 @@ def _goal(text: str) -> tuple[int, int]:
     return _positive(site, "site id"), _positive(goal, "goal id")
 
 
+def _timezone(text: str) -> tuple[int, str]:
+    site, sep, name = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError("expected SITE=TIMEZONE, e.g. 1=Europe/Paris; got %r"
+                                         % text)
+    return _positive(site, "site id"), name.strip()
+
+
+def _dimension(text: str) -> tuple[int, int, str]:
+    site, sep, rest = text.partition("=")
+    ident, sep2, scope = rest.partition(":")
+    if not sep or not sep2 or scope not in ("visit", "action"):
+        raise argparse.ArgumentTypeError("expected SITE=ID:visit or SITE=ID:action, e.g. "
+                                         "1=2:action; got %r" % text)
+    return _positive(site, "site id"), _positive(ident, "dimension id"), scope
+
+
 def _positive(text: str, what: str) -> int:
     try:
         value = int(text)
@@ -89,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a token with write (not super user) access to the listed sites")
     p.add_argument("--goal", type=_goal, action="append", default=[], metavar="SITE=GOAL",
                    help="a goal id that exists for a site (for idgoal=GOAL requests)")
+    p.add_argument("--timezone", type=_timezone, action="append", default=[],
+                   metavar="SITE=TIMEZONE",
+                   help="the site's time zone, where its days begin (an IANA name such as "
+                        "Europe/Paris, or UTC+5.5; default UTC)")
+    p.add_argument("--dimension", type=_dimension, action="append", default=[],
+                   metavar="SITE=ID:SCOPE",
+                   help="a custom dimension of the site, of scope visit or action (requests' "
+                        "dimensionID values are stored for configured dimensions only)")
     faults = p.add_argument_group("faults on demand (counted over tracking calls)")
     faults.add_argument("--fail-every", type=_count, default=0, metavar="N",
                         help="answer every Nth tracking call with a 500 and store nothing")
@@ -116,7 +141,11 @@ def main(argv=None) -> int:
     goals: dict[int, list[int]] = {}
     for site, goal in args.goal:
         goals.setdefault(site, []).append(goal)
+    dimensions: dict[int, dict[int, str]] = {}
+    for site, ident, scope in args.dimension:
+        dimensions.setdefault(site, {})[ident] = scope
     ep = Endpoint(host=args.host, port=args.port, db=args.db, token=args.token, sites=sites,
+                  timezones=dict(args.timezone), dimensions=dimensions,
                   users=dict(args.user), write_tokens=dict(args.write_token), goals=goals,
                   fail_every=args.fail_every, drop_every=args.drop_every,
                   rollback_every=args.rollback_every, garbage_every=args.garbage_every,

@@ -1,9 +1,11 @@
 """The HTTP server and the `Endpoint` object that owns it.
 
-Routes:
-  /matomo.php, /piwik.php (any prefix)   Tracking API: GET, form POST, bulk JSON POST, OPTIONS
-  /index.php, /                          Reporting API (module=API), else a small index page
-  /report.json, /report                  what was stored, as JSON and as an HTML page
+Routes (exact paths, as at the root of a Matomo install; anything else is a 404, as Matomo's
+web server answers, so that a wrong `--url` prefix is caught; HEAD is answered like GET, without
+the body):
+  /matomo.php, /piwik.php   Tracking API: GET, form POST, bulk JSON POST, OPTIONS
+  /index.php, /             Reporting API (module=API), else a small index page
+  /report.json, /report     what was stored, as JSON and as an HTML page
 """
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ from . import faults as F
 from .api import ReportingApi
 from .auth import Tokens, new_token
 from .querystring import parse_query
-from .report import build, render_html
+from .report import build, render_page
 from .sites import Site, host_of, normalise_site_url
 from .store import Store, StoreError
+from .timestamps import zone
 from .tracking import GIF, MATOMO_TEXT, Reply, Tracker, is_bulk
 from .visits import Visits
 
@@ -39,6 +42,12 @@ INDEX_PAGE = (b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Matomo-c
               b"<code>/index.php?module=API&amp;format=json&amp;method=...</code>.</p>"
               b"<p><a href='/report'>Report</a> | <a href='/report.json'>report.json</a></p>"
               b"</body></html>")
+
+
+TRACKER_PATHS = ("/matomo.php", "/piwik.php")
+NOT_FOUND_PAGE = (b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>"
+                  b"<h1>Not Found</h1><p>The requested URL was not found on this server.</p>"
+                  b"</body></html>")
 
 
 class _Server(ThreadingHTTPServer):
@@ -94,6 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self._handle()
 
+    def do_HEAD(self):
+        self._handle()
+
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
@@ -124,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             parts = urlsplit(self.path)
             path, qs = parts.path, parts.query
         try:
-            if path.endswith("/matomo.php") or path.endswith("/piwik.php"):
+            if path in TRACKER_PATHS:
                 reply = self._tracking(ep, index, qs, headers, body)
                 if reply is None:  # a dropped connection
                     ep._log_status(index, None)
@@ -134,17 +146,15 @@ class _Handler(BaseHTTPRequestHandler):
                     except OSError:
                         pass
                     return
-            elif path in ("/report.json", "/report"):
-                rep = ep.report()
-                if path == "/report.json":
-                    reply = Reply(200, {"Content-Type": "application/json"}, orjson.dumps(rep))
-                else:
-                    reply = Reply(200, {"Content-Type": "text/html; charset=utf-8"},
-                                  render_html(rep, ep.sites).encode())
-            elif path.endswith("/index.php") or path.endswith("/"):
+            elif path == "/report.json":
+                reply = Reply(200, {"Content-Type": "application/json"}, orjson.dumps(ep.report()))
+            elif path == "/report":
+                reply = Reply(200, {"Content-Type": "text/html; charset=utf-8"},
+                              ep.report_page(qs).encode())
+            elif path in ("/index.php", "/"):
                 reply = self._api(ep, qs, headers, body)
             else:
-                reply = Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
+                reply = Reply(404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_PAGE)
         except Exception as e:  # never let a bug hang the client: answer 500
             sys.stderr.write("log-importer-endpoint: internal error on %s %s: %r\n"
                              % (self.command, self.path, e))
@@ -172,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {}
 
     def _tracking(self, ep, index, qs, headers, body) -> Reply | None:
-        method = self.command
+        method = "GET" if self.command == "HEAD" else self.command
         if method == "OPTIONS" and any(h.startswith("access-control-request-") for h in headers):
             return Reply(204, {
                 "Access-Control-Allow-Origin": headers.get("origin", "*"),
@@ -201,14 +211,16 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             rollback = fault == F.ROLLBACK
             ua = headers.get("user-agent", "")
+            lang = headers.get("accept-language", "")
             peer = self.client_address[0]
             if bulk:
-                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback)
+                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback, lang)
             else:
                 form = self._form(headers, body) if method == "POST" else {}
                 params = {**form, **query}  # PHP's $_GET + $_POST: the query string wins
                 send_image = params.get("send_image") != "0"
-                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback)
+                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback,
+                                          lang)
         reply.headers.update(cors)
         return reply
 
@@ -238,7 +250,8 @@ class Endpoint:
                  users: dict | None = None, write_tokens: dict | None = None,
                  fail_every: int = 0, drop_every: int = 0, rollback_every: int = 0,
                  garbage_every: int = 0, delay_ms: int = 0, goals: dict | None = None,
-                 keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True):
+                 keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True,
+                 timezones: dict | None = None, dimensions: dict | None = None):
         self.host = host
         self.transactions = transactions  # False: like bulk_requests_use_transaction=0
         self.port = port
@@ -246,6 +259,9 @@ class Endpoint:
         self.token = token or new_token()
         self._sites_arg = dict(sites or {})
         self._goals_arg = {int(k): set(int(g) for g in v) for k, v in (goals or {}).items()}
+        self._timezones_arg = {int(k): str(v) for k, v in (timezones or {}).items()}
+        self._dimensions_arg = {int(k): {int(d): str(scope) for d, scope in v.items()}
+                                for k, v in (dimensions or {}).items()}
         self.users = dict(users or {})
         self.write_tokens = dict(write_tokens or {})
         try:
@@ -315,13 +331,31 @@ class Endpoint:
             site = Site(idsite=idsite, name=host_of(urls[0]) if urls else "Site %d" % idsite,
                         main_url=urls[0] if urls else "", aliases=urls[1:],
                         ts_created=old.ts_created if old else now,
-                        goals=set(old.goals) if old else set())
+                        goals=set(old.goals) if old else set(),
+                        timezone=old.timezone if old else "UTC",
+                        dimensions=dict(old.dimensions) if old else {})
             self.sites[idsite] = site
+        for what, arg in (("goals", self._goals_arg), ("a time zone", self._timezones_arg),
+                          ("custom dimensions", self._dimensions_arg)):
+            for idsite in arg:
+                if idsite not in self.sites:
+                    raise EndpointError("%s given for site %d, which does not exist"
+                                        % (what, idsite))
         for idsite, goals in self._goals_arg.items():
-            if idsite not in self.sites:
-                raise EndpointError("goals given for site %d, which does not exist" % idsite)
             self.sites[idsite].goals |= goals
-        for idsite in set(self._sites_arg) | set(self._goals_arg):
+        for idsite, name in self._timezones_arg.items():
+            if zone(name) is None:
+                raise EndpointError("unknown time zone %r for site %d (an IANA name such as "
+                                    "Europe/Paris, or UTC+5.5)" % (name, idsite))
+            self.sites[idsite].timezone = name
+        for idsite, dims in self._dimensions_arg.items():
+            for ident, scope in dims.items():
+                if scope not in ("visit", "action") or ident <= 0:
+                    raise EndpointError("custom dimension %d of site %d: the scope is visit or "
+                                        "action, not %r" % (ident, idsite, scope))
+            self.sites[idsite].dimensions.update(dims)
+        for idsite in (set(self._sites_arg) | set(self._goals_arg) | set(self._timezones_arg)
+                       | set(self._dimensions_arg)):
             site = self.sites[int(idsite)]
             site.refresh()
             store.save_site(site)
@@ -376,6 +410,12 @@ class Endpoint:
         with self.lock:
             self.flush()
             return build(self.store, self.sites)
+
+    def report_page(self, query: str = "") -> str:
+        """The /report HTML page (`query`: its query string, e.g. "idSite=2")."""
+        with self.lock:
+            self.flush()
+            return render_page(self, parse_query(query))
 
     def query(self, sql: str, args=()) -> list[tuple]:
         """Run a read-only SQL query on the endpoint's db (visits written first)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .timestamps import LocalDays, zone
+
 DEFAULT_SEARCH_KEYWORD_PARAMETERS = "q,query,s,search,searchword,k,keyword"
 # config/global.ini.php url_query_parameter_to_exclude_from_url
 EXCLUDED_QUERY_PARAMETERS = (
@@ -81,12 +83,14 @@ class Site:
     keep_url_fragment: int = 0
     creator_login: str = "anonymous"
     goals: set[int] = field(default_factory=set)
+    dimensions: dict[int, str] = field(default_factory=dict)  # custom dimension id -> scope
     # Derived, rebuilt by `refresh()`.
     url_cache: dict = field(default_factory=dict, repr=False)
     search_keywords: tuple = field(default=(), repr=False)
     search_categories: tuple = field(default=(), repr=False)
     excluded_query: frozenset = field(default=frozenset(), repr=False)
     hosts: frozenset = field(default=frozenset(), repr=False)
+    days: LocalDays = field(default=None, repr=False)  # Unix time -> the site's local day
 
     def __post_init__(self):
         self.refresh()
@@ -100,6 +104,7 @@ class Site:
         excluded = EXCLUDED_QUERY_PARAMETERS + "," + self.excluded_parameters
         self.excluded_query = frozenset(p.strip().lower() for p in excluded.split(",") if p.strip())
         self.hosts = frozenset(strip_www(host_of(u)) for u in self.all_urls() if u)
+        self.days = LocalDays(zone(self.timezone) or zone("UTC"))
 
     def all_urls(self) -> list[str]:
         urls = [self.main_url] if self.main_url else []

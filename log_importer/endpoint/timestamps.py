@@ -1,12 +1,15 @@
-"""Hit times: Matomo's reading of `cdt` / `cdo` (behaviour spec, section 2.4).
+"""Hit times: Matomo's reading of `cdt` / `cdo` (behaviour spec, section 2.4), and days.
 
-Times are whole Unix seconds. Days are UTC calendar days ("YYYY-MM-DD"): the endpoint's sites
-all count their days in UTC.
+Times are whole Unix seconds. A day is a calendar day ("YYYY-MM-DD") in the site's time zone, as
+Matomo counts it (plugins/CoreHome/Tracker/VisitRequestProcessor.php wasLastActionNotToday,
+core/Date.php): an IANA name ("Europe/Paris", read with zoneinfo) or a fixed offset in Matomo's
+"UTC+5.5" form.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 TWENTY_YEARS = 20 * 365 * 86400
 RECENT = 86400  # a cdt older than this needs a valid token
@@ -114,3 +117,66 @@ def day_of(t: int) -> str:
 def format_time(t: int) -> str:
     """Unix time as Matomo writes datetimes: "YYYY-MM-DD HH:MM:SS" (UTC)."""
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_UTC_OFFSET = re.compile(r"UTC([+-])(\d{1,2})(?:\.(5|75|25))?\Z")
+_ZONES: dict[str, dt.tzinfo | None] = {}
+QUARTER = 900  # every UTC offset in use is a multiple of 15 minutes
+
+
+def zone(name: str) -> dt.tzinfo | None:
+    """The tzinfo of a Matomo time zone name ("UTC", "Europe/Paris", "UTC+5.5", "UTC-3"), or None
+    when the name is not one (core/Date.php adjustForTimezone, SitesManager's timezone check)."""
+    found = _ZONES.get(name, False)
+    if found is not False:
+        return found
+    tz = None
+    if name in ("UTC", ""):
+        tz = dt.timezone.utc
+    else:
+        m = _UTC_OFFSET.match(name)
+        if m:
+            minutes = int(m.group(2)) * 60 + {None: 0, "25": 15, "5": 30, "75": 45}[m.group(3)]
+            if minutes <= 14 * 60:
+                tz = dt.timezone(dt.timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
+        else:
+            try:
+                tz = zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                tz = None
+    _ZONES[name] = tz
+    return tz
+
+
+class LocalDays:
+    """Days of Unix times in one time zone, memoised per quarter hour (local midnights fall on
+    quarter hours)."""
+
+    __slots__ = ("tz", "_memo")
+
+    def __init__(self, tz: dt.tzinfo):
+        self.tz = tz
+        self._memo: dict[int, str] = {}
+
+    def __call__(self, t: int) -> str:
+        q = t // QUARTER
+        d = self._memo.get(q)
+        if d is None:
+            d = dt.datetime.fromtimestamp(q * QUARTER, self.tz).date().isoformat()
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            self._memo[q] = d
+        return d
+
+    def bounds(self, day: str) -> tuple[int, int]:
+        """[start, end) of `day` in Unix seconds."""
+        d = dt.date.fromisoformat(day)
+        start = dt.datetime(d.year, d.month, d.day, tzinfo=self.tz)
+        end = start + dt.timedelta(days=1)
+        if isinstance(self.tz, zoneinfo.ZoneInfo):  # wall-clock arithmetic across DST
+            end = dt.datetime(end.year, end.month, end.day, tzinfo=self.tz)
+        return int(start.timestamp()), int(end.timestamp())
+
+    def local_time(self, t: int) -> str:
+        """"YYYY-MM-DD HH:MM:SS" of `t` in this zone."""
+        return dt.datetime.fromtimestamp(t, self.tz).strftime("%Y-%m-%d %H:%M:%S")

@@ -23,10 +23,12 @@ import orjson
 from log_importer.bots import matomo_is_bot
 
 from . import actions as A
+from . import referrers as R
 from .actions import FatalRequest, InvalidRequest, as_int, as_str, cleanup
 from .querystring import parse_query
-from .timestamps import RECENT, day_of, format_time, hit_time
-from .visits import BY_CID, BY_COOKIE, BY_FINGERPRINT, BY_UID, uid_visitor_id
+from .timestamps import RECENT, format_time, hit_time
+from .visits import (BY_CID, BY_COOKIE, BY_FINGERPRINT, BY_UID, VISIT_STANDARD_LENGTH,
+                     fingerprint, uid_visitor_id)
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 MATOMO_TEXT = (
@@ -43,6 +45,7 @@ INVALID = "invalid"
 ROLLED_BACK = "rolled_back"
 
 GEO_PARAMS = frozenset(("country", "region", "city", "lat", "long"))
+VISIT_WRITE_INTERVAL = 5  # seconds: changed visits are written at least this often
 SIMULATED_FAILURE = "simulated failure (--rollback-every): the whole batch was rolled back"
 
 
@@ -98,7 +101,8 @@ class Tracker:
 
     # Entry points ----------------------------------------------------------------------------
     def bulk(self, http: int, body: bytes, query: dict, header_ua: str, peer_ip: str,
-             rollback: bool = False) -> Reply:
+             rollback: bool = False, header_lang: str = "") -> Reply:
+        """A bulk request (its raw JSON body): Matomo's BulkTracking answer."""
         try:
             data = orjson.loads(body.strip())
         except orjson.JSONDecodeError:
@@ -112,7 +116,8 @@ class Tracker:
         access = self.ep.tokens.access(batch_token)
         superuser = bool(batch_token) and access is not None and access.superuser
         send_image = data.get("send_image", True)
-        tracked, invalid, fatal = self._run(http, items, body_token, header_ua, peer_ip, rollback)
+        tracked, invalid, fatal = self._run(http, items, body_token, header_ua, peer_ip, rollback,
+                                            header_lang=header_lang)
         result = {"status": "error" if fatal else "success", "tracked": tracked,
                   "invalid": len(invalid)}
         if superuser:
@@ -124,7 +129,8 @@ class Tracker:
         return json_reply(200, result)
 
     def single(self, http: int, params: dict, method: str, send_image: bool, header_ua: str,
-               peer_ip: str, rollback: bool = False) -> Reply:
+               peer_ip: str, rollback: bool = False, header_lang: str = "") -> Reply:
+        """One GET or form-POST request: the GIF, a 204, or Matomo's 400/500 answers."""
         headers = {}
         if method == "GET":
             headers["Cache-Control"] = "no-store"
@@ -133,7 +139,7 @@ class Tracker:
             return Reply(200 if method == "GET" else 400, headers, MATOMO_TEXT)
         token = as_str(params.get("token_auth") or "")
         tracked, invalid, fatal = self._run(http, [params], token, header_ua, peer_ip, rollback,
-                                            own_token=False)
+                                            own_token=False, header_lang=header_lang)
         if fatal or invalid:
             headers["Content-Type"] = "text/html; charset=utf-8"
             return Reply(500 if fatal else 400, headers,
@@ -145,7 +151,7 @@ class Tracker:
 
     # Processing ------------------------------------------------------------------------------
     def _run(self, http: int, items: list[dict], token: str, header_ua: str, peer_ip: str,
-             rollback: bool, own_token: bool = True):
+             rollback: bool, own_token: bool = True, header_lang: str = ""):
         """Process `items` in order as one transaction. Return (tracked, invalid indices, fatal)."""
         ep = self.ep
         store = ep.store
@@ -154,7 +160,7 @@ class Tracker:
         with ep.lock:
             visits = ep.visits
             visits.begin()
-            batch = _Batch(self, now, header_ua, peer_ip)
+            batch = _Batch(self, now, header_ua, peer_ip, header_lang)
             track = batch.track
             results: list = []
             append = results.append
@@ -195,9 +201,11 @@ class Tracker:
                         for pos, r in enumerate(results)]
                 rows += [(rid + pos, idrun, http, pos, _dumps(items[pos]), ROLLED_BACK, fatal) + NO_ACTION
                          for pos in range(len(results), len(items))]
-                flush = len(visits.dirty) > 20_000 or now - ep.visits_flushed >= 1
+                flush = (len(visits.dirty) > 20_000
+                         or now - ep.visits_flushed >= VISIT_WRITE_INTERVAL)
                 try:
-                    store.write_batch(rows, visits.dirty_rows() if flush else ())
+                    store.write_batch(rows, visits.dirty_rows() if flush else (),
+                                      batch.performance_updates)
                 except BaseException:
                     visits.rollback()  # keep memory and db in step
                     batch.undo_orders()
@@ -211,15 +219,17 @@ class Tracker:
         return tracked, invalid, fatal
 
 
-NO_ACTION = (None,) * 12  # idvisit .. revenue of a request that stored nothing
+NO_ACTION = (None,) * 4 + A.NO_ACTION  # idvisit, idsite, time, day and the action
 NOT_STORED_ROW = (NOT_STORED, None) + NO_ACTION
+EXCLUDED_BOT = "excluded: a bot"  # the `error` of a bot's request, counted on the report page
 SPECIAL_ACTION_PARAMS = ("download", "link", "e_c", "e_a", "c_n", "search", "ca")
 
 
 class _Batch:
     """The state of one bulk (or single) request while it is processed."""
 
-    def __init__(self, tracker: Tracker, now: int, header_ua: str, peer_ip: str):
+    def __init__(self, tracker: Tracker, now: int, header_ua: str, peer_ip: str,
+                 header_lang: str = ""):
         ep = tracker.ep
         self.sites = ep.sites
         self.tokens = ep.tokens
@@ -229,6 +239,8 @@ class _Batch:
         self.now = now
         self.header_ua = header_ua or ""
         self.peer_ip = peer_ip
+        self.header_lang = header_lang or ""
+        self.performance_updates: list[tuple] = []  # (pf_* JSON, idvisit, pv_id)
         self.new_orders: list[tuple] = []
         self.earliest: dict[int, int] = {}
         self._auth: dict[tuple, bool] = {}
@@ -309,7 +321,7 @@ class _Batch:
         if matomo_is_bot(ua):
             bots = get("bots")
             if bots is None or as_int(bots, 0) != 1:
-                return NOT_STORED_ROW
+                return (NOT_STORED, EXCLUDED_BOT, None, idsite, t, None) + A.NO_ACTION
         # Visitor identity.
         uid = get("uid")
         cid = get("cid")
@@ -337,64 +349,232 @@ class _Batch:
         ping = ping is not None and as_int(ping, 0) == 1
         idgoal = get("idgoal")
         idgoal = -1 if idgoal is None else as_int(idgoal, -1)
-        ec_id = revenue = url = name = None
         if ping:
-            kind = None
+            a = None
         elif idgoal >= 0:
-            url = A.page_url(site, get("url"))[0]
+            a = list(A.NO_ACTION)
+            a[A.F_URL] = A.page_url(site, get("url"))[0]
             if idgoal > 0:
                 if idgoal not in site.goals:
                     raise InvalidRequest("idGoal %d does not exist" % idgoal)
-                kind = A.GOAL
+                a[A.F_TYPE] = A.GOAL
+                a[A.F_IDGOAL] = idgoal
+                a[A.F_REVENUE] = A.as_float(get("revenue"), None)
             else:
-                kind = A.ECOMMERCE
                 ec_id = as_str(get("ec_id")) or None
                 if ec_id is not None and (idsite, ec_id) in self.orders:
                     raise InvalidRequest(
                         "Invalid non-unique idsite/idorder combination (%d, %s), Matomo does not "
                         "allow to record the same order twice" % (idsite, ec_id))
-            rev = get("revenue")
-            if rev is not None and rev != "":
-                try:
-                    revenue = float(rev)
-                except (TypeError, ValueError):
-                    revenue = 0.0
+                items = A.ecommerce_items(get("ec_items"))
+                if items is not False:  # a JSON scalar: Matomo records no conversion
+                    a[A.F_TYPE] = A.ECOMMERCE if ec_id else A.CART
+                    a[A.F_IDGOAL] = 0 if ec_id else -1
+                    a[A.F_EC_ID] = ec_id
+                    a[A.F_REVENUE] = A.as_float(get("revenue"), 0.0)
+                    a[A.F_DETAILS] = {"items": items or None}
+                    for field, name in (("subtotal", "ec_st"), ("tax", "ec_tx"),
+                                        ("shipping", "ec_sh"), ("discount", "ec_dt")):
+                        a[A.F_DETAILS][field] = A.as_float(get(name), 0.0)
         else:
             for special in SPECIAL_ACTION_PARAMS:
                 if special in p:
-                    kind, url, name = A.describe(p, site)
+                    a = A.record(p, site)
                     break
             else:
-                url, keyword, _, search_url = A.page_url(site, get("url"))
+                a = list(A.NO_ACTION)
+                url, keyword = A.page_url(site, get("url"))[:2]
                 if keyword:
-                    kind, name, url = A.SITE_SEARCH, keyword, search_url
+                    a = A.record(p, site)  # a site search found in the URL
                 else:
-                    kind = A.PAGEVIEW
+                    a[A.F_TYPE], a[A.F_URL] = A.PAGEVIEW, url
                     name = get("action_name")
                     if name is not None:
-                        name = as_str(name).strip() or None
-            A.check_performance(p)
+                        a[A.F_NAME] = A.action_name(name)
+                    if not PERFORMANCE.isdisjoint(p):
+                        a[A.F_PERFORMANCE] = A.performance(p)
+                    if "gt_ms" in p:
+                        A.detail(a, "gt_ms", A.generation_time(get("gt_ms")))
+        kind = a[A.F_TYPE] if a is not None else None
         urlref = get("urlref")
         if urlref:
             urlref = cleanup(as_str(urlref), A.REFERRER_MAXIMUM_LENGTH) or None
         else:
             urlref = None
-        day = day_of(t)
+        day = site.days(t)
         counted = 1 if kind in A.COUNTED else 0
+        # The visit.
+        visits = self.visits
+        found = visits.find(idsite, t, day, idvisitor, how, ip, ua, uid)
         new_visit = get("new_visit")
-        v = self.visits.track(idsite, t, day, idvisitor, how, ip, ua, uid,
-                              new_visit is not None and as_int(new_visit, 0) == 1, ping, counted,
-                              url if counted and (kind == A.PAGEVIEW or kind == A.SITE_SEARCH)
-                              else None, urlref)
-        if v is None:
-            return NOT_STORED_ROW  # a ping that would have started a visit
+        new = (found is None or (new_visit is not None and as_int(new_visit, 0) == 1)
+               or found.last <= t - VISIT_STANDARD_LENGTH or found.day != day)
+        referrer = None
+        if not new:
+            rcn = get("_rcn")
+            raw_url = get("url")
+            if rcn or (type(raw_url) is str and R.may_name_a_campaign(raw_url)):
+                referrer = R.referrer_of(site, as_str(raw_url), urlref, rcn, get("_rck"), found)
+                new = R.campaign_changed(found, referrer)
+        if new:
+            if ping:
+                return NOT_STORED_ROW  # a ping that would have started a visit
+            if idvisitor is None:
+                idvisitor = found.idvisitor if found is not None else fingerprint(idsite, ip, ua)
+            v = visits.create(idsite, t, day, idvisitor, ip, ua, uid)
+            if referrer is None:
+                referrer = R.referrer_of(site, as_str(get("url")), urlref, get("_rcn"),
+                                         get("_rck"))
+            v.referer_type, v.referer_name, v.referer_keyword, ref_url = referrer
+            v.referer = ref_url or None
+            self._new_visit(v, p, site, t, found)
+        else:
+            v = found
+            visits.join(v, t, ip, ua, None if how == BY_FINGERPRINT else idvisitor, uid, ping)
+            cvars = get("_cvar")
+            if cvars is not None:
+                cvars = A.custom_variables(cvars)
+                if cvars:
+                    v.custom_variables = {**(v.custom_variables or {}), **cvars}
+            if site.dimensions:
+                dims = A.dimensions(p, site, "visit")
+                if dims:
+                    v.dimensions = {**(v.dimensions or {}), **dims}
         e = self.earliest.get(idsite)
         if e is None or t < e:
             self.earliest[idsite] = t
-        if kind is None:  # a ping on an open visit
-            return (STORED, None, v.idvisit, idsite, t, day) + (None,) * 8
-        if ec_id is not None:
-            self.orders.add((idsite, ec_id))
-            self.new_orders.append((idsite, ec_id))
-        return (STORED, None, v.idvisit, idsite, t, day, kind, counted, url, name, urlref,
-                idgoal if idgoal >= 0 else None, ec_id, revenue)
+        if a is None:  # a ping on an open visit
+            return (STORED, None, v.idvisit, idsite, t, day) + A.NO_ACTION
+        if kind is not None:
+            self._on_visit(v, a, kind, counted, idgoal)
+        a[A.F_COUNTED] = counted
+        a[A.F_URLREF] = urlref
+        pv_id = get("pv_id")
+        if pv_id is not None and pv_id != "":
+            pv_id = as_str(pv_id)[:6]
+            A.detail(a, "pv_id", pv_id)
+            if kind != A.PAGEVIEW and not PERFORMANCE.isdisjoint(p):
+                perf = A.performance(p)
+                if perf:
+                    self.performance_updates.append(
+                        (orjson.dumps(perf).decode(), v.idvisit, pv_id))
+        cvar = get("cvar")
+        if cvar is not None and kind is not None:
+            a[A.F_CUSTOM_VARIABLES] = A.custom_variables_json(cvar)
+        if site.dimensions and kind is not None:
+            dims = A.dimensions(p, site, "action")
+            if dims:
+                A.detail(a, "dimensions", dims)
+        return (STORED, None, v.idvisit, idsite, t, day) + A.pack(a)
+
+    def _on_visit(self, v, a: list, kind: str, counted: int, idgoal: int) -> None:
+        """What an action changes on its visit: counts, entry and exit pages, goals, buyer."""
+        if counted:
+            v.actions += counted
+            if kind == A.PAGEVIEW or kind == A.SITE_SEARCH:
+                url = a[A.F_URL]
+                if url:
+                    v.exit_url = url
+                    if v.entry_url is None:
+                        v.entry_url = url
+                if kind == A.PAGEVIEW:
+                    v.pageviews += 1
+                    v.exit_name = a[A.F_NAME]
+                    if v.pageviews == 1:
+                        v.entry_name = a[A.F_NAME]
+                else:
+                    v.searches += 1
+            elif kind == A.EVENT:
+                v.events += 1
+        if kind == A.CONTENT and a[A.F_DETAILS].get("content_interaction"):
+            v.interactions += 1
+        elif kind == A.GOAL:
+            converted = v.goals.split(",") if v.goals else []
+            if str(idgoal) in converted:  # once per visit (GoalManager, allow_multiple=0)
+                a[A.F_TYPE] = None
+                a[A.F_IDGOAL] = None
+                return
+            v.goals = ",".join(converted + [str(idgoal)])
+        elif kind == A.ECOMMERCE:
+            ec_id = a[A.F_EC_ID]
+            self.orders.add((v.idsite, ec_id))
+            self.new_orders.append((v.idsite, ec_id))
+            v.buyer = 1
+        elif kind == A.CART:
+            v.buyer = 2 if v.buyer in (0, 2) else 3
+
+    def _new_visit(self, v, p: dict, site, t: int, found) -> None:
+        """What the first request of a visit says about it (Matomo's onNewVisit dimensions):
+        visitor counters (plugins/CoreHome/Columns/VisitsCount.php, VisitorSecondsSinceFirst.php,
+        VisitorSecondsSinceOrder.php, VisitorReturning.php: from the visitor's previous visit
+        when it was found, else from `_idvc`, `_viewts`, `_idts`, `_ects`), resolution (`res`,
+        9 chars), browser language (`lang`, else Accept-Language), local time (`h`, `m`, `s`,
+        plugins/CoreHome/Columns/VisitorLocalTime... core/Tracker/Request.php getLocalTime),
+        plugin flags (plugins/DevicePlugins), the geo overrides (plugins/UserCountry), visit
+        custom variables and custom dimensions."""
+        get = p.get
+        prev = found
+        if prev is not None and prev.visit_count:
+            v.visit_count = prev.visit_count + 1
+            v.since_last = max(0, t - prev.last)
+            v.since_first = (prev.since_first or 0) + max(0, t - prev.first)
+            v.since_order = (None if prev.since_order is None and prev.buyer not in (1, 3)
+                             else (0 if prev.buyer in (1, 3) else prev.since_order)
+                             + max(0, t - prev.first))
+        else:
+            v.visit_count = max(1, as_int(get("_idvc"), 1))
+            v.since_last = _since(get("_viewts"), t)
+            v.since_first = _since(get("_idts"), t) or 0
+            v.since_order = _since(get("_ects"), t)
+        v.returning = 2 if v.since_order is not None else (
+            1 if prev is not None or v.visit_count > 1 else 0)
+        res = get("res")
+        v.resolution = as_str(res)[:9] if res not in (None, "") else None
+        lang = get("lang")
+        lang = as_str(lang) if lang not in (None, "") else self.header_lang
+        v.language = "".join(lang.split()).lower()[:20] if lang else None
+        gm = time.gmtime(t)
+        v.local_time = "%02d:%02d:%02d" % (_clock(get("h"), gm.tm_hour, 23),
+                                           _clock(get("m"), gm.tm_min, 59),
+                                           _clock(get("s"), gm.tm_sec, 59))
+        plugins = [name for param, name in PLUGINS if param in p and as_int(p[param], 0) == 1]
+        v.plugins = ", ".join(plugins) if plugins else None
+        if not GEO_PARAMS.isdisjoint(p):
+            country = get("country")
+            if country not in (None, ""):
+                v.country = as_str(country).strip().lower()[:3]
+            for name in ("region", "city"):
+                value = get(name)
+                if value not in (None, ""):
+                    setattr(v, name, as_str(value).strip()[:255])
+            v.latitude = A.as_float(get("lat"), None)
+            v.longitude = A.as_float(get("long"), None)
+        cvars = get("_cvar")
+        if cvars is not None:
+            v.custom_variables = A.custom_variables(cvars)
+        if site.dimensions:
+            v.dimensions = A.dimensions(p, site, "visit")
+
+
+# DevicePlugins' columns (Matomo 4+ has no Director or Gears column: `dir` and `gears` are
+# accepted and ignored).
+PLUGINS = (("fla", "flash"), ("java", "java"), ("qt", "quicktime"), ("realp", "realplayer"),
+           ("pdf", "pdf"), ("wma", "windowsmedia"), ("ag", "silverlight"), ("cookie", "cookie"))
+PERFORMANCE = frozenset(A.PERFORMANCE_PARAMS)
+
+
+def _since(value, t: int) -> int | None:
+    """Seconds from a Unix time parameter to `t`, when it is a valid time not after `t`."""
+    if value is None or value == "":
+        return None
+    ts = as_int(value, 0)
+    return t - ts if 0 < ts <= t else None
+
+
+def _clock(value, default: int, top: int) -> int:
+    """One part of the visitor's local time (Request::getLocalTime: an int, else the server's
+    hour/minute/second; cut to its range)."""
+    if value is None or value == "":
+        return default
+    n = as_int(value, default)
+    return 0 if n < 0 else top if n > top else n

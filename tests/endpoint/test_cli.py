@@ -82,6 +82,30 @@ def test_a_generated_token_is_printed_once(run):
     assert proc.wait(timeout=10) == 0
 
 
+def test_time_zone_and_dimension_options_reach_the_sites(run):
+    proc = run("--port", "0", "--token", TOKEN, "--site", "1=https://www.example.com",
+               "--timezone", "1=America/New_York", "--dimension", "1=3:visit")
+    url = readline(proc).split()[-1]
+    body = orjson.dumps({"requests": [{"idsite": 1, "rec": 1, "cip": "1.1.1.1",
+                                       "cdt": "2026-03-02 03:00:00", "dimension3": "x",
+                                       "url": "https://www.example.com/"}],
+                         "token_auth": TOKEN})
+    assert httpx.post(url + "/matomo.php", content=body).json()["tracked"] == 1
+    r = httpx.get(url + "/index.php", params={
+        "module": "API", "method": "CustomDimensions.getCustomDimension", "format": "json",
+        "idSite": 1, "period": "day", "date": "2026-03-01", "idDimension": 3,
+        "token_auth": TOKEN})
+    assert [(d["label"], d["nb_visits"]) for d in r.json()] == [("x", 1)]  # 22:00 in New York
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+
+
+def test_an_unknown_time_zone_is_a_clear_error(run):
+    proc = run("--port", "0", "--site", "1=https://www.example.com", "--timezone", "1=Mars/Base")
+    assert proc.wait(timeout=10) == 1
+    assert "unknown time zone 'Mars/Base' for site 1" in proc.stderr.read()
+
+
 def test_fault_options_reach_the_endpoint(run):
     proc = run("--port", "0", "--token", TOKEN, "--site", "1=https://www.example.com",
                "--fail-every", "1", "--delay-ms", "1")
@@ -98,6 +122,8 @@ def test_fault_options_reach_the_endpoint(run):
     (["--fail-every", "-1"], ">= 0"),
     (["--drop-every", "x"], "whole number"),
     (["--write-token", "abc"], "expected TOKEN=ID"),
+    (["--timezone", "1"], "expected SITE=TIMEZONE"),
+    (["--dimension", "1=2:page"], "expected SITE=ID:visit or SITE=ID:action"),
     (["--no-such-option"], "unrecognized arguments"),
 ])
 def test_bad_options_exit_2_without_a_traceback(args, message):

@@ -24,13 +24,46 @@ def test_report_json_shape(ep, client):
     assert data["sites"]["2"]["visits"] == 0 and data["sites"]["2"]["days"] == {}
 
 
-def test_report_html_has_an_inline_svg_chart(ep, client):
-    bulk(client, [hit(cip="1.1.1.1", cdt="2026-03-01 10:00:00"),
-                  hit(cip="1.1.1.1", cdt="2026-03-02 10:00:00")])
+def test_report_page_shows_the_dashboard_first_widgets(ep, client):
+    bulk(client, [
+        hit(cip="1.1.1.1", cdt="2026-03-01 10:00:00", urlref="https://www.google.com/search?q=x",
+            url="https://www.example.com/caf%C3%A9/menu"),
+        hit(cip="1.1.1.1", cdt="2026-03-01 10:01:00", search="opening hours", search_count=0),
+        hit(cip="1.1.1.1", cdt="2026-03-01 10:02:00", e_c="Video", e_a="Play", e_v=3),
+        hit(cip="1.1.1.1", cdt="2026-03-01 10:03:00", idgoal=1, revenue=5),
+        hit(cip="2.2.2.2", cdt="2026-03-04 10:00:00", url="https://www.example.com/?utm_campaign=Mail"),
+        hit(cip="2.2.2.2", cdt="2026-03-04 10:01:00", idgoal=0, ec_id="A-1", revenue=20,
+            ec_items='[["SKU-9", "Mug", "", 10, 2]]'),
+        hit(cip="3.3.3.3", cdt="2026-03-04 10:00:00", ua="Mozilla/5.0 (compatible; Googlebot/2.1)"),
+    ])
     r = client.get("/report")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
-    assert "<svg" in page and page.count("<rect") == 2
-    assert "2026-03-01: 1 visits" in page
-    assert "www.example.com" in page
-    assert "<script" not in page and "<link" not in page and "src=" not in page
+    assert "<b>2</b>" in page                                  # visits and unique visitors
+    assert "<td>caf\u00e9/menu</td>" in page                    # decoded page URL
+    assert page.count("<rect class=\"day\"") == 4             # 1 to 4 March, empty days too
+    assert "2026-03-02: 0 visits, 0 actions" in page
+    for channel in ("Direct Entry", "Search Engines", "Websites", "Social Networks", "Campaigns"):
+        assert "<td>%s</td>" % channel in page
+    assert "<td>Search Engines</td><td class='n'>1</td>" in page
+    assert "<td>mail</td>" in page                             # the campaign, lowercased
+    assert "<td>opening hours</td><td class='n'>1</td><td>yes</td>" in page
+    assert "<td>Video</td><td class='n'>1</td><td class='n'>3</td>" in page
+    assert "<td>Ecommerce orders</td><td class='n'>1</td><td class='n'>20</td>" in page
+    assert "<td>SKU-9</td>" in page
+    assert "id='bots-1'>1</b>" in page
+    # Nothing is loaded from elsewhere: no scripts, no external resources.
+    assert "<script" not in page and "src=" not in page and "http-equiv" not in page
+    assert page.count("<link") == 1 and "<link rel='icon' href='data:,'>" in page
+
+
+def test_report_page_for_one_site_and_a_period(ep, client):
+    bulk(client, [hit(cip="1.1.1.1", cdt="2026-03-01 10:00:00"),
+                  hit(cip="1.1.1.1", cdt="2026-03-05 10:00:00")])
+    page = client.get("/report", params={"idSite": "1", "period": "day",
+                                         "date": "2026-03-05"}).text
+    assert "Site 1:" in page and "Site 2:" not in page
+    assert page.count("<rect class=\"day\"") == 1 and "2026-03-05: 1 visits" in page
+    assert "Please specify" not in client.get("/report", params={"idSite": "2"}).text
+    bad = client.get("/report", params={"period": "fortnight", "date": "today"}).text
+    assert "The period &#x27;fortnight&#x27; is not supported" in bad

@@ -146,3 +146,18 @@ def test_bots_are_answered_as_tracked_and_not_stored(ep, client):
     assert [x["outcome"] for x in ep.received()] == ["not_stored", "stored", "stored"]
     page = client.get("/report").text
     assert "id='bots-1'>1</b>" in page
+
+
+def test_libraries_are_visits_and_link_previewers_are_bots_as_in_matomo(ep, client):
+    """Measured on Matomo 5.1 (a bulk with facebookexternalhit and python-requests: both answered
+    as tracked, only python-requests stored): Device Detector's bots.yml decides, libraries.yml
+    does not, so HTTP libraries count as visitors and link previewers do not."""
+    agents = {"curl/8.5.0": "stored", "python-requests/2.32.3": "stored",
+              "Java/17.0.2": "stored", "Apache-HttpClient/4.5.14 (Java/17.0.2)": "stored",
+              "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)": "not_stored",
+              "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)": "not_stored"}
+    r = bulk(client, [at("2026-03-01 10:00:00", ua=ua, cip="3.3.3.%d" % i)
+                      for i, ua in enumerate(agents, 1)])
+    assert r.json()["tracked"] == len(agents)
+    assert [x["outcome"] for x in ep.received()] == list(agents.values())
+    assert len(visits(ep)) == 4

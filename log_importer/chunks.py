@@ -19,7 +19,7 @@ from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from .config import Config
-from .tracking import replay_args, request_builder, visitor_key
+from .tracking import host_key, replay_args, request_builder, visitor_key
 
 NO_HOST_KEY = "no-hostname-found-in-log"
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
@@ -85,6 +85,7 @@ class ChunkProcessor:
         self.build = request_builder(config)
         self._parsers: dict = {}
         self._hosts: dict = {}
+        self._site_keys: dict = {}  # host -> its site key (tracking.host_key)
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
         try:
             self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
@@ -175,6 +176,9 @@ class ChunkProcessor:
         path_info = self.classifier.path_info
         path_cache = self.classifier._paths
         hosts = self._hosts
+        site_keys = self._site_keys
+        if len(site_keys) > MEMO_ENTRIES:
+            site_keys.clear()
         raw_paths = self._raw_paths
         plain = len(parser.fields) == len(FIELDS)
         crlf = b"\r" in data
@@ -262,8 +266,12 @@ class ChunkProcessor:
                     invalid(i, "replayed request has no idsite", line)
                     continue
                 key = REPLAY_KEY_PREFIX + str(rargs["idsite"])
+            elif host is None:
+                key = NO_HOST_KEY
             else:
-                key = host or NO_HOST_KEY
+                key = site_keys.get(host)
+                if key is None:
+                    key = site_keys[host] = host_key(host)
             if static is not None:
                 site = static
             elif resolve_all is not None:

@@ -28,12 +28,14 @@ TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
 class TrackerTransport:
     """Posts batches to the tracker: bulk JSON, or one form POST per hit (--disable-bulk-tracking)."""
 
-    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None):
+    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None,
+                 tracker_url: str | None = None, ssl_context=None):
+        """`tracker_url`: where the pre-flight found the tracker (after redirects), else --url's."""
         self.config = config
         self.token = token
         query = "queuedtracking=0" + ("&debug=1" if config.debug_tracker else "")
-        self.url = with_suffix(config.tracker_url, config.request_suffix, query)
-        self.http = TrackerHttp(config, self.url, client, USER_AGENT)
+        self.url = with_suffix(tracker_url or config.tracker_url, config.request_suffix, query)
+        self.http = TrackerHttp(config, self.url, client, USER_AGENT, ssl_context)
         self.stop_event = stop_event or threading.Event()
         self._token_json = orjson.dumps(token or "")
         self.on_retry = None  # callback(outcome) for counting retries

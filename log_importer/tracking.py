@@ -31,6 +31,18 @@ def replay_args(query_string: str, add_seconds: int = 0) -> dict:
     return args
 
 
+def host_key(host: str) -> str:
+    """The host as sites are looked up and created: lowercase, without port, without a leading
+    `www.` (Matomo's getSitesIdFromSiteUrl tries the www variants itself). "WWW.Example.com:8080"
+    and "example.com" are the same site; an IPv6 host keeps its brackets."""
+    host = host.strip().strip('"').lower().strip(".")
+    if host.startswith("["):
+        host = host.partition("]")[0] + "]"
+    else:
+        host = host.partition(":")[0].rstrip(".")
+    return host[4:] if host.startswith("www.") and len(host) > 4 else host
+
+
 def visitor_key(replay_args: dict | None, ip: str) -> str:
     """What keeps one visitor's hits together (and in order) on one sender."""
     if replay_args:

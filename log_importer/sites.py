@@ -150,17 +150,24 @@ class SiteResolver:
         found = self._main_urls.get(idsite)
         if found is not None:
             return found
-        if self.writable is not None and idsite not in self.writable:
+        if not self.can_write(idsite):
             raise ConfigError(self._no_write_access(idsite, option))
         try:
             site = self.api.call("SitesManager.getSiteFromId", idSite=idsite)
         except ApiError as e:
+            if self.superuser and idsite not in self.writable:  # "An unexpected website was found…"
+                raise ConfigError("%s %s: site %s does not exist in Matomo" % (option, idsite, idsite)) from None
             raise ConfigError("%s %s: %s" % (option, idsite, e)) from None
         if not isinstance(site, dict) or not site.get("main_url"):
             raise ConfigError("%s %s: Matomo returned no main URL for this site" % (option, idsite))
         url = str(site["main_url"]).rstrip("/")
         self._main_urls[idsite] = url
         return url
+
+    def can_write(self, idsite) -> bool:
+        """Whether the token may write to the site (a super user's: every site, also one created
+        by another importer since the run started)."""
+        return self.writable is None or self.superuser or idsite in self.writable
 
     def _no_write_access(self, idsite, option) -> str:
         if self.superuser:
@@ -208,7 +215,7 @@ class SiteResolver:
             raise ConfigError("cannot look up the site of host %s: %s" % (key, e)) from None
         ids = sorted({i for i in (_int_id(r.get("idsite") if isinstance(r, dict) else r)
                                   for r in (rows if isinstance(rows, list) else [])) if i is not None})
-        usable = [i for i in ids if self.writable is None or i in self.writable]
+        usable = [i for i in ids if self.can_write(i)]
         if ids and not usable and not quiet:
             log.warning("host %s is Matomo site %s, which the token cannot write to: its hits are skipped",
                         key, ids[0])

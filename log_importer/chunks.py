@@ -92,7 +92,8 @@ class ChunkProcessor:
         except (UnicodeDecodeError, LookupError):
             self.ascii_compatible = False
         extra = []
-        for g in list(config.page_cvar_groups) + list(config.visit_cvar_groups):
+        for g in (list(config.page_cvar_groups) + list(config.visit_cvar_groups)
+                  + list(config.visit_dimension_groups) + list(config.action_dimension_groups)):
             if g not in extra:
                 extra.append(g)
         self.extra_groups = tuple(extra)
@@ -134,6 +135,8 @@ class ChunkProcessor:
                          if c.replay_tracking_expected_tracker_file else ["piwik.php", "matomo.php"])
         page_groups = [(parser.fields.index(g), name) for g, name in c.page_cvar_groups.items()]
         visit_groups = [(parser.fields.index(g), name) for g, name in c.visit_cvar_groups.items()]
+        dimension_groups = [(parser.fields.index(g), "dimension%d" % ident) for g, ident in
+                            list(c.visit_dimension_groups.items()) + list(c.action_dimension_groups.items())]
         header_driven = task.fmt.header_driven
         sites = task.sites
         static = sites.static
@@ -317,8 +320,11 @@ class ChunkProcessor:
                 pcv = tuple((name, f[j]) for j, name in page_groups if f[j] is not None and f[j] != "-")
             if visit_groups:
                 vcv = tuple((name, f[j]) for j, name in visit_groups if f[j] is not None and f[j] != "-")
+            dims = ()
+            if dimension_groups:
+                dims = tuple((name, f[j]) for j, name in dimension_groups if f[j] is not None and f[j] != "-")
             body = dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
-                               ec, ea, en, flags, pcv, vcv, rargs, site.idsite,
+                               ec, ea, en, flags, pcv, vcv, dims, rargs, site.idsite,
                                (site.scheme + "://" + host) if host is not None else site.main_url))
             p = crc32((visitor_key(rargs, ip) if replay else ip).encode()) % nparts if nparts > 1 else 0
             out[p].append(body)

@@ -20,6 +20,7 @@ from .batching import Batch
 from .config import Config
 from .responses import FATAL, OK, RETRY, Outcome, backoff_delay, classify_bulk, classify_exception, classify_single
 from .tracker_http import TrackerHttp
+from .tracking import php_form_pairs
 
 log = logging.getLogger("log_importer")
 TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
@@ -94,10 +95,9 @@ class TrackerTransport:
         return classify_bulk(response.status_code, response.headers, response.content, count)
 
     def _post_one(self, params: dict) -> Outcome:
-        form = {k: (v if isinstance(v, str) else orjson.dumps(v).decode() if isinstance(v, (dict, list)) else str(v))
-                for k, v in params.items()}
+        form = php_form_pairs(params)  # replayed nested parameters as a[b][0]=...
         if self.token:
-            form["token_auth"] = self.token
+            form.append(("token_auth", self.token))
         response = self.http.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
         if self.config.debug_tracker:
             log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])

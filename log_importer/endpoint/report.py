@@ -4,10 +4,14 @@ Visits are counted per UTC day of their first action (a visit never crosses midn
 per UTC day of the action. `visitors` counts distinct visitor ids. `top_pages` are the ten most
 viewed pageview URLs; `top_referrers` the ten most frequent visit referrers, leaving out
 referrers from the site's own hosts (Matomo counts those as direct entries).
+`custom_dimensions` (only for sites that received some): per dimension ID, its ten most
+frequent values with the number of stored hits that carried them (`dimensionID` parameters).
 """
 from __future__ import annotations
 
 import html
+
+import orjson
 
 from .sites import host_of, strip_www
 
@@ -63,6 +67,17 @@ def build(store, sites: dict) -> dict:
         own = sites[idsite].hosts if idsite in sites else frozenset()
         if len(top) < TOP and strip_www(host_of(ref)) not in own:
             top.append([ref, n])
+    for idsite, params in store.query(
+            "SELECT idsite, params FROM request WHERE outcome = 'stored' AND params LIKE '%\"dimension%'"):
+        dims = site(idsite).setdefault("custom_dimensions", {})
+        for key, value in orjson.loads(params).items():
+            if key.startswith("dimension") and key[9:].isdigit() and value not in (None, ""):
+                values = dims.setdefault(key[9:], {})
+                values[str(value)] = values.get(str(value), 0) + 1
+    for s in out.values():  # custom dimension ID -> [[value, hits], ...], most hits first
+        if "custom_dimensions" in s:
+            s["custom_dimensions"] = {d: [list(kv) for kv in sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
+                                      for d, v in sorted(s["custom_dimensions"].items(), key=lambda x: int(x[0]))}
     return {"sites": out}
 
 
@@ -112,5 +127,8 @@ def render_html(report: dict, sites: dict) -> str:
             if s[key]:
                 out.append("<h3>%s</h3><table>%s</table>" % (label, "".join(
                     "<tr><td>%s</td><td>%d</td></tr>" % (e(u), n) for u, n in s[key])))
+        for ident, values in s.get("custom_dimensions", {}).items():
+            out.append("<h3>Custom dimension %s</h3><table>%s</table>" % (e(ident), "".join(
+                "<tr><td>%s</td><td>%d</td></tr>" % (e(v), n) for v, n in values)))
     out.append("<p><a href='/report.json'>report.json</a></p></body></html>")
     return "".join(out)

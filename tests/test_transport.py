@@ -201,3 +201,16 @@ def test_https_proxy_from_the_environment(endpoint, pki, tmp_path, monkeypatch):
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_api_url_tracker_path_and_request_suffix(endpoint, tmp_path):
+    """--api-url: the Reporting API elsewhere than the tracker (a second endpoint with the same sites)."""
+    tracker, api = endpoint(), endpoint()
+    code, text = importer(["--url", tracker.url, "--api-url", api.url, "--token-auth", TOKEN,
+                           "--tracker-endpoint-path", "matomo.php", "--request-suffix", "instance=7",
+                           write(tmp_path, [line(host="blog.example.org")])])
+    assert code == 0, text
+    assert {h["path"].split("?")[0] for h in api.http_log} == {"/index.php"}
+    assert {h["path"] for h in tracker.http_log} == {"/matomo.php?queuedtracking=0&instance=7"}
+    assert [r["params"]["idsite"] for r in tracker.received()] == [2] and api.received() == []
+    assert all(h["path"] == "/index.php?instance=7" for h in api.http_log)

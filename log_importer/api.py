@@ -102,11 +102,6 @@ def with_suffix(url: str, suffix: str | None, query: str = "") -> str:
     return url + ("?" + "&".join(parts) if parts else "")
 
 
-def hide(text: str, *secrets) -> str:
-    """The text with every secret replaced (see redaction.redact)."""
-    return redact(text, *secrets)
-
-
 class MatomoApi:
     def __init__(self, config: Config, client: httpx.Client, token: str | None = None,
                  sleep=time.sleep):
@@ -140,7 +135,7 @@ class MatomoApi:
                 if isinstance(e, httpx.TimeoutException):
                     problem += " (--request-timeout=%g s)" % self.config.request_timeout
                 if outcome.kind != RETRY or attempt == attempts:
-                    raise ConfigError(hide(problem + " (check --url / --api-url)", token, self.config.password))
+                    raise ConfigError(redact(problem + " (check --url / --api-url)", token, self.config.password))
                 self.sleep(backoff_delay(attempt, self.config.retry_delay))
                 continue
             if response.status_code >= 500 and attempt < attempts:
@@ -171,7 +166,7 @@ class MatomoApi:
                 "(and --auth-user if Matomo is behind HTTP basic auth)"
                 % (self.config.api_endpoint, status, kind, method)) from None
         if isinstance(result, dict) and result.get("result") == "error":
-            message = hide(str(result.get("message", "")), token, self.config.password)
+            message = redact(str(result.get("message", "")), token, self.config.password)
             if status == 401 and "authenticate" in message:
                 raise ConfigError("Matomo refused the token: it is invalid or expired (%s): check --token-auth"
                                   % message)

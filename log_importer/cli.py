@@ -408,8 +408,9 @@ def setup_logging(config: Config, stream):
     logger.handlers[:] = []
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("log-importer: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
     logger.addHandler(handler)
+    # On the logger: every handler (the progress bar's too) gets the records redacted.
+    logger.filters[:] = [RedactingFilter()]
     logger.setLevel(logging.DEBUG if config.debug else logging.INFO)
     logger.propagate = False
     logging.getLogger("httpx").setLevel(logging.WARNING)

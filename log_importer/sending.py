@@ -15,9 +15,10 @@ import httpx
 import orjson
 
 from .acks import Acknowledger
-from .api import USER_AGENT, hide, with_suffix
+from .api import USER_AGENT, with_suffix
 from .batching import Batch
 from .config import Config
+from .redaction import redact
 from .responses import FATAL, OK, RETRY, Outcome, backoff_delay, classify_bulk, classify_exception, classify_single
 from .tracker_http import TrackerHttp
 from .tracking import php_form_pairs
@@ -79,13 +80,13 @@ class TrackerTransport:
                 break
             delay = backoff_delay(attempt, self.config.retry_delay, outcome.retry_after)
             log.warning("%s; retrying in %.1f s (attempt %d of %d)",
-                        hide(outcome.message, self.token), delay, attempt + 1, attempts)
+                        redact(outcome.message, self.token), delay, attempt + 1, attempts)
             if self.on_retry is not None:
                 self.on_retry(outcome)
             if self.stop_event.wait(delay):
                 return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message)
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
-                       % (attempts, hide(outcome.message, self.token)))
+                       % (attempts, redact(outcome.message, self.token)))
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
         body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .api import post, ssl_context
 from .config import Config
 
 log = logging.getLogger("log_importer")
@@ -73,7 +74,6 @@ class TrackerHttp:
         self.port = parts.port
         self.target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         if self.https and self._context is None:
-            from .api import ssl_context
             self._context = ssl_context(self._config)
         self.ssl_context = self._context if self.https else None
         self.via_httpx = _proxied(url)
@@ -100,7 +100,6 @@ class TrackerHttp:
         return Response(answer.status, answer.headers, content)
 
     def _post_httpx(self, body, content_type):
-        from .api import post
         url = self.url
         r, final = post(self.client, url, content=body, headers={"Content-Type": content_type})
         if final != url:

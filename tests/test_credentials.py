@@ -121,7 +121,7 @@ def test_secrets_are_hidden_in_debug_output_summary_and_state(endpoint, tmp_path
     code, text = importer(["--url", url, "--token-auth-file", token_file(tmp_path), "--idsite", 1, "-d", "-d",
                            "--debug-tracker", "--auth-user", "u", "--auth-password", "pa55word",
                            "--summary-json", summary, "--state-dir", state, "--retry-delay", 0,
-                           "--recorder-max-payload-size", 5, log])
+                           "--recorder-max-payload-size", 5, "--show-progress", log])
     assert code == 0, text
     assert "tracker answer" in text and "retrying" in text
     written = text + summary.read_text() + "".join(p.read_text() for p in state.rglob("*.json"))
@@ -232,3 +232,20 @@ def test_default_config_file_and_its_errors(endpoint, tmp_path, monkeypatch):
     code, text = importer(["--config-file", ini, log])
     assert code == 2 and "--config-file %s:" % ini in text and "Traceback" not in text
     os.remove(default)
+
+
+def test_log_records_are_redacted_also_under_the_progress_bar():
+    import io
+    import logging
+    from tqdm.contrib.logging import logging_redirect_tqdm
+    from log_importer.cli import setup_logging
+    from log_importer.config import Config
+    stream = io.StringIO()
+    setup_logging(Config(debug=1), stream)
+    redaction.register(TOKEN)
+    log = logging.getLogger("log_importer")
+    log.warning("answer: %s", "token_auth=%s" % TOKEN)
+    with logging_redirect_tqdm(loggers=[log]):  # swaps the handler for tqdm's own
+        log.handlers[0].stream = stream
+        log.warning("under the bar: %s", TOKEN)
+    assert TOKEN not in stream.getvalue() and stream.getvalue().count("<hidden>") == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -76,9 +77,9 @@ def check_matomo(config: Config, api: MatomoApi, client: httpx.Client, token: st
         raise ConfigError("%s is not a Matomo API: API.getMatomoVersion answered %s: check --url / --api-url"
                           % (c.api_endpoint, orjson.dumps(version)[:80].decode("utf-8", "replace")))
     log.debug("Matomo version: %s", value)
-    url = with_suffix(c.tracker_url, c.request_suffix, "queuedtracking=0")
     if not c.bulk_tracking:
-        return c.tracker_url
+        return check_single_tracker(c, client)
+    url = with_suffix(c.tracker_url, c.request_suffix, "queuedtracking=0")
     body = b'{"requests":[],"token_auth":' + orjson.dumps(token) + b"}"
     try:
         r, final = post(client, url, content=body, headers={"Content-Type": "application/json"})
@@ -109,3 +110,25 @@ def check_matomo(config: Config, api: MatomoApi, client: httpx.Client, token: st
         raise ConfigError("%s answered an HTML page, not Matomo's tracker: check --tracker-endpoint-path "
                           "(matomo.php or piwik.php)" % c.tracker_url)
     raise ConfigError("the tracker at %s is not usable: %s" % (c.tracker_url, outcome.message))
+
+
+def check_single_tracker(config: Config, client: httpx.Client) -> str:
+    """--disable-bulk-tracking: a GET without parameters gets Matomo's "This resource is part of
+    Matomo" text (core/Tracker/Response.php, monitoring use). Returns the tracker URL."""
+    c = config
+    try:
+        r = client.get(with_suffix(c.tracker_url, c.request_suffix), follow_redirects=True)
+    except httpx.HTTPError as e:
+        raise ConfigError("cannot reach the tracker at %s: %s (check --url and --tracker-endpoint-path)"
+                          % (c.tracker_url, e)) from None
+    if r.status_code == 404:
+        raise ConfigError("the tracker %s does not exist (HTTP 404): check --url and "
+                          "--tracker-endpoint-path" % c.tracker_url)
+    if MATOMO_TEXT not in r.content:
+        raise ConfigError("%s did not answer like Matomo's tracker (HTTP %d): check --tracker-endpoint-path "
+                          "(matomo.php or piwik.php)" % (c.tracker_url, r.status_code))
+    final = str(r.url).partition("?")[0]
+    if urlsplit(c.tracker_url).scheme == "https" and not final.startswith("https:"):
+        raise ConfigError("the tracker at %s redirects to %s: refusing to send the token in clear"
+                          % (c.tracker_url, final))
+    return final

@@ -51,6 +51,11 @@ def one_line_exit_2(code, text, ep=None):
      "--add-sites-new-hosts needs a super user's token: this token cannot create sites"),
     (["--token-auth", TOKEN, "--idsite", 1, "--tracker-endpoint-path", "/nope.php"],
      "the tracker http://{host}/nope.php does not exist (HTTP 404): check --url and --tracker-endpoint-path"),
+    (["--token-auth", TOKEN, "--idsite", 1, "--tracker-endpoint-path", "/nope.php", "--disable-bulk-tracking"],
+     "the tracker http://{host}/nope.php does not exist (HTTP 404): check --url and --tracker-endpoint-path"),
+    (["--token-auth", TOKEN, "--idsite", 1, "--tracker-endpoint-path", "/index.php", "--disable-bulk-tracking"],
+     "http://{host}/index.php did not answer like Matomo's tracker (HTTP 200): check --tracker-endpoint-path "
+     "(matomo.php or piwik.php)"),
     (["--token-auth", TOKEN, "--idsite", 1, "--tracker-endpoint-path", "/index.php"],
      "http://{host}/index.php answered an HTML page, not Matomo's tracker: check --tracker-endpoint-path "
      "(matomo.php or piwik.php)"),

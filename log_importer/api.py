@@ -1,48 +1,105 @@
 """The HTTP client and the few Reporting API calls the importer makes.
 
-The token travels in POST bodies only, never in a URL, a log line or an error message.
+The token travels in POST bodies only, never in a URL, a log line or an error message
+(redaction.py). Redirects are followed by `post`, keeping the method and the body (http → https
+on a Matomo behind a redirecting web server; httpx, like browsers, would turn a 301/302 POST into
+a GET without the body); a redirect from https to http is refused, as it would send the token in
+clear. TLS: the system's certificate authorities (httpx's), or --ca-bundle, or none with
+--accept-invalid-ssl-certificate; --client-cert/--client-key for client authentication.
 """
 from __future__ import annotations
 
+import ssl
 import time
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import orjson
 
 from . import __version__
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
+from .redaction import redact
 from .responses import RETRY, backoff_delay, classify_exception
 
 USER_AGENT = "Matomo/LogImport log-importer/%s" % __version__
+MAX_REDIRECTS = 5
+# Matomo 5's answer to a wrong or expired token_auth sent in a POST body: HTTP 401 and an HTML
+# error page, even with format=json (behaviour spec, section 7.1).
+BAD_TOKEN_TEXT = b"Unable to authenticate with the provided token"
 
 
 class ApiError(Exception):
     """Matomo answered {"result": "error", "message": ...}."""
 
 
-def make_client(config: Config) -> httpx.Client:
+class RedirectError(httpx.HTTPError):
+    """A redirect that is not followed (too many, or from https to http)."""
+
+
+def ssl_context(config: Config) -> ssl.SSLContext:
+    """The TLS context of every connection to Matomo (API and tracker). Raises UsageError for an
+    unusable --ca-bundle, --client-cert or --client-key."""
+    try:
+        if config.accept_invalid_ssl_certificate:
+            context = httpx.create_ssl_context(verify=False)
+        elif config.ca_bundle:
+            context = ssl.create_default_context(cafile=config.ca_bundle)
+        else:
+            context = httpx.create_ssl_context()
+    except (ssl.SSLError, OSError) as e:
+        raise UsageError("--ca-bundle %s: not a PEM file of certificates (%s)" % (config.ca_bundle, e)) from None
+    if config.client_cert:
+        try:
+            context.load_cert_chain(config.client_cert, config.client_key)
+        except (ssl.SSLError, OSError) as e:
+            raise UsageError("--client-cert %s%s: cannot load the certificate and its key (%s)"
+                             % (config.client_cert, " --client-key %s" % config.client_key
+                                if config.client_key else "", e)) from None
+    return context
+
+
+def make_client(config: Config, context: ssl.SSLContext | None = None) -> httpx.Client:
+    """The shared keep-alive httpx client (API calls; the tracker's proxied and redirected POSTs).
+    Proxies come from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)."""
     auth = None
     if config.auth_user is not None:
         auth = httpx.BasicAuth(config.auth_user, config.auth_password or "")
     limits = httpx.Limits(max_connections=config.recorders + 4, max_keepalive_connections=config.recorders + 4)
     return httpx.Client(
-        auth=auth, verify=not config.accept_invalid_ssl_certificate, limits=limits,
+        auth=auth, verify=context or ssl_context(config), limits=limits,
         timeout=httpx.Timeout(config.request_timeout), headers={"User-Agent": USER_AGENT},
-        follow_redirects=True)
+        follow_redirects=False)
+
+
+def redirect_target(url: str, status: int, headers) -> str | None:
+    """Where a 3xx answer sends a POST (None: not a redirect). Raises RedirectError for a
+    redirect from https to http."""
+    location = headers.get("location") if 300 <= status < 400 and status != 304 else None
+    if not location:
+        return None
+    target = urljoin(url, location)
+    if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
+        raise RedirectError("refusing a redirect from https to %s (the token would travel in clear)"
+                            % redact(target))
+    return target
+
+
+def post(client: httpx.Client, url: str, **kwargs) -> tuple[httpx.Response, str]:
+    """POST, following redirects with the same method and body; (response, final URL)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        response = client.post(url, **kwargs)
+        target = redirect_target(url, response.status_code, response.headers)
+        if target is None:
+            return response, url
+        response.close()
+        url = target
+    raise RedirectError("more than %d redirects from %s" % (MAX_REDIRECTS, redact(url)))
 
 
 def with_suffix(url: str, suffix: str | None, query: str = "") -> str:
     parts = [p for p in (query, (suffix or "").lstrip("?&")) if p]
     return url + ("?" + "&".join(parts) if parts else "")
-
-
-def hide(text: str, *secrets) -> str:
-    """The text with every secret replaced (too short a "secret" would mangle the words)."""
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "<hidden>")
-    return text
 
 
 class MatomoApi:
@@ -69,34 +126,51 @@ class MatomoApi:
         attempts = max(1, self.config.retry_max_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                response = self.client.post(self.url, data=data)
+                response, final = post(self.client, self.url, data=data)
+            except RedirectError as e:
+                raise ConfigError("the Matomo API at %s: %s" % (self.config.api_endpoint, e)) from None
             except httpx.HTTPError as e:
                 outcome = classify_exception(e, "it")
                 problem = "the Matomo API at %s: %s" % (self.config.api_endpoint, outcome.message)
                 if isinstance(e, httpx.TimeoutException):
                     problem += " (--request-timeout=%g s)" % self.config.request_timeout
                 if outcome.kind != RETRY or attempt == attempts:
-                    raise ConfigError(hide(problem + " (check --url / --api-url)", token, self.config.password))
+                    raise ConfigError(redact(problem + " (check --url / --api-url)", token, self.config.password))
                 self.sleep(backoff_delay(attempt, self.config.retry_delay))
                 continue
             if response.status_code >= 500 and attempt < attempts:
                 self.sleep(backoff_delay(attempt, self.config.retry_delay))
                 continue
+            if final != self.url:  # remember the redirect: later calls go straight there
+                self.url = final
             return self._decode(method, response, token)
 
     def _decode(self, method, response, token):
         body = response.content
+        status = response.status_code
+        if status == 401 and "basic" in response.headers.get("www-authenticate", "").lower():
+            raise ConfigError("the web server in front of Matomo asks for HTTP basic auth (HTTP 401): "
+                              "check --auth-user and --auth-password")
         try:
             result = orjson.loads(body)
         except orjson.JSONDecodeError:
+            if status == 401 and BAD_TOKEN_TEXT in body:
+                raise ConfigError("Matomo refused the token: it is invalid or expired (HTTP 401 \"Unable to "
+                                  "authenticate with the provided token\"): check --token-auth") from None
+            if status in (401, 403):
+                raise ConfigError("Matomo refused the token (HTTP %d) for %s: check --token-auth, and "
+                                  "--auth-user if Matomo is behind HTTP basic auth" % (status, method)) from None
             kind = response.headers.get("content-type", "?").split(";")[0]
             raise ConfigError(
-                "the Matomo API at %s answered HTTP %d with %s, not JSON, to %s: check --url / --api-url "
+                "%s is not a Matomo API: it answered HTTP %d with %s, not JSON, to %s: check --url / --api-url "
                 "(and --auth-user if Matomo is behind HTTP basic auth)"
-                % (self.config.api_endpoint, response.status_code, kind, method)) from None
+                % (self.config.api_endpoint, status, kind, method)) from None
         if isinstance(result, dict) and result.get("result") == "error":
-            message = hide(str(result.get("message", "")), token, self.config.password)
-            if response.status_code == 401:
+            message = redact(str(result.get("message", "")), token, self.config.password)
+            if status == 401 and "authenticate" in message:
+                raise ConfigError("Matomo refused the token: it is invalid or expired (%s): check --token-auth"
+                                  % message)
+            if status == 401:
                 raise ConfigError("Matomo refused the token for %s: %s (check --token-auth)" % (method, message))
             raise ApiError(message)
         if response.status_code >= 400:

@@ -23,6 +23,7 @@ import orjson
 
 from .config import Config
 from .errors import UsageError
+from .redaction import redact
 
 VERSION = 1
 FINGERPRINT_BYTES = 1024
@@ -54,7 +55,7 @@ class FileIdentity:
 def destination_of(config: Config) -> dict:
     """What makes two runs import into the same place."""
     return {
-        "tracker": config.tracker_url,
+        "tracker": redact(config.tracker_url),  # no URL password in the state file
         "idsite": config.idsite,
         "idsite_fallback": config.idsite_fallback,
         "add_sites_new_hosts": config.add_sites_new_hosts,

@@ -19,7 +19,7 @@ from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from .config import Config
-from .tracking import replay_args, request_builder, visitor_key
+from .tracking import host_key, replay_args, request_builder, visitor_key
 
 NO_HOST_KEY = "no-hostname-found-in-log"
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
@@ -86,13 +86,15 @@ class ChunkProcessor:
         self.build = request_builder(config, self.classifier.bots)
         self._parsers: dict = {}
         self._hosts: dict = {}
+        self._site_keys: dict = {}  # host -> its site key (tracking.host_key)
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
         try:
             self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
         except (UnicodeDecodeError, LookupError):
             self.ascii_compatible = False
         extra = []
-        for g in list(config.page_cvar_groups) + list(config.visit_cvar_groups):
+        for g in (list(config.page_cvar_groups) + list(config.visit_cvar_groups)
+                  + list(config.visit_dimension_groups) + list(config.action_dimension_groups)):
             if g not in extra:
                 extra.append(g)
         self.extra_groups = tuple(extra)
@@ -134,6 +136,8 @@ class ChunkProcessor:
                          if c.replay_tracking_expected_tracker_file else ["piwik.php", "matomo.php"])
         page_groups = [(parser.fields.index(g), name) for g, name in c.page_cvar_groups.items()]
         visit_groups = [(parser.fields.index(g), name) for g, name in c.visit_cvar_groups.items()]
+        dimension_groups = [(parser.fields.index(g), "dimension%d" % ident) for g, ident in
+                            list(c.visit_dimension_groups.items()) + list(c.action_dimension_groups.items())]
         header_driven = task.fmt.header_driven
         sites = task.sites
         static = sites.static
@@ -177,6 +181,9 @@ class ChunkProcessor:
         path_info = self.classifier.path_info
         path_cache = self.classifier._paths
         hosts = self._hosts
+        site_keys = self._site_keys
+        if len(site_keys) > MEMO_ENTRIES:
+            site_keys.clear()
         raw_paths = self._raw_paths
         plain = len(parser.fields) == len(FIELDS)
         crlf = b"\r" in data
@@ -264,8 +271,12 @@ class ChunkProcessor:
                     invalid(i, "replayed request has no idsite", line)
                     continue
                 key = REPLAY_KEY_PREFIX + str(rargs["idsite"])
+            elif host is None:
+                key = NO_HOST_KEY
             else:
-                key = host or NO_HOST_KEY
+                key = site_keys.get(host)
+                if key is None:
+                    key = site_keys[host] = host_key(host)
             if static is not None:
                 site = static
             elif resolve_all is not None:
@@ -311,8 +322,11 @@ class ChunkProcessor:
                 pcv = tuple((name, f[j]) for j, name in page_groups if f[j] is not None and f[j] != "-")
             if visit_groups:
                 vcv = tuple((name, f[j]) for j, name in visit_groups if f[j] is not None and f[j] != "-")
+            dims = ()
+            if dimension_groups:
+                dims = tuple((name, f[j]) for j, name in dimension_groups if f[j] is not None and f[j] != "-")
             body = dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
-                               ec, ea, en, flags, pcv, vcv, rargs, site.idsite,
+                               ec, ea, en, flags, pcv, vcv, dims, rargs, site.idsite,
                                (site.scheme + "://" + host) if host is not None else site.main_url))
             p = crc32((visitor_key(rargs, ip) if replay else ip).encode()) % nparts if nparts > 1 else 0
             out[p].append(body)

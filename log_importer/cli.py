@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import re
 import sys
 
@@ -11,7 +12,9 @@ import formats
 
 from . import __version__, bots
 from .config import DOWNLOAD_EXTENSIONS, Config
+from .credentials import token_and_password
 from .errors import EXIT_SIGINT, UsageError, UserError
+from .redaction import RedactingFilter, redact, register, register_url
 
 DESCRIPTION = """\
 Import web-server access logs into Matomo through its Tracking HTTP API.
@@ -20,6 +23,8 @@ A drop-in replacement for Matomo's import_logs.py: same options, same data in Ma
 FILE is a log file, a glob (expanded and sorted), - for standard input, or a .gz, .bz2, .xz or
 .zst file (recognised by content). By default the import keeps clean reports: it skips static
 files, bots, HTTP errors and redirects (see the --enable-* options)."""
+
+_DEFAULT_CONFIG_FILE = "~/.config/log-importer/config.toml"
 
 EPILOG = """\
 exit status: 0 success; 1 the import started but stopped (Matomo kept failing or refused a batch);
@@ -69,6 +74,22 @@ def _positive(value):
     return n
 
 
+def _non_negative_int(value):
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must not be negative, got %d" % n)
+    return n
+
+
+def _dimension_pairs(value):
+    pairs = _pairs(value)
+    for group, ident in pairs.items():
+        if not ident.isdigit() or int(ident) < 1:
+            raise argparse.ArgumentTypeError("expected GROUP=ID with a custom dimension ID (a positive "
+                                             "number), got %s=%s" % (group, ident))
+    return {g: int(i) for g, i in pairs.items()}
+
+
 def _non_negative_float(value):
     n = float(value)
     if n < 0:
@@ -94,16 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--api-url", help="URL for the Reporting API calls when it differs from --url")
     g.add_argument("--tracker-endpoint-path", default="/piwik.php", help="tracker path (default: %(default)s)")
     g.add_argument("--token-auth", help="a token_auth with write or admin access to the sites (super user for "
-                   "--add-sites-new-hosts); with a super-user token Matomo tells which lines it refused")
-    g.add_argument("--login", help="Matomo login: a token is created with --password")
-    g.add_argument("--password", help="password of --login")
-    g.add_argument("--config", dest="config_file",
+                   "--add-sites-new-hosts); with a super-user token Matomo tells which lines it refused. "
+                   "Visible in the process list: prefer --token-auth-file or MATOMO_TOKEN_AUTH")
+    g.add_argument("--token-auth-file", metavar="FILE",
+                   help="read the token_auth from FILE (refused when others may read it: chmod 600)")
+    g.add_argument("--login", help="Matomo login: a token is created with --password (or MATOMO_PASSWORD)")
+    g.add_argument("--password", help="password of --login; prefer the MATOMO_PASSWORD environment variable")
+    g.add_argument("--config", dest="matomo_config", metavar="CONFIG_FILE",
                    help="path of Matomo's config/config.ini.php: get a token through the local PHP installation "
-                   "when neither --token-auth nor --login is given")
+                   "when no token, MATOMO_TOKEN_AUTH or --login is given")
+    g.add_argument("--config-file", metavar="FILE",
+                   help="a TOML or INI file holding any of these options (default: %s, when it exists); the "
+                   "command line wins" % _DEFAULT_CONFIG_FILE)
     g.add_argument("--auth-user", help="HTTP basic auth user")
     g.add_argument("--auth-password", help="HTTP basic auth password")
     g.add_argument("--accept-invalid-ssl-certificate", action="store_true",
                    help="do not verify Matomo's TLS certificate")
+    g.add_argument("--ca-bundle", metavar="FILE",
+                   help="PEM file of the certificate authorities to trust for Matomo's TLS certificate "
+                   "(instead of the system's)")
+    g.add_argument("--client-cert", metavar="FILE",
+                   help="PEM client certificate for TLS client authentication (with its key, or see --client-key)")
+    g.add_argument("--client-key", metavar="FILE", help="PEM private key of --client-cert")
     g.add_argument("--request-suffix", help="extra query text appended to every tracker and API request URL")
     g.add_argument("--request-timeout", type=_non_negative_float, default=300.0,
                    help="seconds to wait for an answer from Matomo (default: %(default)s)")
@@ -117,7 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--idsite", type=int, help="track every hit in this site (no lookup by host)")
     g.add_argument("--idsite-fallback", type=int, help="site for hosts that match no Matomo site")
     g.add_argument("--add-sites-new-hosts", action="store_true",
-                   help="create a Matomo site for each host that matches none")
+                   help="create a Matomo site for each host that matches none (never twice: hosts are "
+                   "compared without www. and port)")
+    g.add_argument("--max-new-sites", type=_non_negative_int, default=50, metavar="N",
+                   help="with --add-sites-new-hosts: create at most N sites in a run; hits of further new "
+                   "hosts are skipped as matching no site (default: %(default)s)")
+    g.add_argument("--site-map", metavar="FILE",
+                   help="lines 'host-pattern idsite' (fnmatch patterns, # comments): the first pattern that "
+                   "matches a hit's host gives its site, before any lookup in Matomo")
     g.add_argument("--hostname", dest="hostnames", action="append", default=[], metavar="PATTERN",
                    help="import only hits whose host matches this fnmatch pattern (e.g. *example.com); repeatable")
     g.add_argument("--include-host", dest="include_hosts", action="append", default=[], metavar="HOST",
@@ -199,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
                    default=[], metavar="GROUP=NAME", help="track a regex group as a visit custom variable; repeatable")
     g.add_argument("--regex-group-to-page-cvar", dest="page_cvar_groups", type=_pair_list, action="append",
                    default=[], metavar="GROUP=NAME", help="track a regex group as a page custom variable; repeatable")
+    g.add_argument("--regex-group-to-visit-dimension", dest="visit_dimension_groups", type=_dimension_pairs,
+                   action="append", default=[], metavar="GROUP=ID",
+                   help="send a regex group as the visit-scope custom dimension ID (dimensionID); repeatable")
+    g.add_argument("--regex-group-to-action-dimension", dest="action_dimension_groups", type=_dimension_pairs,
+                   action="append", default=[], metavar="GROUP=ID",
+                   help="send a regex group as the action-scope custom dimension ID (dimensionID); repeatable")
     g.add_argument("--replay-tracking", action="store_true",
                    help="replay the piwik.php / matomo.php requests found in the logs (sent with rec=0)")
     g.add_argument("--replay-tracking-expected-tracker-file", metavar="NAME",
@@ -254,8 +300,34 @@ def _merge(dicts):
     return out
 
 
+def _parse(argv):
+    """The parsed arguments: --config-file's options (or the default file's), then the command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--config-file")
+    path = pre.parse_known_args(argv)[0].config_file
+    if path is None:
+        from .config_file import default_path
+        path = default_path() if os.path.exists(default_path()) else None
+    from_file, files = [], []
+    if path:
+        from .config_file import arguments
+        from_file, files = arguments(path, parser._option_string_actions)
+    a = parser.parse_args(from_file + argv)
+    if not a.files:
+        a.files = files
+    return a
+
+
+def _readable(path, option):
+    if path and not os.access(path, os.R_OK):
+        raise UsageError("%s %s: %s" % (option, path, "no such file" if not os.path.exists(path)
+                                        else "not readable by this user"))
+
+
 def config_from_args(argv=None) -> Config:
-    a = build_parser().parse_args(argv)
+    a = _parse(argv)
     if not a.files:
         raise UsageError("no log file given (use - for standard input)")
     url = a.url
@@ -270,8 +342,23 @@ def config_from_args(argv=None) -> Config:
         a.tracker_endpoint_path = "/" + a.tracker_endpoint_path
     if a.log_format_name and a.log_format_name not in formats.REGISTRY and not a.log_format_regex:
         raise UsageError("unknown --log-format-name %r (known: %s)" % (a.log_format_name, ", ".join(formats.names())))
-    if a.login and not a.password:
-        raise UsageError("--login needs --password")
+    token, password = token_and_password(a.token_auth, a.token_auth_file, a.login, a.password)
+    register(token, password, a.auth_password)
+    register_url(url)
+    register_url(api_url)
+    for text, option in ((a.request_suffix, "--request-suffix"), (url, "--url"), (api_url, "--api-url")):
+        if text and "token_auth" in text.lower():
+            raise UsageError("%s must not hold token_auth: the token never travels in a URL (use "
+                             "--token-auth-file or MATOMO_TOKEN_AUTH)" % option)
+    for path, option in ((a.ca_bundle, "--ca-bundle"), (a.client_cert, "--client-cert"),
+                         (a.client_key, "--client-key")):
+        _readable(path, option)
+    if a.client_key and not a.client_cert:
+        raise UsageError("--client-key needs --client-cert")
+    site_map = []
+    if a.site_map:
+        from .sites import read_site_map
+        site_map = read_site_map(a.site_map)
     downloads = DOWNLOAD_EXTENSIONS
     if a.download_extensions:
         downloads = frozenset(e.strip().lower() for e in a.download_extensions.split(",") if e.strip())
@@ -289,11 +376,13 @@ def config_from_args(argv=None) -> Config:
         raise UsageError("--bot-dimension needs --enable-bots (without it, bots are not sent)")
     config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
-        token_auth=a.token_auth, login=a.login, password=a.password, config_file=a.config_file,
+        token_auth=token, login=a.login, password=password, config_file=a.matomo_config,
         auth_user=a.auth_user, auth_password=a.auth_password,
-        accept_invalid_ssl_certificate=a.accept_invalid_ssl_certificate, request_suffix=a.request_suffix,
+        accept_invalid_ssl_certificate=a.accept_invalid_ssl_certificate, ca_bundle=a.ca_bundle,
+        client_cert=a.client_cert, client_key=a.client_key, request_suffix=a.request_suffix,
         request_timeout=a.request_timeout, retry_max_attempts=a.retry_max_attempts, retry_delay=a.retry_delay,
         idsite=a.idsite, idsite_fallback=a.idsite_fallback, add_sites_new_hosts=a.add_sites_new_hosts,
+        max_new_sites=a.max_new_sites, site_map=site_map,
         hostnames=a.hostnames, include_hosts=[h.lower() for h in a.include_hosts],
         exclude_hosts=[h.lower() for h in a.exclude_hosts], log_hostname=a.log_hostname,
         log_format_name=a.log_format_name, log_format_regex=a.log_format_regex, log_date_format=a.log_date_format,
@@ -313,6 +402,8 @@ def config_from_args(argv=None) -> Config:
         title_category_delimiter=a.title_category_delimiter,
         track_http_method=bool(a.track_http_method) and a.track_http_method not in ("0", "false", "False"),
         visit_cvar_groups=_merge(a.visit_cvar_groups), page_cvar_groups=_merge(a.page_cvar_groups),
+        visit_dimension_groups=_merge(a.visit_dimension_groups),
+        action_dimension_groups=_merge(a.action_dimension_groups),
         replay_tracking=a.replay_tracking,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
@@ -341,6 +432,8 @@ def setup_logging(config: Config, stream):
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("log-importer: %(levelname)s: %(message)s"))
     logger.addHandler(handler)
+    # On the logger: every handler (the progress bar's too) gets the records redacted.
+    logger.filters[:] = [RedactingFilter()]
     logger.setLevel(logging.DEBUG if config.debug else logging.INFO)
     logger.propagate = False
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -364,7 +457,7 @@ def main(argv=None) -> int:
             setup_logging(config, err)
             code = run(config, out, err)
         except UserError as e:
-            err.write("log-importer: error: %s\n" % e)
+            err.write("log-importer: error: %s\n" % redact(e))
             code = e.exit_code
         except KeyboardInterrupt:
             err.write("log-importer: interrupted\n")

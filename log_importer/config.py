@@ -45,6 +45,9 @@ class Config:
     auth_user: str | None = None
     auth_password: str | None = dataclasses.field(default=None, repr=False)
     accept_invalid_ssl_certificate: bool = False
+    ca_bundle: str | None = None  # PEM file of the CAs to trust instead of the system's
+    client_cert: str | None = None  # PEM client certificate (TLS client authentication)
+    client_key: str | None = None  # its key, when not in the certificate file
     request_suffix: str | None = None
     request_timeout: float = 300.0
     retry_max_attempts: int = 3
@@ -54,6 +57,8 @@ class Config:
     idsite: int | None = None
     idsite_fallback: int | None = None
     add_sites_new_hosts: bool = False
+    max_new_sites: int = 50  # sites --add-sites-new-hosts may create in one run
+    site_map: list = field(default_factory=list)  # [(fnmatch pattern, idsite)], first match wins
     hostnames: list[str] = field(default_factory=list)
     include_hosts: list[str] = field(default_factory=list)
     exclude_hosts: list[str] = field(default_factory=list)
@@ -96,6 +101,8 @@ class Config:
     track_http_method: bool = False
     visit_cvar_groups: dict[str, str] = field(default_factory=dict)
     page_cvar_groups: dict[str, str] = field(default_factory=dict)
+    visit_dimension_groups: dict[str, int] = field(default_factory=dict)  # regex group -> dimension ID
+    action_dimension_groups: dict[str, int] = field(default_factory=dict)
     replay_tracking: bool = False
     replay_tracking_expected_tracker_file: str | None = None
 

@@ -11,6 +11,7 @@ import os
 
 from .config import Config
 from .errors import EXIT_FAILED, EXIT_OK, ImportFailed, UserError
+from .redaction import redact
 from .sources import SourceError, copy_lines
 from .stats import Stats
 from .summary import render, summary_data
@@ -33,7 +34,7 @@ def finish(config: Config, stats: Stats, fatal: str | None, signals, aborted: bo
             signals.name, "in-flight batches were abandoned" if aborted and not fatal
             else "batches already sent were finished")
     write_invalid_lines(config, stats)
-    out.write(render(stats, config, interrupted or fatal, store_path if not config.dry_run else None))
+    out.write(redact(render(stats, config, interrupted or fatal, store_path if not config.dry_run else None)))
     out.flush()
     if signals.exit_code is not None:
         code = signals.exit_code
@@ -75,7 +76,7 @@ def write_summary_json(config: Config, stats: Stats, code: int, fatal: str | Non
     path = config.summary_json
     if not path:
         return
-    data = summary_data(stats, config, code, fatal, signal_name, state_path)
+    data = summary_data(stats, config, code, redact(fatal) if fatal else None, signal_name, state_path)
     try:
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf8") as f:

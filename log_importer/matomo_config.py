@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 from .config import Config
 from .errors import ConfigError
 
-NO_TOKEN = "no token: give --token-auth, or --login and --password (or --config with a local Matomo)"
+NO_TOKEN = ("no token: give --token-auth-file, MATOMO_TOKEN_AUTH or --token-auth, or --login with "
+            "MATOMO_PASSWORD or --password (or --config with a local Matomo)")
 
 
 def token_from_config(config: Config, php: str = "php") -> str:

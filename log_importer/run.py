@@ -136,7 +136,8 @@ class Importer:
                 acks.batch_done(batch, Outcome(OK, tracked=batch.count))
             return emit
         conn = self.connection
-        transport = self.transport = TrackerTransport(self.config, conn.client, conn.token, self.stop_event)
+        transport = self.transport = TrackerTransport(self.config, conn.client, conn.token, self.stop_event,
+                                                      conn.tracker_url, conn.ssl_context)
         transport.on_retry = self._count_retry
         self.signals.on_abort = transport.cut  # requests in progress end now, unconfirmed
         self.senders = [Sender(i, transport, acks) for i in range(partitions)]

@@ -15,11 +15,13 @@ import httpx
 import orjson
 
 from .acks import Acknowledger
-from .api import USER_AGENT, hide, with_suffix
+from .api import USER_AGENT, with_suffix
 from .batching import Batch
 from .config import Config
+from .redaction import redact
 from .responses import FATAL, OK, RETRY, Outcome, backoff_delay, classify_bulk, classify_exception, classify_single
 from .tracker_http import TrackerHttp
+from .tracking import php_form_pairs
 
 log = logging.getLogger("log_importer")
 TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
@@ -28,12 +30,14 @@ TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
 class TrackerTransport:
     """Posts batches to the tracker: bulk JSON, or one form POST per hit (--disable-bulk-tracking)."""
 
-    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None):
+    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None,
+                 tracker_url: str | None = None, ssl_context=None):
+        """`tracker_url`: where the pre-flight found the tracker (after redirects), else --url's."""
         self.config = config
         self.token = token
         query = "queuedtracking=0" + ("&debug=1" if config.debug_tracker else "")
-        self.url = with_suffix(config.tracker_url, config.request_suffix, query)
-        self.http = TrackerHttp(config, self.url, client, USER_AGENT)
+        self.url = with_suffix(tracker_url or config.tracker_url, config.request_suffix, query)
+        self.http = TrackerHttp(config, self.url, client, USER_AGENT, ssl_context)
         self.stop_event = stop_event or threading.Event()
         self._token_json = orjson.dumps(token or "")
         self.on_retry = None  # callback(outcome) for counting retries
@@ -76,13 +80,13 @@ class TrackerTransport:
                 break
             delay = backoff_delay(attempt, self.config.retry_delay, outcome.retry_after)
             log.warning("%s; retrying in %.1f s (attempt %d of %d)",
-                        hide(outcome.message, self.token), delay, attempt + 1, attempts)
+                        redact(outcome.message, self.token), delay, attempt + 1, attempts)
             if self.on_retry is not None:
                 self.on_retry(outcome)
             if self.stop_event.wait(delay):
                 return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message)
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
-                       % (attempts, hide(outcome.message, self.token)))
+                       % (attempts, redact(outcome.message, self.token)))
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
         body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")
@@ -92,10 +96,9 @@ class TrackerTransport:
         return classify_bulk(response.status_code, response.headers, response.content, count)
 
     def _post_one(self, params: dict) -> Outcome:
-        form = {k: (v if isinstance(v, str) else orjson.dumps(v).decode() if isinstance(v, (dict, list)) else str(v))
-                for k, v in params.items()}
+        form = php_form_pairs(params)  # replayed nested parameters as a[b][0]=...
         if self.token:
-            form["token_auth"] = self.token
+            form.append(("token_auth", self.token))
         response = self.http.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
         if self.config.debug_tracker:
             log.info("tracker answer (HTTP %d): %s", response.status_code, response.text[:2000])

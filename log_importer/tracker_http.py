@@ -3,16 +3,19 @@ per sender thread.
 
 httpx spends about 0.6 ms of CPU on a 200-hit bulk POST, http.client about 0.12 ms
 (`benchmarks/run.py --profile` measures both). The API calls (api.py) stay on httpx. What the
-httpx client does for the tracker is kept: the same TLS context (`httpx.create_ssl_context`, so
-the same certificates are trusted, or none are checked with --accept-invalid-ssl-certificate),
-basic auth, the User-Agent and the timeout. Two rare cases go to the httpx client instead, so
-that they behave exactly as before: an HTTP proxy set in the environment for the tracker's host,
-and a redirect in the answer (httpx follows it).
+httpx client does for the tracker is kept: the same TLS context (api.ssl_context: the same
+certificates trusted, --ca-bundle, --client-cert, or none checked with
+--accept-invalid-ssl-certificate), basic auth, the User-Agent and the timeout. A proxy set in
+the environment for the tracker's host (HTTPS_PROXY/HTTP_PROXY, NO_PROXY) sends the POSTs
+through the httpx client, which keeps its connections alive too. A redirect in an answer is
+followed with the same method and body (api.post), and its target becomes the tracker URL for
+the rest of the run.
 """
 from __future__ import annotations
 
 import base64
 import http.client
+import logging
 import select
 import socket
 import threading
@@ -22,7 +25,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .api import post, ssl_context
 from .config import Config
+
+log = logging.getLogger("log_importer")
 
 
 class Response(NamedTuple):
@@ -45,25 +51,32 @@ def _proxied(url: str) -> bool:
 
 
 class TrackerHttp:
-    def __init__(self, config: Config, url: str, client: httpx.Client, user_agent: str):
-        self.url = url
+    def __init__(self, config: Config, url: str, client: httpx.Client, user_agent: str, ssl_context=None):
         self.client = client  # the shared httpx client: proxies and redirects
-        parts = urlsplit(url)
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname or ""
-        self.port = parts.port
-        self.target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         self.timeout = config.request_timeout
         self.headers = {"User-Agent": user_agent}
         if config.auth_user is not None:
             userpass = ("%s:%s" % (config.auth_user, config.auth_password or "")).encode()
             self.headers["Authorization"] = "Basic " + base64.b64encode(userpass).decode()
-        self.ssl_context = (httpx.create_ssl_context(verify=not config.accept_invalid_ssl_certificate)
-                            if self.https else None)
-        self.via_httpx = _proxied(url)
+        self._context = ssl_context
+        self._config = config
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set = set()
+        self._aim(url)
+
+    def _aim(self, url: str):
+        """Send to `url` from now on (at start, and after a redirect)."""
+        parts = urlsplit(url)
+        self.url = url
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port
+        self.target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        if self.https and self._context is None:
+            self._context = ssl_context(self._config)
+        self.ssl_context = self._context if self.https else None
+        self.via_httpx = _proxied(url)
 
     def post(self, body: bytes, content_type: str) -> Response:
         """POST to the tracker URL. Raises OSError or http.client.HTTPException when the
@@ -87,11 +100,20 @@ class TrackerHttp:
         return Response(answer.status, answer.headers, content)
 
     def _post_httpx(self, body, content_type):
-        r = self.client.post(self.url, content=body, headers={"Content-Type": content_type})
+        url = self.url
+        r, final = post(self.client, url, content=body, headers={"Content-Type": content_type})
+        if final != url:
+            with self._lock:
+                if self.url == url:
+                    log.info("the tracker redirects to %s: sending there from now on", final.partition("?")[0])
+                    self._aim(final)
         return Response(r.status_code, r.headers, r.content)
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and (conn.host, conn.port) != (self.host, self.port or conn.default_port):
+            self._drop(conn)  # the tracker moved (a redirect)
+            conn = None
         if conn is not None and conn.sock is not None and _readable(conn.sock):
             # An idle keep-alive connection the server has closed (or that holds stray bytes):
             # a request on it would fail, so start a new one.

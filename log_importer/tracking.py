@@ -5,7 +5,7 @@ Pure functions of the hit, its site and the options, so they run in worker proce
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote, unquote_plus
 
 from .classify import IS_BOT, IS_DOWNLOAD, IS_ERROR, IS_REDIRECT
 from .config import Config
@@ -19,17 +19,107 @@ def _cvars(pairs):
     return json.dumps({str(i): [k, v] for i, (k, v) in enumerate(pairs, 1)})
 
 
+def php_parse_str(query_string: str) -> dict:
+    """The parameters PHP's parse_str (and so Matomo's $_GET) makes of a query string.
+
+    `a[b][]=1&a[b][]=2` gives {"a": {"b": ["1", "2"]}}; a plain key's last value wins; `+` is a
+    space; in a base name, spaces and dots become `_` and an unclosed `[` becomes `_`, as in
+    PHP (main/php_variables.c, php_register_variable_ex). Arrays whose keys are 0..n-1 are
+    lists, others dicts (the same PHP array once Matomo json_decodes a bulk request).
+    """
+    out: dict = {}
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        raw_key, _, raw_value = part.partition("=")
+        key, value = unquote_plus(raw_key), unquote_plus(raw_value)
+        bracket = key.find("[")
+        base, rest = (key, "") if bracket < 0 else (key[:bracket], key[bracket:])
+        segments = []
+        while rest.startswith("["):
+            end = rest.find("]")
+            if end < 0:
+                break
+            segments.append(rest[1:end])
+            rest = rest[end + 1:]
+        if bracket >= 0 and not segments:  # "a[b" : PHP keeps it as a plain name "a_b"
+            base, segments = key.replace("[", "_", 1), []
+        base = base.replace(" ", "_").replace(".", "_")
+        if not base:
+            continue
+        if not segments:
+            out[base] = value
+            continue
+        node = out.get(base)
+        if not isinstance(node, dict):
+            node = out[base] = {}
+        for i, seg in enumerate(segments):
+            last = i == len(segments) - 1
+            if seg == "":  # append: PHP's next integer key
+                ints = [int(k) for k in node if k.isdigit()]
+                seg = str(max(ints) + 1 if ints else 0)
+            if last:
+                node[seg] = value
+            else:
+                child = node.get(seg)
+                if not isinstance(child, dict):
+                    child = node[seg] = {}
+                node = child
+    return {k: _php_lists(v) for k, v in out.items()}
+
+
+def _php_lists(value):
+    if not isinstance(value, dict):
+        return value
+    items = {k: _php_lists(v) for k, v in value.items()}
+    if list(items) == [str(i) for i in range(len(items))]:
+        return list(items.values())
+    return items
+
+
+def php_form_pairs(params: dict) -> list:
+    """(name, value) pairs for a form POST, nested values as PHP's `a[b][0]=…` (php_parse_str's inverse)."""
+    pairs = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk("%s[%s]" % (prefix, k), v)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk("%s[%d]" % (prefix, i), v)
+        else:
+            pairs.append((prefix, value if isinstance(value, str) else str(value)))
+
+    for key, value in params.items():
+        walk(key, value)
+    return pairs
+
+
 def replay_args(query_string: str, add_seconds: int = 0) -> dict:
-    """The tracking parameters of a logged piwik.php/matomo.php request (last value wins)."""
-    args = dict(parse_qsl(query_string, keep_blank_values=True))
+    """The tracking parameters of a logged piwik.php/matomo.php request, as Matomo would read
+    them (php_parse_str: nested `a[b][]` parameters kept)."""
+    args = php_parse_str(query_string)
     if add_seconds:
         for p in REPLAY_DATE_PARAMS:
             if p in args:
                 try:
                     args[p] = int(args[p]) + add_seconds
-                except ValueError:
+                except (TypeError, ValueError):
                     pass
     return args
+
+
+def host_key(host: str) -> str:
+    """The host as sites are looked up and created: lowercase, without port, without a leading
+    `www.` (Matomo's getSitesIdFromSiteUrl tries the www variants itself). "WWW.Example.com:8080"
+    and "example.com" are the same site; an IPv6 host keeps its brackets."""
+    host = host.strip().strip('"').lower().strip(".")
+    if host.startswith("["):
+        host = host.partition("]")[0] + "]"
+    else:
+        host = host.partition(":")[0].rstrip(".")
+    return host[4:] if host.startswith("www.") and len(host) > 4 else host
 
 
 def visitor_key(replay_args: dict | None, ip: str) -> str:
@@ -37,8 +127,8 @@ def visitor_key(replay_args: dict | None, ip: str) -> str:
     if replay_args:
         for p in ("uid", "cid", "_id", "cip"):
             v = replay_args.get(p)
-            if v:
-                return v
+            if v and isinstance(v, str):
+                return p + "=" + v
     return ip
 
 
@@ -49,7 +139,9 @@ def request_builder(c: Config, bot_classifier=None):
     format: ip, host (or None), cdt (UTC "YYYY-MM-DD HH:MM:SS"), method, path, query_string,
     status, length (int), referrer, user_agent, userid, generation_time_milli (float),
     event_category, event_action, event_name, flags (classify.IS_* bits), page_cvars and
-    visit_cvars (((name, value), ...) from --regex-group-to-*-cvar), replay_args (dict or None).
+    visit_cvars (((name, value), ...) from --regex-group-to-*-cvar), dimensions
+    ((("dimensionID", value), ...) from --regex-group-to-*-dimension: Matomo's CustomDimensions
+    tracking parameter, the same for both scopes), replay_args (dict or None).
     `url_prefix` is "scheme://host" or the site's main URL. A closure over the options, read
     once: it runs for every hit. `bot_classifier` (a bots.BotClassifier) names the bots for
     --bot-dimension.
@@ -66,7 +158,7 @@ def request_builder(c: Config, bot_classifier=None):
 
     def build(ip, host, cdt, method, path, query_string, status, length, referrer, user_agent,
               userid, generation_time_milli, event_category, event_action, event_name, flags,
-              page_cvars, visit_cvars, replay_args, idsite, url_prefix):
+              page_cvars, visit_cvars, dimensions, replay_args, idsite, url_prefix):
         if query_string and keep_qs:
             path = path + delim + query_string
         if len(path) > MAX_URL:
@@ -92,6 +184,8 @@ def request_builder(c: Config, bot_classifier=None):
             args["_cvar"] = _cvars(visit)
         if userid:
             args["uid"] = userid
+        if dimensions:
+            args.update(dimensions)
         if replay_args:
             extra = dict(replay_args)
             extra.pop("idsite", None)

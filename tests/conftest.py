@@ -58,9 +58,11 @@ def loggen(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path, monkeypatch):
-    """Import positions and caches go to a per-test directory, never to the user's own."""
+    """Import positions and caches go to a per-test directory, never to the user's own; the
+    user's own ~/.config/log-importer/config.toml is never read."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # and the bot rules' cache (bots.py)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 @pytest.fixture

@@ -220,7 +220,7 @@ def test_disable_bulk_tracking_sends_one_request_per_hit(endpoint, tmp_path):
     log = write(tmp_path, [line(ip="192.0.2.%d" % i) for i in range(5)])
     code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--disable-bulk-tracking", log])
     assert code == 0, text
-    calls = tracking_calls(ep)
+    calls = [h for h in tracking_calls(ep) if h["method"] == "POST"]  # the pre-flight GETs the tracker
     assert len(calls) == 5 and all(b'"requests"' not in h["body"] for h in calls)
     assert all(TOKEN not in h["path"] for h in calls)
     assert len(ep.received()) == 5 and "5 requests imported successfully" in text

@@ -91,6 +91,6 @@ def test_retry_after_forms():
 
 
 def test_secrets_are_hidden_in_messages_without_mangling_them():
-    from log_importer.api import hide
-    assert hide("token abcdef123 refused", "abcdef123") == "token <hidden> refused"
-    assert hide("http://h/index.php", "x") == "http://h/index.php"
+    from log_importer.redaction import redact
+    assert redact("token abcdef123 refused", "abcdef123") == "token <hidden> refused"
+    assert redact("http://h/index.php", "x") == "http://h/index.php"

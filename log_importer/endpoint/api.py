@@ -27,6 +27,14 @@ PERIODS = ("day", "week", "month", "year", "range")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
+# What Matomo 5.1.2 answers to a wrong or expired token_auth sent in a POST body, even with
+# format=json (behaviour spec, section 7.1): HTTP 401 and its HTML error page.
+BAD_TOKEN_PAGE = (
+    b"<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Matomo &rsaquo; Error</title>\n"
+    b"</head>\n<body>\n<div id=\"contentsimple\">\n<h2>Error</h2>\n<p>Unable to authenticate with the "
+    b"provided token. It is either invalid or expired.</p>\n</div>\n</body>\n</html>\n")
+
+
 class ApiError(Exception):
     def __init__(self, message: str, status: int = 200):
         super().__init__(message)
@@ -64,6 +72,9 @@ class ReportingApi:
             "SitesManager.getSiteFromId": self.get_site_from_id,
             "SitesManager.getSitesIdFromSiteUrl": self.get_sites_id_from_site_url,
             "SitesManager.getAllSites": self.get_all_sites,
+            "SitesManager.getSitesIdWithAdminAccess": self.get_sites_id_with_admin_access,
+            "SitesManager.getSitesIdWithWriteAccess": self.get_sites_id_with_write_access,
+            "UsersManager.hasSuperUserAccess": self.has_super_user_access,
             "SitesManager.addSite": self.add_site,
             "UsersManager.createAppSpecificTokenAuth": self.create_app_specific_token_auth,
             "CoreAdminHome.invalidateArchivedReports": self.invalidate_archived_reports,
@@ -83,9 +94,8 @@ class ReportingApi:
             token = params.get("token_auth") or ""
             access = self.ep.tokens.access(token)
             if access is None:
-                if token_in_post:
-                    raise no_access("Unable to authenticate with the provided token. It is "
-                                    "either invalid or expired.")
+                if token_in_post:  # Matomo 5.1: an HTML error page, whatever the format
+                    return Reply(401, {"Content-Type": "text/html; charset=utf-8"}, BAD_TOKEN_PAGE)
                 raise no_access("Unable to authenticate with the provided token. It is either "
                                 "invalid, expired or is required to be sent as a POST parameter.")
             method = str(params.get("method") or "")
@@ -171,6 +181,17 @@ class ReportingApi:
             rows = rows[offset:]
             return rows[:limit] if limit >= 0 else rows
         return {r["idsite"]: r for r in rows}
+
+    def get_sites_id_with_admin_access(self, params, access):
+        """Admin sites; a super user's are all sites (core/Access.php getSitesIdWithAdminAccess)."""
+        return sorted(self.ep.sites) if access.superuser else []
+
+    def get_sites_id_with_write_access(self, params, access):
+        """Sites with the 'write' role only (a super user's list is empty, as in Matomo)."""
+        return sorted(i for i in self.ep.sites if access.kind == "write" and access.can_write(i))
+
+    def has_super_user_access(self, params, access):
+        return access.superuser
 
     def add_site(self, params, access):
         if not access.superuser:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 SUPERUSER = "superuser"
 WRITE = "write"
+VIEW = "view"
 ANONYMOUS = "anonymous"
 
 
@@ -15,7 +16,8 @@ ANONYMOUS = "anonymous"
 class Access:
     kind: str
     login: str = "anonymous"
-    sites: frozenset = field(default=frozenset())
+    sites: frozenset = field(default=frozenset())  # written to (WRITE), or viewed (VIEW)
+    view_sites: frozenset = field(default=frozenset())  # viewed only, besides `sites` (WRITE)
 
     @property
     def superuser(self) -> bool:
@@ -25,7 +27,8 @@ class Access:
         return self.kind == SUPERUSER or (self.kind == WRITE and idsite in self.sites)
 
     def can_view(self, idsite: int) -> bool:
-        return self.can_write(idsite)
+        return (self.can_write(idsite) or idsite in self.view_sites
+                or (self.kind == VIEW and idsite in self.sites))
 
 
 NOBODY = Access(ANONYMOUS)
@@ -37,12 +40,18 @@ def new_token() -> str:
 
 
 class Tokens:
-    def __init__(self, super_token: str, users: dict[str, str], write_tokens: dict[str, list[int]]):
+    def __init__(self, super_token: str, users: dict[str, str], write_tokens: dict[str, list[int]],
+                 view_tokens: dict[str, list[int]] | None = None):
+        """`write_tokens` / `view_tokens`: token -> the ids of the sites it may write to / view."""
         self.users = dict(users)
         self._access: dict[str, Access] = {super_token: Access(SUPERUSER, "admin")}
         self._expires: dict[str, int] = {}
-        for token, sites in (write_tokens or {}).items():
-            self._access[token] = Access(WRITE, "writer", frozenset(int(s) for s in sites))
+        views = {t: frozenset(int(s) for s in sites) for t, sites in (view_tokens or {}).items()}
+        for token, sites in views.items():
+            self._access[token] = Access(VIEW, "viewer", sites)
+        for token, sites in (write_tokens or {}).items():  # in both: write here, view there
+            self._access[token] = Access(WRITE, "writer", frozenset(int(s) for s in sites),
+                                         views.get(token, frozenset()))
 
     def add_user_token(self, token: str, login: str, expires: int | None) -> None:
         self._access[token] = Access(SUPERUSER, login)

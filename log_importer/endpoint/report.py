@@ -9,9 +9,9 @@ entries).
 /report shows, per site, what Matomo's dashboard shows first (plugins/Dashboard's default
 layout): the visits overview with unique visitors and actions by type, visits and actions per
 day on a time axis, the referrer channels, the top pages (decoded URLs), site search keywords
-(and those with no result), events, goals and ecommerce, and how many requests were excluded as
-bots. It is computed with the Reporting API's own methods (reporting.py) over the whole stored
-period, or over `?period=...&date=...` when given; `?idSite=N` shows one site.
+(and those with no result), events, goals and ecommerce, the site's custom dimensions, and how
+many requests were excluded as bots. It is computed with the Reporting API's own methods
+(reporting.py) over the whole stored period, or over `?period=...&date=...` when given; `?idSite=N` shows one site.
 """
 from __future__ import annotations
 
@@ -160,6 +160,10 @@ def render_page(ep, params: dict) -> str:
         out.append(_table("Products sold", ("SKU", "Quantity", "Revenue"),
                           [(r["label"], r["quantity"], r["revenue"])
                            for r in get("Goals.getItemsSku")]))
+        for ident, scope in sorted(site.dimensions.items()):
+            out.append(_table("Custom dimension %d (%s)" % (ident, scope), ("Value", "Visits"),
+                              [(r["label"], r["nb_visits"])
+                               for r in get("CustomDimensions.getCustomDimension", idDimension=str(ident))]))
         out.append("</div></div>")
         out.append(_bots(ep, idsite))
     out.append("<p class='note'><a href='/report.json'>report.json</a> &middot; Reporting API: "

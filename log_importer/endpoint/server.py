@@ -61,6 +61,18 @@ class _Server(ThreadingHTTPServer):
         self.sockets_lock = threading.Lock()
         super().__init__(address, handler)
 
+    def get_request(self):
+        sock, address = super().get_request()
+        context = self.endpoint.ssl_context
+        if context is not None:  # the handshake happens in the connection's own thread
+            sock = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], OSError) and not self.endpoint.verbose:
+            return  # a client that refused our TLS certificate, a reset connection: not news
+        super().handle_error(request, client_address)
+
     def process_request(self, request, client_address):
         with self.sockets_lock:
             self.open_sockets.add(request)
@@ -130,13 +142,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(400, {"Content-Type": "text/plain"}, b"bad request body\n"), None)
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        index = ep._log_http(self.command, self.path, headers, body)
+        index = ep._log_http(self.command, self.path, headers, body, self.client_address)
         path, _, qs = self.path.partition("?")
         if "://" in path:  # absolute-form request target
             parts = urlsplit(self.path)
             path, qs = parts.path, parts.query
         try:
-            if path in TRACKER_PATHS:
+            if ep.refuse_url_tokens and "token_auth" in parse_query(qs):
+                # Matomo 5's answer for a token created "only for secure requests" sent in a URL.
+                reply = Reply(401, {"Content-Type": "application/json; charset=utf-8"}, orjson.dumps(
+                    {"result": "error", "message": "Unable to authenticate with the provided token. It is either "
+                     "invalid, expired or is required to be sent as a POST parameter."}))
+            elif path in TRACKER_PATHS:
                 reply = self._tracking(ep, index, qs, headers, body)
                 if reply is None:  # a dropped connection
                     ep._log_status(index, None)
@@ -198,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
             cors = {"Access-Control-Allow-Origin": headers.get("origin", "*"),
                     "Access-Control-Allow-Credentials": "true"}
         query = parse_query(qs)
-        bulk = method == "POST" and is_bulk(body)
+        bulk = method == "POST" and is_bulk(body) and ep.bulk_tracking
         if fault == F.FAIL:
             if bulk:
                 reply = Reply(500, {"Content-Type": "application/json"},
@@ -251,8 +268,31 @@ class Endpoint:
                  fail_every: int = 0, drop_every: int = 0, rollback_every: int = 0,
                  garbage_every: int = 0, delay_ms: int = 0, goals: dict | None = None,
                  keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True,
-                 timezones: dict | None = None, dimensions: dict | None = None):
+                 timezones: dict | None = None, dimensions: dict | None = None,
+                 view_tokens: dict | None = None, refuse_url_tokens: bool = False, bulk_tracking: bool = True,
+                 tls_cert: str | None = None, tls_key: str | None = None, tls_client_ca: str | None = None):
+        """`view_tokens`: token -> ids of the sites it may only view. `refuse_url_tokens`: any
+        request with token_auth in its query string gets 401 (Matomo 5's answer for tokens made
+        "only for secure requests"). `bulk_tracking=False`: as if BulkTracking were disabled (a
+        bulk body is an ordinary request without parameters: 400). `tls_cert`/`tls_key`: serve
+        HTTPS with this PEM certificate and key; `tls_client_ca`: also require a client
+        certificate signed by this CA."""
         self.host = host
+        self.view_tokens = dict(view_tokens or {})
+        self.refuse_url_tokens = refuse_url_tokens
+        self.bulk_tracking = bulk_tracking
+        self.ssl_context = None
+        if tls_cert:
+            import ssl
+            try:
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.load_cert_chain(tls_cert, tls_key)
+                if tls_client_ca:
+                    context.load_verify_locations(tls_client_ca)
+                    context.verify_mode = ssl.CERT_REQUIRED
+            except (OSError, ssl.SSLError) as e:
+                raise EndpointError("cannot use the TLS certificate %s: %s" % (tls_cert, e)) from None
+            self.ssl_context = context
         self.transactions = transactions  # False: like bulk_requests_use_transaction=0
         self.port = port
         self.db = db
@@ -283,7 +323,7 @@ class Endpoint:
     @property
     def url(self) -> str:
         host = self.host if ":" not in self.host else "[%s]" % self.host
-        return "http://%s:%d" % (host, self.port)
+        return "%s://%s:%d" % ("https" if self.ssl_context else "http", host, self.port)
 
     def start(self) -> "Endpoint":
         if self._server is not None:
@@ -359,7 +399,7 @@ class Endpoint:
             site = self.sites[int(idsite)]
             site.refresh()
             store.save_site(site)
-        self.tokens = Tokens(self.token, self.users, self.write_tokens)
+        self.tokens = Tokens(self.token, self.users, self.write_tokens, self.view_tokens)
         for token, login, expires in store.load_tokens():
             self.tokens.add_user_token(token, login, expires)
         self.visits = Visits(store.max_visit_id() + 1)
@@ -438,11 +478,11 @@ class Endpoint:
         return site.idsite
 
     # HTTP log --------------------------------------------------------------------------------
-    def _log_http(self, method, path, headers, body) -> int:
+    def _log_http(self, method, path, headers, body, peer=None) -> int:
         with self._log_lock:
             self.http_log.append({"method": method, "path": path, "headers": headers,
                                   "body": body if self.keep_http_bodies else b"",
-                                  "status": None})
+                                  "status": None, "peer": peer})
             return len(self.http_log) - 1
 
     def _log_status(self, index: int, status) -> None:

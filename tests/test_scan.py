@@ -9,7 +9,7 @@ import random
 import pytest
 
 from formats import REGISTRY
-from formats.base import LineParser
+from formats.regex import RegexDecoder
 
 from conftest import line
 
@@ -21,7 +21,7 @@ ALPHABET = ['"', "\\", " ", "  ", "\t", "\x1c", "\x0b", "[", "]", ":", "-", ".",
 
 def parsers(name):
     fmt = REGISTRY[name]
-    regex = LineParser(fmt.name, fmt.regex, fmt.date_format, plain_regex=fmt.plain_regex)
+    regex = RegexDecoder(fmt.name, fmt.regex, plain_regex=fmt.plain_regex)
     scanner = fmt.compile()
     return regex.extract, scanner
 
@@ -128,6 +128,9 @@ W3C_HEADERS = {
     "w3c_extended": "#Fields: date time c-ip cs-method cs-host cs-uri-stem cs-uri-query sc-status "
                     "sc-bytes time-taken cs(User-Agent) cs(Referer) x-custom",
     "w3c_extended-ip-last": "#Fields: time date cs-uri-stem sc-status time-taken c-ip",
+    # IIS Advanced Logging's names for the same fields (local time, cs(Host), TimeTakenMS).
+    "iis-advanced": "#Fields: date-local time-local s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+                    "cs(User-Agent) cs(Referer) cs(Host) sc-status sc-win32-status TimeTakenMS",
 }
 W3C_ALPHABET = ['"', " ", "  ", "\t", "-", "+", ":", ".", "/", "0", "9", "a", "é", "?", "*", "_",
                 '"quoted agent"', " - ", "12:30:00.5", "2026-03-01"]
@@ -137,7 +140,7 @@ def w3c_parsers(key):
     """(the regex's extract, the scanner's extract, how many lines the scanner left to the regex)"""
     from formats.base import TokenScanner
     fmt = REGISTRY[key.split("-")[0]].for_header(W3C_HEADERS[key])
-    by_regex = LineParser(fmt.name, fmt.regex, fmt.date_format).extract
+    by_regex = RegexDecoder(fmt.name, fmt.regex).extract
     assert fmt.compile().scanned
     passed = [0]
 

@@ -84,6 +84,12 @@ def _status_or_200(status):
     return status or "200"
 
 
+# CloudFront URL-encodes field values (spaces, %, quotes, ... and bytes outside ASCII): the path,
+# query and referrer are decoded once (the vendor's documentation), the user agent twice (it
+# comes encoded twice, as import_logs.py's tests show).
+CLOUDFRONT_DECODING = {"path": unquote, "query_string": unquote, "referrer": unquote, "user_agent": _unquote_twice}
+
+
 _IIS_FIELDS_LINE = ("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username "
                     "c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken")
 _W3C_FIELDS_LINE = ("#Fields: date time c-ip cs-method cs-host cs-uri-stem cs-uri-query sc-status "
@@ -212,7 +218,7 @@ FORMATS = [
     W3cFormat(
         "amazon_cloudfront", None, ISO_DATE, header_driven=True, fields=CLOUDFRONT_FIELDS,
         marker_fields=frozenset(["x-edge-location", "x-edge-request-id", "x-event", "x-host-header"]),
-        converters={"user_agent": _unquote_twice}, defaults={"event_category": "cloudfront_rtmp", "status": "200"},
+        converters=CLOUDFRONT_DECODING, defaults={"event_category": "cloudfront_rtmp", "status": "200"},
         description="Amazon CloudFront standard logs (web distributions, tab-separated, URL-encoded agents) and "
                     "RTMP streaming logs (each line an event: e_c=cloudfront_rtmp, e_a=x-event, e_n=x-sname)",
         header_lines=["#Version: 1.0",
@@ -223,12 +229,13 @@ FORMATS = [
                       "time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
                       "sc-range-start sc-range-end"],
         samples=[
-            ("2026-03-01\t09:00:00\tCDG50-C1\t5120\t192.0.2.1\tGET\td111111abcdef8.cloudfront.net\t/docs/install\t200\t"
+            ("2026-03-01\t09:00:00\tCDG50-C1\t5120\t192.0.2.1\tGET\td111111abcdef8.cloudfront.net\t"
+             "/docs/caf%25C3%25A9\t200\t"
              "https://www.google.com/\tMozilla/5.0%2520(X11;%2520Linux%2520x86_64)\tpage=2\t-\tHit\t"
              "SOOztvZ9Sx3Cmr1F5cDvMx3NxMAWiWhXzo1qjpHcE8fq8Fu5tLKX0A==\twww.example.com\thttps\t412\t0.004\t-\t"
              "TLSv1.3\tTLS_AES_128_GCM_SHA256\tHit\tHTTP/2.0\t-\t-\t52310\t0.004\tHit\ttext/html\t5032\t-\t-",
              {"date": "2026-03-01", "time": "09:00:00", "ip": "192.0.2.1", "method": "GET",
-              "host": "www.example.com", "path": "/docs/install", "query_string": "page=2", "status": "200",
+              "host": "www.example.com", "path": "/docs/caf%C3%A9", "query_string": "page=2", "status": "200",
               "length": "5120", "referrer": "https://www.google.com/", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
               "generation_time_secs": "0.004", "event_category": "cloudfront_rtmp", "event_action": None}),
         ]),

@@ -153,9 +153,8 @@ class DateConverter:
     moved to UTC by it; otherwise by `tz` ("+0100", "-05:30"), and a date without either is
     taken as UTC. `add_seconds` (--add-to-date) is added last.
 
-    Memoised per distinct (date, timezone), and behind that per minute for the Apache and ISO
-    layouts (a timezone offset is whole minutes, so the seconds pass through unchanged). Returns
-    None for an invalid date or timezone.
+    Memoised per distinct (date, timezone), and behind that per minute (a timezone offset is whole
+    minutes, so the seconds pass through unchanged). Returns None for an invalid date or timezone.
     """
 
     def __init__(self, date_format=APACHE_DATE, add_seconds=0):
@@ -163,9 +162,9 @@ class DateConverter:
         self.add_seconds = add_seconds
         self._cache: dict = {}  # tz -> {date: cdt}
         self._minutes: dict = {}
-        # Where the seconds are ("...:SS" at the end), for the per-minute memo.
-        self._seconds_at = ({APACHE_DATE: 20, ISO_DATE: 19, ISO_T_DATE: 19}.get(date_format)
-                            if add_seconds % 60 == 0 else None)
+        # Where the seconds are ("...:SS" at the end) in the fixed layouts, for the per-minute memo.
+        self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19, ISO_T_DATE: 19}.get(date_format)
+        self._per_minute = add_seconds % 60 == 0 and (self._seconds_at is not None or date_format in (EPOCH, ISO8601))
         self._parse = {
             APACHE_DATE: self._parse_apache, ISO_DATE: self._parse_iso, ISO_T_DATE: self._parse_iso,
             EPOCH: self._parse_epoch, ISO8601: _dt.datetime.fromisoformat,
@@ -202,18 +201,18 @@ class DateConverter:
             memo = self._cache[tz] = {}
         return memo
 
-    def convert(self, date: str, tz: str | None = None):
+    def convert(self, date, tz: str | None = None):
         memo = self.memo(tz)
         result = memo.get(date, _MISSING)
         if result is not _MISSING:
             return result
-        if self._seconds_at is not None and len(date) == self._seconds_at and date[-3] == ":":
-            minute = (date[:-2], tz)
-            prefix = self._minutes.get(minute, False)
+        split = self._split_minute(date) if self._per_minute else None
+        if split is not None:
+            minute, seconds = split
+            prefix = self._minutes.get((minute, tz), False)
             if prefix is False:
-                whole = self._full(date[:-2] + "00", tz)
-                prefix = self._minutes[minute] = whole[:-2] if whole is not None else None
-            seconds = date[-2:]
+                whole = self._full(minute, tz)
+                prefix = self._minutes[(minute, tz)] = whole[:-2] if whole is not None else None
             ok = prefix is not None and seconds.isdigit() and seconds < "60"
             result = prefix + seconds if ok else None
         else:
@@ -223,6 +222,26 @@ class DateConverter:
             self._minutes.clear()
         memo[date] = result
         return result
+
+    def _split_minute(self, date):
+        """(the date at second 00 of its minute, its seconds as 2 digits), or None where the
+        layout does not allow it: dates of one minute then share one full conversion (an offset
+        is whole minutes, and a fraction of a second is cut, so the seconds pass through)."""
+        fmt = self.date_format
+        if fmt == ISO8601:
+            if date.__class__ is not str or len(date) < 19 or date[16] != ":" or date[13] != ":":
+                return None
+            tail = date[19:]
+            if tail[:1] == ".":
+                tail = tail.lstrip(".0123456789")
+            return date[:17] + "00" + tail, date[17:19]
+        if fmt == EPOCH:
+            if date.__class__ is not int:
+                return None
+            return date - date % 60, "%02d" % (date % 60)
+        if date.__class__ is str and len(date) == self._seconds_at and date[-3] == ":":
+            return date[:-2] + "00", date[-2:]
+        return None
 
     def _full(self, date: str, tz: str | None):
         try:

@@ -2,7 +2,7 @@
 vocabulary to the keys of its JSON object (formats/jsonmap.py), with converters.
 """
 from .base import EPOCH, FIELDS, ISO8601, Format
-from .jsonmap import Key, empty_is_none, first, text, without_port
+from .jsonmap import Key, as_text, empty_is_none, first, without_port
 
 
 def seconds_to_milli(seconds):
@@ -29,12 +29,8 @@ _UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Fi
 #     "length": $bytes_sent, "generation_time_milli": $request_time, "date": "$time_iso8601"}';
 # "generation_time_milli" holds $request_time, which is in seconds (import_logs.py multiplies it
 # by 1000); "date" is ISO 8601 with its offset. Any other vocabulary key is read as it is named.
-NGINX_MAP = {n: n for n in FIELDS if n not in ("date", "time", "timezone")}
-NGINX_MAP.update({
-    "date": "date",
-    "status": Key("status", convert=text),
-    "generation_time_milli": Key("generation_time_milli", convert=seconds_to_milli),
-})
+NGINX_MAP = {n: n for n in FIELDS if n not in ("time", "timezone")}
+NGINX_MAP["generation_time_milli"] = Key("generation_time_milli", convert=seconds_to_milli)
 
 TRAEFIK_MAP = {
     "date": "time",
@@ -45,7 +41,7 @@ TRAEFIK_MAP = {
     "method": "RequestMethod",
     "path": "RequestPath",
     "referrer": "request_Referer",
-    "status": Key("DownstreamStatus", convert=text),
+    "status": Key("DownstreamStatus", convert=as_text),  # a number
     "userid": "ClientUsername",
     "user_agent": "request_User-Agent",
 }
@@ -56,7 +52,7 @@ CADDY_MAP = {
     "host": Key("request.host", convert=without_port),
     "method": "request.method",
     "path": "request.uri",
-    "status": Key("status", convert=text),
+    "status": Key("status", convert=as_text),  # a number
     "length": "size",
     "generation_time_secs": "duration",
     "userid": Key("user_id", convert=empty_is_none),

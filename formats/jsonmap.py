@@ -15,6 +15,7 @@ UTF-8, as Latin-1, as import_logs.py reads them).
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 import orjson
 
@@ -23,7 +24,6 @@ from .base import FIELDS
 # Fields that stay numbers (or text the chunk stage turns into numbers); all others are text.
 NUMERIC = frozenset(["length", "generation_time_milli", "generation_time_micro", "generation_time_secs",
                      "date"])
-_SCALAR = (int, float, str)
 
 
 class Key:
@@ -51,20 +51,8 @@ def _value(obj, key):
     return None
 
 
-def _text(value):
-    if value.__class__ is str or value is None:
-        return value
-    if value.__class__ in (int, float):
-        return str(value)
-    return None
-
-
-# Converters for declarations.
-def text(value):
-    """A number as text (a status logged as 200 or "200")."""
-    return _text(value)
-
-
+# Converters for declarations (a text field needs none to turn a number into text: a status
+# logged as 200 or as "200" is "200").
 def first(value):
     """The first element of an array (Caddy logs each header as an array of values)."""
     if value.__class__ is list:
@@ -87,28 +75,39 @@ def empty_is_none(value):
     return value if value != "" else None
 
 
+def as_text(value):
+    """A text field's value: text, or a number written out (a status logged as 200 or "200");
+    None for anything else (an object, an array, a bool)."""
+    if value.__class__ is str or value is None:
+        return value
+    return str(value) if value.__class__ is int or value.__class__ is float else None
+
+
+def as_number(value):
+    """A numeric field's value: an int, a float or text (the chunk stage reads it); else None."""
+    return value if value.__class__ in _NUMBER_TYPES else None
+
+
+_TEXT_TYPES = frozenset([str, type(None)])
+_NUMBER_TYPES = frozenset([str, int, float, type(None)])
+
+
 def _builder(keys, numeric):
-    """A function obj -> tuple, generated once per decoder: one expression per field, no loop."""
-    env = {"_value": _value, "_text": _text, "_SCALAR": _SCALAR}
+    """A function obj -> tuple of the values of the `keys` that need more than one top-level
+    lookup (a path, alternatives, a converter), each of the type its field expects. Generated once
+    per decoder: one expression per field, no loop."""
+    env = {"_value": _value, "as_text": as_text, "as_number": as_number}
     parts = []
     for i, (key, is_numeric) in enumerate(zip(keys, numeric)):
-        if key is None:
-            parts.append("None")
-            continue
         path = key.paths[0]
         if len(key.paths) == 1 and len(path) == 1:
-            raw = "g(%r)" % path[0]
-            if key.convert is not None:
-                env["c%d" % i] = key.convert
-                raw = "(None if (v%d := %s) is None else c%d(v%d))" % (i, raw, i, i)
+            env["c%d" % i] = key.convert
+            raw = "(None if (v%d := g(%r)) is None else c%d(v%d))" % (i, path[0], i, i)
         else:
             env["k%d" % i] = key
             raw = "_value(o, k%d)" % i
-        if is_numeric:
-            parts.append("(x%d if (x%d := %s).__class__ in _SCALAR else None)" % (i, i, raw))
-        else:
-            parts.append("(x%d if (x%d := %s).__class__ is str else _text(x%d))" % (i, i, raw, i))
-    source = "def build(o):\n    g = o.get\n    return (%s,)\n" % ", ".join(parts)
+        parts.append("%s(%s)" % ("as_number" if is_numeric else "as_text", raw))
+    source = "def build(o):\n    g = o.get\n    return (%s)\n" % "".join(p + ", " for p in parts)
     exec(compile(source, "<json map>", "exec"), env)
     return env["build"]
 
@@ -162,17 +161,43 @@ class JsonMapDecoder:
             keys.append(Key(key) if isinstance(key, str) else key)
         self.present = frozenset(n for n, k in zip(self.fields, keys) if k is not None)
         self.group_count = len(self.present)
-        build = _builder(keys, [n in NUMERIC for n in self.fields])
-        self._build = build
+        # Most fields are one top-level key: those are looked up by map() in C, and their types
+        # checked at once; the others (paths, converters) by a generated function. The tuple is
+        # then put in FIELDS order by an itemgetter.
+        numeric = [n in NUMERIC for n in self.fields]
+        plain = [i for i, k in enumerate(keys) if k is not None and k.convert is None
+                 and len(k.paths) == 1 and len(k.paths[0]) == 1]
+        text_pos = [i for i in plain if not numeric[i]]
+        number_pos = [i for i in plain if numeric[i]]
+        other_pos = [i for i, k in enumerate(keys) if k is not None and i not in plain]
+        text_keys = tuple(keys[i].paths[0][0] for i in text_pos)
+        number_keys = tuple(keys[i].paths[0][0] for i in number_pos)
+        build = _builder([keys[i] for i in other_pos], [numeric[i] for i in other_pos])
+        order = text_pos + number_pos + other_pos
+        pad = len(order)  # the None appended after the values: fields without a key
+        arrange = itemgetter(*[order.index(i) if i in order else pad for i in range(len(self.fields))])
+        text_types, number_types, loads = _TEXT_TYPES.issuperset, _NUMBER_TYPES.issuperset, orjson.loads
+        none = (None,)
 
         def extract(line):
-            obj = decode_json(line)
-            if obj is None:
-                return None
             try:
-                return build(obj)
+                obj = loads(line)
+            except ValueError:  # orjson.JSONDecodeError, and text that is not UTF-8
+                obj = decode_json(line) if "\\x" in line else None
+            if obj.__class__ is not dict:
+                return None
+            get = obj.get
+            texts = tuple(map(get, text_keys))
+            if not text_types(map(type, texts)):
+                texts = tuple(map(as_text, texts))
+            numbers = tuple(map(get, number_keys))
+            if not number_types(map(type, numbers)):
+                numbers = tuple(map(as_number, numbers))
+            try:
+                others = build(obj)
             except (TypeError, ValueError, AttributeError):  # a converter refused the value
                 return None
+            return arrange(texts + numbers + others + none)
         self.extract = extract
 
     def has_group(self, name) -> bool:

@@ -19,6 +19,7 @@ from operator import itemgetter
 
 import orjson
 
+from . import base
 from .base import FIELDS
 
 # Fields that stay numbers (or text the chunk stage turns into numbers); all others are text.
@@ -40,19 +41,6 @@ class Key:
         return "Key(%s)" % ", ".join(repr(".".join(p)) for p in self.paths)
 
 
-def _value(obj, key):
-    """The value of `key` in obj (walking nested objects), converted; None when absent."""
-    for path in key.paths:
-        value = obj
-        for name in path:
-            value = value.get(name) if value.__class__ is dict else None
-        if value is not None:
-            return value if key.convert is None else key.convert(value)
-    return None
-
-
-# Converters for declarations (a text field needs none to turn a number into text: a status
-# logged as 200 or as "200" is "200").
 def first(value):
     """The first element of an array (Caddy logs each header as an array of values)."""
     if value.__class__ is list:
@@ -88,27 +76,45 @@ def as_number(value):
     return value if value.__class__ in _NUMBER_TYPES else None
 
 
-_TEXT_TYPES = frozenset([str, type(None)])
-_NUMBER_TYPES = frozenset([str, int, float, type(None)])
+_NUMBER_TYPES = frozenset([str, int, float])
+
+
+def pick_in_python(obj, keys, numeric):
+    """For each key (None: no key), obj's value of the type its field expects (as_number where
+    numeric[i], else as_text). formats/_scan.c's pick() does the same in C."""
+    get = obj.get
+    return tuple(None if key is None else (as_number if kind else as_text)(get(key))
+                 for key, kind in zip(keys, numeric))
 
 
 def _builder(keys, numeric):
     """A function obj -> tuple of the values of the `keys` that need more than one top-level
     lookup (a path, alternatives, a converter), each of the type its field expects. Generated once
-    per decoder: one expression per field, no loop."""
-    env = {"_value": _value, "as_text": as_text, "as_number": as_number}
+    per decoder: each nested object on the way is looked up once, then one expression per field."""
+    env = {"as_text": as_text, "as_number": as_number, "_EMPTY": {}}
+    lines = ["def build(o):"]
+    parents = {(): "o"}  # path of a nested object -> the name of the variable that holds it
+
+    def holder(parent):
+        if parent not in parents:
+            up = holder(parent[:-1])
+            name = parents[parent] = "d%d" % len(parents)
+            lines.append("    %s = %s.get(%r)" % (name, up, parent[-1]))
+            lines.append("    %s = %s if %s.__class__ is dict else _EMPTY" % (name, name, name))
+        return parents[parent]
+
     parts = []
     for i, (key, is_numeric) in enumerate(zip(keys, numeric)):
-        path = key.paths[0]
-        if len(key.paths) == 1 and len(path) == 1:
+        raw = "None"
+        for j, path in enumerate(reversed(key.paths)):  # the first path present wins
+            get = "%s.get(%r)" % (holder(path[:-1]), path[-1])
+            raw = get if j == 0 else "(v%d if (v%d := %s) is not None else %s)" % (i, i, get, raw)
+        if key.convert is not None:
             env["c%d" % i] = key.convert
-            raw = "(None if (v%d := g(%r)) is None else c%d(v%d))" % (i, path[0], i, i)
-        else:
-            env["k%d" % i] = key
-            raw = "_value(o, k%d)" % i
+            raw = "(None if (w%d := %s) is None else c%d(w%d))" % (i, raw, i, i)
         parts.append("%s(%s)" % ("as_number" if is_numeric else "as_text", raw))
-    source = "def build(o):\n    g = o.get\n    return (%s)\n" % "".join(p + ", " for p in parts)
-    exec(compile(source, "<json map>", "exec"), env)
+    lines.append("    return (%s)" % "".join(p + ", " for p in parts))
+    exec(compile("\n".join(lines) + "\n", "<json map>", "exec"), env)
     return env["build"]
 
 
@@ -161,23 +167,19 @@ class JsonMapDecoder:
             keys.append(Key(key) if isinstance(key, str) else key)
         self.present = frozenset(n for n, k in zip(self.fields, keys) if k is not None)
         self.group_count = len(self.present)
-        # Most fields are one top-level key: those are looked up by map() in C, and their types
-        # checked at once; the others (paths, converters) by a generated function. The tuple is
-        # then put in FIELDS order by an itemgetter.
-        numeric = [n in NUMERIC for n in self.fields]
-        plain = [i for i, k in enumerate(keys) if k is not None and k.convert is None
-                 and len(k.paths) == 1 and len(k.paths[0]) == 1]
-        text_pos = [i for i in plain if not numeric[i]]
-        number_pos = [i for i in plain if numeric[i]]
-        other_pos = [i for i, k in enumerate(keys) if k is not None and i not in plain]
-        text_keys = tuple(keys[i].paths[0][0] for i in text_pos)
-        number_keys = tuple(keys[i].paths[0][0] for i in number_pos)
-        build = _builder([keys[i] for i in other_pos], [numeric[i] for i in other_pos])
-        order = text_pos + number_pos + other_pos
-        pad = len(order)  # the None appended after the values: fields without a key
-        arrange = itemgetter(*[order.index(i) if i in order else pad for i in range(len(self.fields))])
-        text_types, number_types, loads = _TEXT_TYPES.issuperset, _NUMBER_TYPES.issuperset, orjson.loads
-        none = (None,)
+        # Most fields are one top-level key: pick() reads those in C, each of its field's type.
+        # The others (paths, converters) come from a generated function and take their places
+        # through an itemgetter.
+        numeric = bytes(n in NUMERIC for n in self.fields)
+        plain = [k is not None and k.convert is None and len(k.paths) == 1 and len(k.paths[0]) == 1
+                 for k in keys]
+        plain_keys = tuple(k.paths[0][0] if is_plain else None for k, is_plain in zip(keys, plain))
+        other_pos = [i for i, k in enumerate(keys) if k is not None and not plain[i]]
+        build = _builder([keys[i] for i in other_pos], [numeric[i] for i in other_pos]) if other_pos else None
+        n = len(self.fields)
+        arrange = itemgetter(*[n + other_pos.index(i) if i in other_pos else i for i in range(n)])
+        pick = base.pick or pick_in_python
+        loads = orjson.loads
 
         def extract(line):
             try:
@@ -186,18 +188,14 @@ class JsonMapDecoder:
                 obj = decode_json(line) if "\\x" in line else None
             if obj.__class__ is not dict:
                 return None
-            get = obj.get
-            texts = tuple(map(get, text_keys))
-            if not text_types(map(type, texts)):
-                texts = tuple(map(as_text, texts))
-            numbers = tuple(map(get, number_keys))
-            if not number_types(map(type, numbers)):
-                numbers = tuple(map(as_number, numbers))
+            values = pick(obj, plain_keys, numeric)
+            if build is None:
+                return values
             try:
                 others = build(obj)
             except (TypeError, ValueError, AttributeError):  # a converter refused the value
                 return None
-            return arrange(texts + numbers + others + none)
+            return arrange(values + others)
         self.extract = extract
 
     def has_group(self, name) -> bool:

@@ -428,3 +428,14 @@ def test_epoch_and_iso8601_dates(date_format, date, expected):
     if expected is not None:
         shifted = DateConverter(date_format, add_seconds=3600).convert(date)
         assert shifted[:11] == expected[:11] and int(shifted[11:13]) == (int(expected[11:13]) + 1) % 24
+
+
+@pytest.mark.parametrize("name", ["nginx_json", "traefik_json", "caddy_json"])
+def test_json_decoders_give_the_same_without_the_c_picker(name, monkeypatch):
+    from log_importer.loggen import generate
+    lines = [t.decode("utf-8", "surrogateescape") for t in generate(1500, name, seed=8, hostile=True)]
+    lines += [s[1] for s in JSON_SAMPLES] + [_reordered(s[1]) for s in PLAIN_JSON]
+    with_c = [REGISTRY[name].compile().extract(ln) for ln in lines]
+    monkeypatch.setattr(formats.base, "pick", None)
+    assert [REGISTRY[name].compile().extract(ln) for ln in lines] == with_c
+    assert sum(v is not None for v in with_c) > 1300

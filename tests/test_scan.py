@@ -184,3 +184,19 @@ def test_w3c_field_regex_of_unknown_shape_keeps_the_regex():
     fmt = REGISTRY["iis"].for_header(W3C_HEADERS["iis"], time_taken_millisecs=True,
                                      map_fields={"s-port": "cs-host"})
     assert fmt.compile().scanned
+
+
+def test_json_pick_is_the_same_as_in_python():
+    """formats/_scan.c's pick() (the JSON decoder's values by key) against jsonmap.pick_in_python."""
+    from formats.base import pick
+    from formats.jsonmap import pick_in_python
+    assert pick is not None
+    rng = random.Random(4)
+    values = ["200", "", "é", 200, -1, 0.025, 1e300, True, False, None, [1], {"a": 1}, [], 10 ** 30]
+    keys = ("a", "b", "c", None, "d")
+    for _ in range(3000):
+        obj = {k: rng.choice(values) for k in rng.sample("abcde", rng.randint(0, 5))}
+        numeric = bytes(rng.randint(0, 1) for _ in keys)
+        assert pick(obj, keys, numeric) == pick_in_python(obj, keys, numeric), (obj, numeric)
+    with pytest.raises(TypeError):
+        pick({}, ("a",), b"")

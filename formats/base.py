@@ -67,9 +67,10 @@ class Format:
 
     `samples` pairs a line with fields it must produce (tests check every one). A regex format
     has `regex` (+ optional `plain_regex` and `scanner`); a JSON format has `json_map` instead
-    (formats/jsonmap.py). `converters` (field -> function of the found text) and `defaults`
-    (field -> value when the line or the format has none) finish a decoded tuple: the reference
-    importer's per-format fix-ups (URL-encoded agents, a missing status) are declared there.
+    (formats/jsonmap.py, whose keys carry their own converters). For regex formats, `converters`
+    (field -> function of the found text) and `defaults` (field -> value when the line or the
+    format has none) finish a decoded tuple: the reference importer's per-format fix-ups
+    (URL-encoded agents, a missing status) are declared there.
     `detectable=False`: only ever chosen by --log-format-name (a format whose lines other formats
     also read, such as ovh).
     """

@@ -133,17 +133,22 @@ def _as_json_text(match):
     return orjson.dumps(text).decode()[1:-1]
 
 
+def _decode_escaped(line):
+    """The JSON of a line that orjson refused, read again with nginx's \\xHH escapes decoded."""
+    if "\\x" not in line:
+        return None
+    try:
+        return orjson.loads(_NGINX_ESCAPES.sub(_as_json_text, line))
+    except ValueError:
+        return None
+
+
 def decode_json(line):
     """The JSON object of a line (nginx's \\xHH escapes read), or None when it is not one."""
     try:
         obj = orjson.loads(line)
     except ValueError:  # orjson.JSONDecodeError, and text that is not UTF-8
-        if "\\x" not in line:
-            return None
-        try:
-            obj = orjson.loads(_NGINX_ESCAPES.sub(_as_json_text, line))
-        except ValueError:
-            return None
+        obj = _decode_escaped(line)
     return obj if obj.__class__ is dict else None
 
 
@@ -185,7 +190,7 @@ class JsonMapDecoder:
             try:
                 obj = loads(line)
             except ValueError:  # orjson.JSONDecodeError, and text that is not UTF-8
-                obj = decode_json(line) if "\\x" in line else None
+                obj = _decode_escaped(line)
             if obj.__class__ is not dict:
                 return None
             values = pick(obj, plain_keys, numeric)

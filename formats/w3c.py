@@ -95,7 +95,6 @@ _IIS_FIELDS_LINE = ("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query 
 _W3C_FIELDS_LINE = ("#Fields: date time c-ip cs-method cs-host cs-uri-stem cs-uri-query sc-status "
                     "sc-bytes time-taken cs(User-Agent) cs(Referer)")
 _UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-_GROUPS = re.compile(r"\(\?P<(\w+)>")
 
 
 @dataclass
@@ -157,12 +156,12 @@ def _one_field_per_group(names, expected, unknown):
     patterns = [expected.get(n) or unknown for n in names]
     owner: dict = {}  # group -> position of the field that gives it
     for pos, name in enumerate(names):
-        for group in _GROUPS.findall(patterns[pos]):
+        for group in _GROUP.findall(patterns[pos]):
             held = owner.get(group)
             if held is None or rank.get(name, len(rank)) < rank.get(names[held], len(rank)):
                 owner[group] = pos
     for pos in range(len(names)):
-        if any(owner[g] != pos for g in _GROUPS.findall(patterns[pos])):
+        if any(owner[g] != pos for g in _GROUP.findall(patterns[pos])):
             patterns[pos] = unknown
     return patterns
 

@@ -163,9 +163,12 @@ class DateConverter:
         self.add_seconds = add_seconds
         self._cache: dict = {}  # tz -> {date: cdt}
         self._minutes: dict = {}
-        # Where the seconds are ("...:SS" at the end) in the fixed layouts, for the per-minute memo.
-        self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19, ISO_T_DATE: 19}.get(date_format)
-        self._per_minute = add_seconds % 60 == 0 and (self._seconds_at is not None or date_format in (EPOCH, ISO8601))
+        # The per-minute memo (not when --add-to-date moves the seconds): where the seconds are
+        # ("...:SS" at the end) in the fixed layouts; how to find them in the other two.
+        whole_minutes = add_seconds % 60 == 0
+        self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19, ISO_T_DATE: 19}.get(date_format) if whole_minutes else None
+        self._split_minute = {ISO8601: self._split_iso8601, EPOCH: self._split_epoch}.get(date_format) \
+            if whole_minutes else None
         self._parse = {
             APACHE_DATE: self._parse_apache, ISO_DATE: self._parse_iso, ISO_T_DATE: self._parse_iso,
             EPOCH: self._parse_epoch, ISO8601: _dt.datetime.fromisoformat,
@@ -207,7 +210,12 @@ class DateConverter:
         result = memo.get(date, _MISSING)
         if result is not _MISSING:
             return result
-        split = self._split_minute(date) if self._per_minute else None
+        split = None
+        if self._seconds_at is not None:  # inline: the Apache and W3C dates' common case
+            if len(date) == self._seconds_at and date[-3] == ":":
+                split = date[:-2] + "00", date[-2:]
+        elif self._split_minute is not None:
+            split = self._split_minute(date)
         if split is not None:
             minute, seconds = split
             prefix = self._minutes.get((minute, tz), False)
@@ -224,25 +232,23 @@ class DateConverter:
         memo[date] = result
         return result
 
-    def _split_minute(self, date):
-        """(the date at second 00 of its minute, its seconds as 2 digits), or None where the
-        layout does not allow it: dates of one minute then share one full conversion (an offset
-        is whole minutes, and a fraction of a second is cut, so the seconds pass through)."""
-        fmt = self.date_format
-        if fmt == ISO8601:
-            if date.__class__ is not str or len(date) < 19 or date[16] != ":" or date[13] != ":":
-                return None
-            tail = date[19:]
-            if tail[:1] == ".":
-                tail = tail.lstrip(".0123456789")
-            return date[:17] + "00" + tail, date[17:19]
-        if fmt == EPOCH:
-            if date.__class__ is not int:
-                return None
-            return date - date % 60, "%02d" % (date % 60)
-        if date.__class__ is str and len(date) == self._seconds_at and date[-3] == ":":
-            return date[:-2] + "00", date[-2:]
-        return None
+    # The date at second 00 of its minute, and its seconds as 2 digits (or None): dates of one
+    # minute then share one full conversion (an offset is whole minutes, and a fraction of a
+    # second is cut, so the seconds pass through).
+    @staticmethod
+    def _split_iso8601(date):
+        if date.__class__ is not str or len(date) < 19 or date[16] != ":" or date[13] != ":":
+            return None
+        tail = date[19:]
+        if tail[:1] == ".":
+            tail = tail.lstrip(".0123456789")
+        return date[:17] + "00" + tail, date[17:19]
+
+    @staticmethod
+    def _split_epoch(date):
+        if date.__class__ is not int:
+            return None
+        return date - date % 60, "%02d" % (date % 60)
 
     def _full(self, date: str, tz: str | None):
         try:

@@ -30,6 +30,9 @@ generated log concatenated 10 times) for the memory claim, run once per scenario
 in this process on --profile-lines lines under cProfile, attributes the time to stages, then
 re-times each stage without the profiler on the recorded inputs, and times the parent's
 sending path (Batcher + TrackerTransport, over http.client and over httpx) against the instant endpoint.
+
+Then the parse cost per line of every format, by family (benchmarks/parse_cost.py: --parse-lines,
+0 skips it), with import_logs.py's cost on the same lines where --reference gives a local copy.
 """
 from __future__ import annotations
 
@@ -75,6 +78,8 @@ SCENARIOS = [
     ("dry-iis-regex", "dry run, IIS log, regexes", None, ["LOG:w3c", "ENV:LOG_IMPORTER_NO_SCANNER=1"]),
     # Issue 12: 20,000 never-seen user agents per 1M lines, each decided bot or not (BOTS below).
     ("dry-agents", "dry run, 20,000 distinct agents per 1M lines", None, ["AGENTS:20000"]),
+    # The JSON family: an nginx JSON log (Matomo's documented keys) of the same hits.
+    ("dry-json", "dry run, nginx JSON log", None, ["LOG:nginx_json"]),
     ("instant", "instant endpoint, default options", "instant", []),
     ("instant-w1", "instant endpoint, --workers 1", "instant", ["--workers", "1"]),
     ("instant-r4", "instant endpoint, --recorders 4", "instant", ["--recorders", "4"]),
@@ -534,6 +539,7 @@ def ratios(table: dict, lines: int) -> list[str]:
     ratio("dry", "dry-regex", "dry run: C scanner / regexes")
     ratio("dry-iis", "dry-iis-regex", "IIS dry run: C scanner / regexes")
     ratio("dry-iis", "dry", "IIS / combined (dry run)")
+    ratio("dry-json", "dry-regex", "nginx JSON / combined with regexes (dry)")
     ratio("instant", "instant-w1", "instant: all workers / 1 worker")
     ratio("instant", "dry", "instant default / dry run default")
     ratio("instant-w1", "dry-w1", "instant --workers 1 / dry --workers 1")
@@ -843,6 +849,9 @@ def main(argv=None):
     p.add_argument("--profile-lines", type=int, default=200_000)
     p.add_argument("--timeout", type=float, default=900, help="seconds per importer run")
     p.add_argument("--json", default=None, help="write all measurements here")
+    p.add_argument("--parse-lines", type=int, default=50_000,
+                   help="lines per format for the parse cost table (benchmarks/parse_cost.py); 0 skips it")
+    p.add_argument("--reference", help="a local copy of Matomo's import_logs.py: its parse cost beside ours")
     a = p.parse_args(argv)
     if a.quick:
         a.lines = 100_000
@@ -934,6 +943,11 @@ def main(argv=None):
             for text in bots_bench.cost_lines(bots_bench.cost(agents_log, workers),
                                               table["dry-agents"]["cpu_per_m"] * expected / 1e6):
                 print("  " + text)
+        if a.parse_lines and not a.profile_only:
+            import parse_cost
+            print("\nparse cost per line, format by format (benchmarks/parse_cost.py):", flush=True)
+            parse_rows = parse_cost.run(a.parse_lines, 3, a.reference)
+            parse_cost.report(parse_rows, a.parse_lines)
         if a.profile or a.profile_only:
             try:
                 profile(log_path, a.profile_lines, instant)

@@ -1,20 +1,26 @@
 """The format registry and automatic detection.
 
-Adding a format means adding a declaration (with sample lines) to one of the family modules.
+Adding a format means adding a declaration (with sample lines) to one of the family modules:
+`apache` (the Apache/NCSA family and its relatives), `balancers` (ELB/ALB, HAProxy), `w3c`
+(header-driven: IIS, CloudFront, ...), `jsonlogs` (nginx, Traefik, Caddy JSON logs).
 """
 from __future__ import annotations
 
-from .apache import FORMATS as _APACHE
-from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError, LineParser
-from .w3c import FORMATS as _W3C
-from .w3c import looks_like_iis, read_header
+import dataclasses
 
-REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _W3C}
+from .apache import FORMATS as _APACHE
+from .balancers import FORMATS as _BALANCERS
+from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError
+from .jsonlogs import FORMATS as _JSON
+from .w3c import FORMATS as _W3C
+from .w3c import read_header
+
+REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _W3C + _JSON}
+W3C_FORMATS = _W3C  # in the order detection tries them: the last (w3c_extended) takes any header
 
 DETECT_SAMPLE_LINES = 50
 
-__all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "LineParser", "DateConverter",
-           "detect", "resolve", "names"]
+__all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "DateConverter", "detect", "resolve", "names"]
 
 
 def names():
@@ -22,35 +28,39 @@ def names():
 
 
 def _header_format(lines, w3c_fields=None, name=None, options=None):
+    """The W3C format of a file from the #Fields: line among its first lines (or `w3c_fields`),
+    or None when there is none. Without `name`, the first W3C format that claims the header."""
     fields_line, header = read_header(lines)
     fields_line = w3c_fields or fields_line
     if fields_line is None:
         return None
     if name is None:
-        name = "iis" if looks_like_iis(fields_line, header) else "w3c_extended"
-    fmt = REGISTRY[name]
-    return fmt.for_header(fields_line, **(options or {}))
+        names_in_header = fields_line.replace("#Fields:", " ").split()
+        name = next(f.name for f in W3C_FORMATS if f.claims(names_in_header, header) or f.name == "w3c_extended")
+    return REGISTRY[name].for_header(fields_line, **(options or {}))
 
 
 def detect(lines, w3c_options=None):
     """The best format for these first lines of a file, or None.
 
-    W3C files are recognised by their #Fields: header. Otherwise each sample line votes for the
-    format that matches it with the most fields; the format with the most votes wins.
+    W3C files are recognised by a #Fields: header, wherever it is among the lines (a file may
+    start mid-log, and a restarted server writes its header again). Otherwise each sample line
+    votes for the detectable format that reads the most fields from it; the format with the most
+    votes wins. Formats declared `detectable=False` are never chosen here.
     """
-    lines = [ln for ln in lines if ln.strip()]
-    if lines and lines[0].lstrip().startswith("#"):
-        fmt = _header_format(lines, options=w3c_options)
-        if fmt is not None:
-            return fmt
+    lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in lines if ln.strip()]
+    fmt = _header_format(lines, options=w3c_options)
+    if fmt is not None:
+        return fmt
     candidates = [(f, f.compile()) for f in REGISTRY.values() if f.detectable and not f.header_driven]
     votes: dict[str, int] = {}
     fields: dict[str, int] = {}
     for line in [ln for ln in lines if not ln.startswith("#")][:DETECT_SAMPLE_LINES]:
-        best, best_n = None, -1
-        for fmt, parser in candidates:
-            if parser.extract(line) is not None and parser.group_count > best_n:
-                best, best_n = fmt, parser.group_count
+        best, best_n = None, 0
+        for fmt, decoder in candidates:
+            n = decoder.score(line)
+            if n > best_n:
+                best, best_n = fmt, n
         if best is not None:
             votes[best.name] = votes.get(best.name, 0) + 1
             fields[best.name] = best_n
@@ -80,10 +90,9 @@ def resolve(config, head_lines, source_name="the input"):
             built = _header_format(head_lines, config.w3c_fields, fmt.name, w3c_options)
             if built is None:
                 raise FormatError("%s has no '#Fields:' line: give one with --w3c-fields" % source_name)
-            return built
+            fmt = built
         if config.log_date_format:
-            return Format(fmt.name, fmt.regex, config.log_date_format, detectable=False,
-                          plain_regex=fmt.plain_regex, scanner=fmt.scanner)
+            fmt = dataclasses.replace(fmt, date_format=config.log_date_format, detectable=False)
         return fmt
     if config.w3c_fields:
         return _header_format(head_lines, config.w3c_fields, None, w3c_options)

@@ -6,6 +6,8 @@
  * TokenScanner: the W3C formats (formats/w3c.py); it answers only for the lines where the regex's
  * first attempt must succeed, and leaves every other line to the regex.
  * split_ascii: a chunk into lines, with memchr.
+ * pick: the JSON decoder's values (formats/jsonmap.py), read from a decoded object by key, each
+ * of its field's type.
  * tests/test_scan.py checks each scanner against its regex on generated, hostile, truncated and
  * mutated lines; benchmarks/run.py's dry-regex scenario measures what they gain.
  *
@@ -520,15 +522,64 @@ fail:
     return NULL;
 }
 
+/* pick(obj: dict, keys: tuple, numeric: bytes) -> tuple: for each key (None: no key), the
+ * value obj[key] of the type its field expects, or None. A text field (numeric[i] == 0) takes
+ * str; an int or float becomes its str(); anything else (an object, an array, a bool) None. A
+ * numeric field takes int, float or str, else None. The same as jsonmap.pick_in_python, which
+ * tests/test_formats.py checks it against. */
+static PyObject *pick(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1]) || !PyBytes_Check(args[2])
+        || PyBytes_GET_SIZE(args[2]) != PyTuple_GET_SIZE(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "pick(obj: dict, keys: tuple, numeric: bytes of the same length)");
+        return NULL;
+    }
+    PyObject *obj = args[0], *keys = args[1];
+    const char *numeric = PyBytes_AS_STRING(args[2]);
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i), *v = NULL;
+        if (key != Py_None) {
+            v = PyDict_GetItemWithError(obj, key);  /* borrowed */
+            if (v == NULL && PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        if (v == NULL || v == Py_None) {
+            v = Py_None;
+            Py_INCREF(v);
+        } else if (PyUnicode_CheckExact(v)) {
+            Py_INCREF(v);
+        } else if (PyLong_CheckExact(v) || PyFloat_CheckExact(v)) {
+            if (numeric[i]) {
+                Py_INCREF(v);
+            } else if ((v = PyObject_Str(v)) == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        } else {
+            v = Py_None;
+            Py_INCREF(v);
+        }
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"split_ascii", split_ascii, METH_O,
      "split_ascii(data) -> data.decode('ascii').split('\\n'), for data that is ASCII"},
+    {"pick", (PyCFunction)(void (*)(void))pick, METH_FASTCALL,
+     "pick(obj, keys, numeric) -> tuple of obj's values for the keys, each of its field's type"},
     {NULL}
 };
 
 static struct PyModuleDef scanmodule = {
     PyModuleDef_HEAD_INIT, "formats._scan",
-    "Hand-written scanner for the Apache/NCSA log formats (see formats/apache.py)", -1,
+    "Hand-written scanners for the Apache/NCSA and W3C log formats, and the JSON decoder's picker", -1,
     module_methods
 };
 

@@ -1,9 +1,11 @@
-"""The Apache/NCSA family: common, common_vhost, ncsa_extended (combined), common_complete.
+"""The Apache/NCSA family: common, common_vhost, ncsa_extended (combined), common_complete, and
+the formats built on the same pieces: icecast2 (combined + session time), ovh, gandi and s3.
 
 The regexes accept the lines Matomo's import_logs.py accepts, with the same fields, but never
 backtrack (about 3x faster) and keep escaped quotes (\") inside quoted fields, where the
 reference cut a user agent at its first escaped quote. For lines of ASCII, a hand-written C
-scanner (`_scan.c`, named by `scanner=`) does the regex's work about 6x faster, with the same result.
+scanner (`_scan.c`, named by `scanner=`) does the regex's work about 6x faster, with the same
+result, for the four Apache formats.
 """
 from .base import Format
 
@@ -19,19 +21,55 @@ QUOTED_PLAIN = r'[^"]*'
 REQUEST_PATH_PLAIN = r'[^"\s]*(?:\s+(?!\s|\S+"\s+\d)[^"\s]*)*'
 
 
+IP = r'(?P<ip>[\w*.:-]+)'
+DATE = r'\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]'
+
+
+def _request(path):
+    """"%r" %>s: the request line, the status and (for the common formats) %b."""
+    return r'"(?P<method>\S+)\s+(?P<path>' + path + r')\s+\S+"\s+(?P<status>\d+)'
+
+
+def _agents(quoted):
+    """ "%{Referer}i" "%{User-Agent}i" """
+    return r'\s+"(?P<referrer>' + quoted + r')"\s+"(?P<user_agent>' + quoted + r')"'
+
+
 def _common(path):
-    return (r'(?P<ip>[\w*.:-]+)\s+\S+\s+(?P<userid>\S+)\s+\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]\s+'
-            r'"(?P<method>\S+)\s+(?P<path>' + path + r')\s+\S+"\s+(?P<status>\d+)\s+(?P<length>\S+)')
+    return IP + r'\s+\S+\s+(?P<userid>\S+)\s+' + DATE + r'\s+' + _request(path) + r'\s+(?P<length>\S+)'
 
 
 def _ncsa(path, quoted):
-    return _common(path) + r'\s+"(?P<referrer>' + quoted + r')"\s+"(?P<user_agent>' + quoted + r')"'
+    return _common(path) + _agents(quoted)
 
 
 COMMON, COMMON_PLAIN = _common(REQUEST_PATH), _common(REQUEST_PATH_PLAIN)
 NCSA_EXTENDED, NCSA_EXTENDED_PLAIN = _ncsa(REQUEST_PATH, QUOTED), _ncsa(REQUEST_PATH_PLAIN, QUOTED_PLAIN)
 
 _UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+# Icecast 2's access log: combined, then how long the listener stayed, a whole number of seconds
+# (or -) and nothing glued to it: a combined line followed by other fields such as "0.123" or
+# "junk" stays combined (one followed by whole numbers, Apache's %I %O, reads as icecast2: the
+# same fields).
+ICECAST2, ICECAST2_PLAIN = (NCSA_EXTENDED + r'\s+(?P<session_time>\d+|-)(?!\S)',
+                            NCSA_EXTENDED_PLAIN + r'\s+(?P<session_time>\d+|-)(?!\S)')
+# OVH web hosting: the client first, then the virtual host, no ident.
+OVH, OVH_PLAIN = ((IP + r'\s+' + HOST_PREFIX + r'(?P<userid>\S+)\s+' + DATE + r'\s+' + _request(path)
+                   + r'\s+(?P<length>\S+)' + _agents(quoted))
+                  for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
+# Gandi Simple Hosting: the virtual host first, and a "(0 s)" before the request; what it counts
+# is not documented and import_logs.py never got a number out of it: it is kept as `duration`.
+GANDI, GANDI_PLAIN = ((r'(?P<host>[\w.-]+)\s+' + IP + r'\s+\S+\s+(?P<userid>\S+)\s+' + DATE
+                       + r'\s+\((?P<duration>[^)]*)\)\s+' + _request(path) + r'\s+(?P<length>\S+)' + _agents(quoted))
+                      for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
+# Amazon S3 server access logs: bucket owner, bucket (the host), [time], remote IP, requester
+# (the user id), request id, operation, key, "request", status, error code, bytes sent, object
+# size, total time, turn-around time, "referer", "user agent", then more fields.
+S3, S3_PLAIN = ((r'\S+\s+(?P<host>\S+)\s+' + DATE + r'\s+' + IP + r'\s+(?P<userid>\S+)\s+\S+\s+\S+\s+\S+\s+'
+                 + _request(path) + r'\s+\S+\s+(?P<length>\S+)\s+\S+\s+\S+\s+\S+' + _agents(quoted))
+                for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
+_S3_OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 
 FORMATS = [
     Format(
@@ -73,5 +111,57 @@ FORMATS = [
             ('blog.example.org:443 192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /news HTTP/1.1" '
              '200 99 "-" "%s"' % _UA,
              {"host": "blog.example.org", "ip": "192.0.2.1", "path": "/news", "user_agent": _UA}),
+        ]),
+    Format(
+        "icecast2", ICECAST2, plain_regex=ICECAST2_PLAIN,
+        description="Icecast 2 access log: combined + the listener's session time in seconds",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /live.ogg HTTP/1.1" 200 1048576 "-" '
+             '"VLC/3.0.20 LibVLC/3.0.20" 3600',
+             {"ip": "192.0.2.1", "date": "01/Mar/2026:10:00:00", "timezone": "+0100", "method": "GET",
+              "path": "/live.ogg", "status": "200", "length": "1048576", "referrer": "-",
+              "user_agent": "VLC/3.0.20 LibVLC/3.0.20"}),
+        ]),
+    Format(
+        "ovh", OVH, plain_regex=OVH_PLAIN, detectable=False,
+        description="OVH web hosting: %h %v %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" "
+                    "(by name only: its lines are also combined lines with an ident)",
+        samples=[
+            ('192.0.2.1 www.example.com alice [01/Mar/2026:10:00:00 +0100] "GET /docs/install HTTP/1.1" 200 5120 '
+             '"https://www.google.com/" "%s"' % _UA,
+             {"ip": "192.0.2.1", "host": "www.example.com", "userid": "alice", "date": "01/Mar/2026:10:00:00",
+              "timezone": "+0100", "method": "GET", "path": "/docs/install", "status": "200", "length": "5120",
+              "referrer": "https://www.google.com/", "user_agent": _UA}),
+        ]),
+    Format(
+        "gandi", GANDI, plain_regex=GANDI_PLAIN,
+        description="Gandi Simple Hosting: the virtual host, then %a %l %u %t (N s) \"%r\" %>s %b "
+                    "\"%{Referer}i\" \"%{User-Agent}i\"",
+        samples=[
+            ('www.example.com 192.0.2.1 - alice [01/Mar/2026:10:00:00 +0100] (0 s) "GET /docs/install HTTP/1.1" '
+             '200 5120 "https://www.google.com/" "%s"' % _UA,
+             {"host": "www.example.com", "ip": "192.0.2.1", "userid": "alice", "date": "01/Mar/2026:10:00:00",
+              "timezone": "+0100", "method": "GET", "path": "/docs/install", "status": "200", "length": "5120",
+              "referrer": "https://www.google.com/", "user_agent": _UA}),
+            ('www.example.com 2001:db8::7 - - [01/Mar/2026:10:00:01 +0100] (2 s) "GET / HTTP/1.1" 301 0 "-" "%s"'
+             % _UA, {"ip": "2001:db8::7", "userid": "-", "path": "/", "status": "301"}),
+        ]),
+    Format(
+        "s3", S3, plain_regex=S3_PLAIN,
+        description="Amazon S3 server access logs (the bucket is the host, the requester the user id)",
+        samples=[
+            ('%s www.example.com [01/Mar/2026:09:00:00 +0000] 192.0.2.1 - 3E57427F3EXAMPLE WEBSITE.GET.OBJECT '
+             'docs/install "GET /docs/install?page=2 HTTP/1.1" 200 - 5120 5120 12 11 "https://www.google.com/" '
+             '"%s" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 '
+             'ECDHE-RSA-AES128-GCM-SHA256 AuthHeader www.example.com.s3-website.eu-west-3.amazonaws.com TLSv1.2 - -'
+             % (_S3_OWNER, _UA),
+             {"host": "www.example.com", "date": "01/Mar/2026:09:00:00", "timezone": "+0000", "ip": "192.0.2.1",
+              "userid": "-", "method": "GET", "path": "/docs/install?page=2", "status": "200", "length": "5120",
+              "referrer": "https://www.google.com/", "user_agent": _UA}),
+            ('%s www.example.com [01/Mar/2026:09:00:01 +0000] 2001:db8::7 '
+             'arn:aws:iam::123456789012:user/alice 891CE47D2EXAMPLE REST.GET.OBJECT files/report.pdf '
+             '"GET /files/report.pdf HTTP/1.1" 200 - 2048 2048 30 29 "-" "aws-cli/2.15.0"' % _S3_OWNER,
+             {"ip": "2001:db8::7", "userid": "arn:aws:iam::123456789012:user/alice", "path": "/files/report.pdf",
+              "length": "2048", "referrer": "-", "user_agent": "aws-cli/2.15.0"}),
         ]),
 ]

@@ -1,15 +1,28 @@
-"""Formats as data: a declaration (name, regex, date format, sample lines) compiled into a parser.
+"""Formats as data: a declaration (name, how to decode, date layout, sample lines) compiled into a
+decoder.
 
-Every parser emits the same field vocabulary (`FIELDS`), as one tuple per line, so no later stage
-knows which format a hit came from. Fields a format lacks are None.
+Every decoder has the same face: `extract(line) -> tuple | None`, one tuple of the field
+vocabulary (`FIELDS`, plus any extra groups asked for) per line, None for a line that is not of
+the format. Fields a format lacks are None. So no later stage knows which format, or which kind
+of decoder, a hit came from. The kinds (one module each):
+
+- regex (`formats/regex.py`): a regex with named groups, and for some formats a C scanner
+  (`formats/_scan.c`) that gives the same fields faster;
+- W3C header (`formats/w3c.py`): builds the regex (and scanner) from a file's `#Fields:` line;
+- JSON map (`formats/jsonmap.py`): decodes a JSON object and reads the vocabulary from keys or key
+  paths, with converters;
+- format strings (Apache's LogFormat, nginx's log_format) will be one more kind behind this face.
+
+Decoders also give `fields` (the names of the tuple's positions), `present` (the fields they can
+fill), `group_count`, `has_group(name)` and `score(line)` (used by detection).
 """
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import re
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 # The one field vocabulary (the contract's section 2, before normalisation).
 FIELDS = (
@@ -19,17 +32,22 @@ FIELDS = (
 )
 FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 
+# Date layouts (a Format's `date_format`): strptime formats, with fast paths for the first three,
+# and two kinds strptime cannot say.
 APACHE_DATE = "%d/%b/%Y:%H:%M:%S"
+ISO_DATE = "%Y-%m-%d %H:%M:%S"
+ISO_T_DATE = "%Y-%m-%dT%H:%M:%S"
+EPOCH = "epoch"  # seconds since 1970-01-01 UTC: an int, a float or their text (Caddy's `ts`)
+ISO8601 = "iso8601"  # 2026-03-01T10:00:00[.fraction][Z|+01:00|+0100]: the offset is in the date
 # Memo tables are emptied past this many entries: a worker's memory stays flat on long logs.
 MEMO_ENTRIES = 50_000
-ISO_DATE = "%Y-%m-%d %H:%M:%S"
 
 try:  # the C line scanners (setup.py builds them); without them, the regexes do the same work
-    from ._scan import Scanner, TokenScanner, split_ascii
+    from ._scan import Scanner, TokenScanner, pick, split_ascii
 except ImportError:
-    Scanner = TokenScanner = split_ascii = None
+    Scanner = TokenScanner = pick = split_ascii = None
 if os.environ.get("LOG_IMPORTER_NO_SCANNER"):  # to compare both (benchmarks/run.py dry-regex)
-    Scanner = TokenScanner = split_ascii = None
+    Scanner = TokenScanner = pick = split_ascii = None
 
 
 def split_ascii_lines(data: bytes) -> list:
@@ -45,7 +63,17 @@ class FormatError(ValueError):
 
 @dataclass
 class Format:
-    """A log format declaration. `samples` pairs a line with fields it must produce."""
+    """A log format declaration, compiled by `compile()` into a decoder (see the module's doc).
+
+    `samples` pairs a line with fields it must produce (tests check every one). A regex format
+    has `regex` (+ optional `plain_regex` and `scanner`); a JSON format has `json_map` instead
+    (formats/jsonmap.py, whose keys carry their own converters). For regex formats, `converters`
+    (field -> function of the found text) and `defaults` (field -> value when the line or the
+    format has none) finish a decoded tuple: the reference importer's per-format fix-ups
+    (URL-encoded agents, a missing status) are declared there.
+    `detectable=False`: only ever chosen by --log-format-name (a format whose lines other formats
+    also read, such as ovh).
+    """
     name: str
     regex: str | None
     date_format: str = APACHE_DATE
@@ -59,68 +87,50 @@ class Format:
     # Optional: the hand-written C scanner that gives the same fields as `regex` (formats/_scan.c):
     # ("apache", vhost, combined) for the Apache family, ("tokens", kinds, slots) for W3C.
     scanner: tuple | None = None
+    converters: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+    json_map: dict | None = None
+    signature: tuple = ()  # JSON: the keys whose presence says a line is of this format
 
-    def compile(self, extra_groups=(), ignore_groups=()) -> "LineParser":
+    def compile(self, extra_groups=(), ignore_groups=()):
+        """The decoder of this format. `extra_groups`: more names to extract after FIELDS (for
+        --regex-group-to-*-cvar); `ignore_groups`: fields to leave None (--ignore-groups).
+        Raises FormatError for a regex that does not compile, or a W3C format without header."""
+        if self.json_map is not None:
+            from .jsonmap import JsonMapDecoder
+            return JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups)
         if self.regex is None:
             raise FormatError("format %s needs a #Fields: header to build its regex" % self.name)
-        return LineParser(self.name, self.regex, self.date_format, extra_groups, ignore_groups,
-                          self.plain_regex, self.scanner)
+        from .regex import RegexDecoder
+        return RegexDecoder(self.name, self.regex, extra_groups, ignore_groups, self.plain_regex,
+                            self.scanner, self.converters, self.defaults)
 
 
-class LineParser:
-    """A compiled format: `extract(line)` gives a tuple of FIELDS (+ extra groups) or None."""
+def finisher(fields, converters, defaults):
+    """A function that applies `converters` and `defaults` (see Format) to a decoded tuple laid
+    out as `fields`, or None when there is nothing to apply."""
+    convert = [(fields.index(n), f) for n, f in converters.items() if n in fields]
+    default = [(fields.index(n), v) for n, v in defaults.items() if n in fields]
+    if not convert and not default:
+        return None
 
-    def __init__(self, name, regex, date_format=APACHE_DATE, extra_groups=(), ignore_groups=(),
-                 plain_regex=None, scanner=None):
-        self.name = name
-        try:
-            self.regex = re.compile(regex)
-        except re.error as e:
-            raise FormatError("invalid regex for format %s: %s" % (name, e)) from None
-        plain = re.compile(plain_regex) if plain_regex else None
-        if plain is not None and plain.groupindex != self.regex.groupindex:
-            raise FormatError("the plain regex of format %s has other groups" % name)
-        self.date_format = date_format
-        index = self.regex.groupindex
-        ignored = set(ignore_groups)
-        self.fields = FIELDS + tuple(extra_groups)
-        pad = self.regex.groups  # index of the None appended to m.groups()
-        positions = [index[n] - 1 if n in index and n not in ignored else pad for n in self.fields]
-        self.present = frozenset(n for n in self.fields if n in index and n not in ignored)
-        getter = itemgetter(*positions)
-        match = self.regex.match
-        none = (None,)
-        if plain is not None:
-            escaped_match, plain_match = match, plain.match
-
-            def match(line):
-                return (escaped_match if "\\" in line else plain_match)(line)
-
-        def extract(line):
-            m = match(line)
-            if m is None:
-                return None
-            return getter(m.groups() + none)
-
-        self.extract = extract
-        self.scanned = False
-        make = {"apache": Scanner, "tokens": TokenScanner}.get(scanner[0]) if scanner else None
-        if make is not None and self.fields == FIELDS and not ignored:
-            self.extract = make(*scanner[1:], fallback=extract).extract
-            self.scanned = True
-        self.group_count = len(self.present)
-
-    def as_dict(self, line):
-        values = self.extract(line)
-        if values is None:
-            return None
-        return {n: v for n, v in zip(self.fields, values) if n in self.present}
+    def finish(values):
+        values = list(values)
+        for i, f in convert:
+            if values[i] is not None:
+                values[i] = f(values[i])
+        for i, v in default:
+            if values[i] is None:
+                values[i] = v
+        return tuple(values)
+    return finish
 
 
 _MISSING = object()
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
 _TZ = re.compile(r"^[+-]?\d{1,4}$")
+_EPOCH_START = _dt.datetime(1970, 1, 1)
 
 
 def timezone_offset(tz: str) -> int:
@@ -137,9 +147,15 @@ def timezone_offset(tz: str) -> int:
 class DateConverter:
     """Turns a log date (+ optional timezone) into Matomo's `cdt`: UTC "YYYY-MM-DD HH:MM:SS".
 
-    Memoised per distinct (date, timezone), and behind that per minute for the Apache and ISO
-    layouts (a timezone offset is whole minutes, so the seconds pass through unchanged). Returns
-    None for an invalid date or timezone.
+    `date_format` is a strptime format (fast paths for APACHE_DATE, ISO_DATE and ISO_T_DATE), or
+    EPOCH (seconds since 1970, UTC; fractions are cut, as Matomo keeps whole seconds) or ISO8601
+    (RFC 3339 dates with their own offset, `Z` for UTC, any fraction: nginx's $time_iso8601,
+    Traefik's `time`). A date whose layout carries an offset (ISO8601, or a strptime `%z`) is
+    moved to UTC by it; otherwise by `tz` ("+0100", "-05:30"), and a date without either is
+    taken as UTC. `add_seconds` (--add-to-date) is added last.
+
+    Memoised per distinct (date, timezone), and behind that per minute (a timezone offset is whole
+    minutes, so the seconds pass through unchanged). Returns None for an invalid date or timezone.
     """
 
     def __init__(self, date_format=APACHE_DATE, add_seconds=0):
@@ -147,14 +163,16 @@ class DateConverter:
         self.add_seconds = add_seconds
         self._cache: dict = {}  # tz -> {date: cdt}
         self._minutes: dict = {}
-        # Where the seconds are ("...:SS" at the end), for the per-minute memo.
-        self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19}.get(date_format) if add_seconds % 60 == 0 else None
-        if date_format == APACHE_DATE:
-            self._parse = self._parse_apache
-        elif date_format == ISO_DATE:
-            self._parse = self._parse_iso
-        else:
-            self._parse = lambda s: _dt.datetime.strptime(s, date_format)
+        # The per-minute memo (not when --add-to-date moves the seconds): where the seconds are
+        # ("...:SS" at the end) in the fixed layouts; how to find them in the other two.
+        whole_minutes = add_seconds % 60 == 0
+        self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19, ISO_T_DATE: 19}.get(date_format) if whole_minutes else None
+        self._split_minute = {ISO8601: self._split_iso8601, EPOCH: self._split_epoch}.get(date_format) \
+            if whole_minutes else None
+        self._parse = {
+            APACHE_DATE: self._parse_apache, ISO_DATE: self._parse_iso, ISO_T_DATE: self._parse_iso,
+            EPOCH: self._parse_epoch, ISO8601: _dt.datetime.fromisoformat,
+        }.get(date_format) or (lambda s: _dt.datetime.strptime(s, date_format))
 
     @staticmethod
     def _parse_apache(s):
@@ -166,11 +184,15 @@ class DateConverter:
 
     @staticmethod
     def _parse_iso(s):
-        # 2000-10-10 13:55:36
-        if len(s) != 19 or s[4] != "-" or s[10] != " ":
-            return _dt.datetime.strptime(s, ISO_DATE)
+        # 2000-10-10 13:55:36 (ISO_DATE) or 2000-10-10T13:55:36 (ISO_T_DATE)
+        if len(s) != 19 or s[4] != "-" or s[10] not in " T":
+            return _dt.datetime.strptime(s, ISO_DATE if s[10:11] == " " else ISO_T_DATE)
         return _dt.datetime(int(s[0:4]), int(s[5:7]), int(s[8:10]),
                             int(s[11:13]), int(s[14:16]), int(s[17:19]))
+
+    @staticmethod
+    def _parse_epoch(value):
+        return _EPOCH_START + _dt.timedelta(seconds=math.floor(float(value)))
 
     def memo(self, tz: str | None) -> dict:
         """The memo of one timezone: date -> cdt, or None for an invalid date. A hot loop may
@@ -183,18 +205,23 @@ class DateConverter:
             memo = self._cache[tz] = {}
         return memo
 
-    def convert(self, date: str, tz: str | None = None):
+    def convert(self, date, tz: str | None = None):
         memo = self.memo(tz)
         result = memo.get(date, _MISSING)
         if result is not _MISSING:
             return result
-        if self._seconds_at is not None and len(date) == self._seconds_at and date[-3] == ":":
-            minute = (date[:-2], tz)
-            prefix = self._minutes.get(minute, False)
+        split = None
+        if self._seconds_at is not None:  # inline: the Apache and W3C dates' common case
+            if len(date) == self._seconds_at and date[-3] == ":":
+                split = date[:-2] + "00", date[-2:]
+        elif self._split_minute is not None:
+            split = self._split_minute(date)
+        if split is not None:
+            minute, seconds = split
+            prefix = self._minutes.get((minute, tz), False)
             if prefix is False:
-                whole = self._full(date[:-2] + "00", tz)
-                prefix = self._minutes[minute] = whole[:-2] if whole is not None else None
-            seconds = date[-2:]
+                whole = self._full(minute, tz)
+                prefix = self._minutes[(minute, tz)] = whole[:-2] if whole is not None else None
             ok = prefix is not None and seconds.isdigit() and seconds < "60"
             result = prefix + seconds if ok else None
         else:
@@ -205,11 +232,31 @@ class DateConverter:
         memo[date] = result
         return result
 
+    # The date at second 00 of its minute, and its seconds as 2 digits (or None): dates of one
+    # minute then share one full conversion (an offset is whole minutes, and a fraction of a
+    # second is cut, so the seconds pass through).
+    @staticmethod
+    def _split_iso8601(date):
+        if date.__class__ is not str or len(date) < 19 or date[16] != ":" or date[13] != ":":
+            return None
+        tail = date[19:]
+        if tail[:1] == ".":
+            tail = tail.lstrip(".0123456789")
+        return date[:17] + "00" + tail, date[17:19]
+
+    @staticmethod
+    def _split_epoch(date):
+        if date.__class__ is not int:
+            return None
+        return date - date % 60, "%02d" % (date % 60)
+
     def _full(self, date: str, tz: str | None):
         try:
             d = self._parse(date)
             seconds = self.add_seconds
-            if tz:
+            if d.tzinfo is not None:
+                d = d.replace(tzinfo=None) - d.utcoffset()
+            elif tz:
                 seconds -= timezone_offset(tz)
             if seconds:
                 d += _dt.timedelta(seconds=seconds)

@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("log formats")
     g.add_argument("--log-format-name", metavar="NAME",
-                   help="the log format (default: detected): %s" % ", ".join(formats.names()))
+                   help="the log format (default: detected from the first lines; %s only by name): %s"
+                   % (", ".join(n for n in formats.names() if not formats.REGISTRY[n].detectable),
+                      ", ".join(formats.names())))
     g.add_argument("--log-format-regex", metavar="REGEX",
                    help="a regex with named groups (ip, date, timezone, path, query_string, status, length, "
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "

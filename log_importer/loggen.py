@@ -27,6 +27,9 @@ import random
 import sys
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
+
+import orjson
 
 __all__ = ["Hit", "generate", "FORMATS", "main"]
 
@@ -279,6 +282,12 @@ class _Clock:
             self._w3c = (t, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)))
         return self._w3c[1]
 
+    def iso(self, t, offset):
+        """RFC 3339 local time with its offset: 2026-03-01T00:00:00+01:00."""
+        off = abs(offset) // 60
+        return "%s%s%02d:%02d" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t + offset)),
+                                  "-" if offset < 0 else "+", off // 60, off % 60)
+
 
 def _common(h: Hit, c: _Clock) -> str:
     return '%s - %s [%s] "%s %s %s" %d %s' % (
@@ -315,6 +324,228 @@ def _w3c_header(first: Hit, c: _Clock) -> str:
     return W3C_HEADER.format(date=c.w3c(first.time))
 
 
+# The other formats import_logs.py reads, each as its vendor writes it. --------------------------
+def _icecast2(h, c):
+    return "%s %d" % (_combined(h, c), h.time_taken // 10)  # combined + the listener's seconds
+
+
+def _ovh(h, c):
+    return '%s %s %s [%s] "%s %s %s" %d %s "%s" "%s"' % (
+        h.ip, h.host, h.user or "-", c.apache(h.time, h.offset), h.method, h.path, h.protocol, h.status,
+        h.length if h.length else "-", h.referrer, h.user_agent)
+
+
+def _gandi(h, c):
+    return '%s %s - %s [%s] (%d s) "%s %s %s" %d %s "%s" "%s"' % (
+        h.host, h.ip, h.user or "-", c.apache(h.time, h.offset), h.time_taken // 1000, h.method, h.path,
+        h.protocol, h.status, h.length if h.length else "-", h.referrer, h.user_agent)
+
+
+S3_OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+
+
+def _s3(h, c):
+    # S3 logs in UTC; the bucket (website hosting: named after the host) is the host.
+    key = h.path.partition("?")[0].lstrip("/") or "-"
+    requester = "arn:aws:iam::123456789012:user/%s" % h.user if h.user else "-"
+    request_id = "%016X" % ((h.time * 2654435761 + h.length) % (1 << 64))
+    sent = h.length if h.length else "-"
+    return ('%s %s [%s] %s %s %s WEBSITE.%s.OBJECT %s "%s %s %s" %d %s %s %s %d %d "%s" "%s" - '
+            '%s= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader %s.s3-website.eu-west-3.amazonaws.com TLSv1.2 - -') % (
+        S3_OWNER, h.host, c.apache(h.time, 0), h.ip, requester, request_id, h.method, key, h.method, h.path,
+        h.protocol, h.status, "NoSuchKey" if h.status == 404 else "-", sent, sent, h.time_taken,
+        max(1, h.time_taken - 1), h.referrer, h.user_agent, request_id * 3, h.host)
+
+
+def _elb(h, c):
+    # Odd seconds: a classic ELB line; even ones: an ALB line (type first, more fields after).
+    when = "%sT%s.%06dZ" % (c.w3c(h.time)[:10], c.w3c(h.time)[11:], (h.time_taken * 7919) % 1000000)
+    port = 1024 + (h.time * 31 + h.time_taken) % 60000
+    scheme = "https" if h.port == 443 else "http"
+    request = '"%s %s://%s:%d%s %s"' % (h.method, scheme, h.host, h.port, h.path, h.protocol)
+    taken = "%.3f" % (h.time_taken / 1000)
+    if h.time % 2:
+        return '%s my-loadbalancer %s:%d 10.0.0.5:80 0.000041 %s 0.000032 %d %d 0 %d %s "%s" %s' % (
+            when, h.ip, port, taken, h.status, h.status, h.length, request, h.user_agent,
+            "ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2" if scheme == "https" else "- -")
+    return ('%s %s app/my-alb/50dc6c495c0c9188 %s:%d 10.0.0.5:80 0.001 %s 0.000 %d %d 310 %d %s "%s" %s '
+            'arn:aws:elasticloadbalancing:eu-west-3:123456789012:targetgroup/web/73e2d6bc24d8a067 '
+            '"Root=1-%08x-0123456789abcdef01234567" "%s" "-" 0 %s "forward" "-" "-" "10.0.0.5:80" "%d" "-" "-"') % (
+        scheme, when, h.ip, port, taken, h.status, h.status, h.length, request, h.user_agent,
+        "TLS_AES_128_GCM_SHA256 TLSv1.3" if scheme == "https" else "- -", h.time, h.host, when, h.status)
+
+
+def _haproxy(h, c):
+    # Through syslog; HAProxy writes its accept date in the proxy's local time, no offset.
+    g = time.gmtime(h.time + h.offset)
+    local = "%02d/%s/%04d:%02d:%02d:%02d.%03d" % (g.tm_mday, MONTHS[g.tm_mon - 1], g.tm_year, g.tm_hour,
+                                                  g.tm_min, g.tm_sec, h.time_taken % 1000)
+    return ('%s %2d %02d:%02d:%02d lb1 haproxy[2342]: %s:%d [%s] www-https~ web/web%d 0/0/1/%d/%d %d %d - - ---- '
+            '12/10/2/1/0 0/0 "%s %s %s"') % (
+        MONTHS[g.tm_mon - 1], g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec, h.ip, 1024 + h.time % 60000, local,
+        1 + h.time % 3, h.time_taken, h.time_taken + 1, h.status, h.length, h.method, h.path, h.protocol)
+
+
+# CloudFront URL-encodes these (and codes 0-32 and 127 up) in every field value.
+_CLOUDFRONT_CHARS = frozenset('<>"#%{}|\\^~[]`\'')
+
+
+def _cloudfront_encoded(text: str) -> str:
+    out = []
+    for ch in text:
+        if ord(ch) <= 32 or ord(ch) >= 127 or ch in _CLOUDFRONT_CHARS:
+            out.extend("%%%02X" % b for b in ch.encode("utf-8", "surrogateescape"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+CLOUDFRONT_FIELDS = ("date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+                     "cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
+                     "cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher "
+                     "x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port "
+                     "time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
+                     "sc-range-start sc-range-end")
+
+
+def _cloudfront(h, c):
+    stem, _, query = h.path.partition("?")
+    result = "Hit" if h.status in (200, 304) and h.time % 3 else ("Error" if h.status >= 400 else "Miss")
+    values = [c.w3c(h.time)[:10], c.w3c(h.time)[11:], "CDG50-C1", str(h.length), h.ip, h.method,
+              "d111111abcdef8.cloudfront.net", _cloudfront_encoded(stem), str(h.status),
+              _cloudfront_encoded(h.referrer), _cloudfront_encoded(_cloudfront_encoded(h.user_agent)),
+              _cloudfront_encoded(query) or "-", "-", result, "%040X==" % (h.time * 2654435761 + h.length),
+              h.host, "https" if h.port == 443 else "http", "412", "%.3f" % (h.time_taken / 1000), "-",
+              "TLSv1.3", "TLS_AES_128_GCM_SHA256", result, "HTTP/2.0", "-", "-", str(1024 + h.time % 60000),
+              "%.3f" % (h.time_taken / 2000), result, "text/html", str(h.length), "-", "-"]
+    return "\t".join(values)
+
+
+def _cloudfront_header(first, c):
+    return "#Version: 1.0\n#Fields: %s\n" % CLOUDFRONT_FIELDS
+
+
+INCAPSULA_FIELDS = ("date time cs-vid cs-clapp cs-browsertype c-ip s-caip cs(User-Agent) s-siteid cs-countrycode "
+                    "cs-uri cs-version sc-action cs(Referrer) s-ip s-port cs-method cs-uri-query sc-status s-xff "
+                    "cs-bytes cs-start")
+
+
+def _incapsula(h, c):
+    stem, _, query = h.path.partition("?")
+    values = [c.w3c(h.time)[:10], c.w3c(h.time)[11:], "4f1b2c3d-0000-4000-8000-%012x" % (h.time % (1 << 48)),
+              "Firefox", "Browser", h.ip, "", h.user_agent, "10203040", "FR", h.host + stem, "HTTP/1.1",
+              "REQ_PASSED", "" if h.referrer == "-" else h.referrer, "198.51.100.7", str(h.port), h.method, query,
+              str(h.status), h.ip, str(h.length), "%d000" % h.time]
+    return " ".join('"%s"' % v for v in values)
+
+
+def _incapsula_header(first, c):
+    g = time.gmtime(first.time)
+    return "#Software: Incapsula LOGS API\n#Version: 1.1\n#Date: %02d/%s/%04d %s\n#Fields: %s\n" % (
+        g.tm_mday, MONTHS[g.tm_mon - 1], g.tm_year, c.w3c(first.time)[11:], INCAPSULA_FIELDS)
+
+
+def _shoutcast(h, c):
+    return "%s %s %s %s %d %s %d %d %d" % (
+        h.ip, h.ip, c.w3c(h.time), h.path, h.status, quote(h.user_agent, safe=""), h.length, h.time_taken // 100,
+        h.length * 8 // max(1, h.time_taken // 100))
+
+
+def _shoutcast_header(first, c):
+    return ("#Software: SHOUTcast\n#Version: 2.6.1\n#Date: %s\n#Fields: c-ip c-dns date time cs-uri-stem c-status "
+            "cs(User-Agent) sc-bytes x-duration avgbandwidth\n") % c.w3c(first.time)
+
+
+def _netscaler(h, c):
+    stem, _, query = h.path.partition("?")
+    return "%s %s %s HTTP 10.0.0.5 %d %s %s %s %d 412 %d %d %s %s - %s" % (
+        c.w3c(h.time), h.ip, h.user or "-", h.port, h.method, stem, query or "-", h.status, h.length,
+        h.time_taken // 1000, h.protocol, h.user_agent.replace(" ", "+"), h.referrer)
+
+
+def _netscaler_header(first, c):
+    return ("#Version: 1.0\n#Software: Netscaler Web Logging(NSWL)\n#Date: %s\n#Fields: date time c-ip cs-username "
+            "sc-servicename s-ip s-port cs-method cs-uri-stem cs-uri-query sc-status cs-bytes sc-bytes time-taken "
+            "cs-version cs(User-Agent) cs(Cookie) cs(Referer)\n") % c.w3c(first.time)
+
+
+def _w3c_extended(h, c):
+    stem, _, query = h.path.partition("?")
+    return "%s %s %s %s %s %s %d %d %.3f %s %s" % (
+        c.w3c(h.time), h.ip, h.method, h.host, stem, query or "-", h.status, h.length, h.time_taken / 1000,
+        h.user_agent.replace(" ", "+"), h.referrer)
+
+
+def _w3c_extended_header(first, c):
+    return ("#Software: nginx-w3c\n#Version: 1.0\n#Date: %s\n#Fields: date time c-ip cs-method cs-host cs-uri-stem "
+            "cs-uri-query sc-status sc-bytes time-taken cs(User-Agent) cs(Referer)\n") % c.w3c(first.time)
+
+
+def _nginx_escaped(text: str) -> str:
+    """A value as nginx's log_format writes it by default (escape=default): ", \\ and bytes below
+    32 or above 126 as \\xHH."""
+    out = []
+    for b in text.encode("utf-8", "surrogateescape"):
+        out.append("\\x%02X" % b if b < 32 or b > 126 or b in (34, 92) else chr(b))
+    return "".join(out)
+
+
+def _nginx_json(h, c):
+    # Matomo's documented log_format: '{"ip": "$remote_addr", "host": "$host", "path": "$request_uri", ...}'
+    return ('{"ip": "%s", "host": "%s", "path": "%s", "status": "%d", "referrer": "%s", "user_agent": "%s", '
+            '"length": %d, "generation_time_milli": %.3f, "date": "%s"}') % (
+        _nginx_escaped(h.ip), h.host, _nginx_escaped(h.path), h.status,
+        "" if h.referrer == "-" else _nginx_escaped(h.referrer), _nginx_escaped(h.user_agent), h.length,
+        h.time_taken / 1000, c.iso(h.time, h.offset))
+
+
+def _go_json(value) -> bytes:
+    """JSON as Go's encoding/json writes it (Traefik, Caddy): invalid UTF-8 becomes U+FFFD."""
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return orjson.dumps(value)
+
+
+def _traefik_json(h, c):
+    port = str(1024 + h.time % 60000)
+    fields = {
+        "ClientAddr": h.ip + ":" + port, "ClientHost": h.ip, "ClientPort": port,
+        "ClientUsername": h.user or "-", "DownstreamContentSize": h.length, "DownstreamStatus": h.status,
+        "Duration": h.time_taken * 1000000 + 4321, "OriginContentSize": h.length,
+        "OriginDuration": h.time_taken * 1000000, "OriginStatus": h.status, "Overhead": 4321,
+        "RequestAddr": h.host, "RequestContentSize": 0, "RequestCount": h.time % 100000, "RequestHost": h.host,
+        "RequestMethod": h.method, "RequestPath": h.path, "RequestPort": "-", "RequestProtocol": h.protocol,
+        "RequestScheme": "https" if h.port == 443 else "http", "RetryAttempts": 0, "RouterName": "web@docker",
+        "ServiceAddr": "10.0.0.5:80", "ServiceName": "web@docker", "entryPointName": "websecure",
+        "level": "info", "msg": "", "request_User-Agent": h.user_agent, "time": c.iso(h.time, h.offset),
+        "StartUTC": c.w3c(h.time).replace(" ", "T") + ".012345678Z",
+    }
+    if h.referrer != "-":
+        fields["request_Referer"] = h.referrer
+    return _go_json_object(dict(sorted(fields.items())))  # Traefik writes its keys sorted
+
+
+def _caddy_json(h, c):
+    headers = {"User-Agent": [h.user_agent], "Accept": ["text/html,*/*;q=0.8"]}
+    if h.referrer != "-":
+        headers["Referer"] = [h.referrer]
+    request = {"remote_ip": h.ip, "remote_port": str(1024 + h.time % 60000), "client_ip": h.ip,
+               "proto": "HTTP/2.0", "method": h.method, "host": h.host, "uri": h.path, "headers": headers}
+    entry = {"level": "info", "ts": h.time + (h.time_taken % 1000) / 1000, "logger": "http.log.access.log0",
+             "msg": "handled request", "request": request, "bytes_read": 0, "user_id": h.user or "",
+             "duration": h.time_taken / 1000, "size": h.length, "status": h.status,
+             "resp_headers": {"Server": ["Caddy"]}}
+    return _go_json_object(entry)
+
+
+def _go_json_object(obj) -> str:
+    if isinstance(obj, dict):
+        return "{%s}" % ",".join(_go_json(k).decode() + ":" + _go_json_object(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return "[%s]" % ",".join(_go_json_object(v) for v in obj)
+    return _go_json(obj).decode()
+
+
 # name -> (render hit -> str, header(first hit, clock) -> str or None, description)
 FORMATS = {
     "combined": (_combined, None, "Apache/nginx combined (ncsa_extended)"),
@@ -322,6 +553,20 @@ FORMATS = {
     "vhost": (_vhost, None, "combined with %v:%p first (common_complete)"),
     "common_vhost": (_common_vhost, None, "common with %v:%p first (common_vhost)"),
     "w3c": (_w3c, _w3c_header, "IIS W3C extended, with its #Fields: header (iis)"),
+    "icecast2": (_icecast2, None, "Icecast 2: combined + session seconds"),
+    "ovh": (_ovh, None, "OVH web hosting"),
+    "gandi": (_gandi, None, "Gandi Simple Hosting"),
+    "s3": (_s3, None, "Amazon S3 server access log"),
+    "elb": (_elb, None, "AWS classic ELB and ALB lines, alternately"),
+    "haproxy": (_haproxy, None, "HAProxy httplog through syslog (local time)"),
+    "amazon_cloudfront": (_cloudfront, _cloudfront_header, "Amazon CloudFront standard log, with its header"),
+    "incapsula_w3c": (_incapsula, _incapsula_header, "Incapsula W3C log, with its header"),
+    "shoutcast": (_shoutcast, _shoutcast_header, "SHOUTcast DNAS W3C log, with its header"),
+    "netscaler": (_netscaler, _netscaler_header, "NetScaler web logging (NSWL), with its header"),
+    "w3c_extended": (_w3c_extended, _w3c_extended_header, "generic W3C extended log, with its header"),
+    "nginx_json": (_nginx_json, None, "nginx JSON log_format (Matomo's keys, escape=default)"),
+    "traefik_json": (_traefik_json, None, "Traefik JSON access log"),
+    "caddy_json": (_caddy_json, None, "Caddy JSON access log"),
 }
 ALIASES = {"ncsa_extended": "combined", "common_complete": "vhost", "iis": "w3c"}
 
@@ -329,7 +574,7 @@ ALIASES = {"ncsa_extended": "combined", "common_complete": "vhost", "iis": "w3c"
 # Hostile lines -----------------------------------------------------------------------------------
 def _hostile(rng: random.Random, h: Hit, fmt: str, line: str) -> bytes:
     """One odd line in place of `line` (the rendering of `h`)."""
-    w3c = fmt == "w3c"
+    w3c = FORMATS[fmt][1] is not None  # the formats with a W3C header
     kind = rng.randrange(22)
     if kind == 0:  # escaped quotes (Apache writes \" inside quoted fields)
         h.user_agent = 'Mozilla/5.0 (X11) \\"quoted\\" agent'
@@ -387,7 +632,7 @@ def _hostile(rng: random.Random, h: Hit, fmt: str, line: str) -> bytes:
         h.length, h.status = 0, 999
     elif kind == 18:  # W3C: the header repeats mid-file (a restarted server); others: a long agent
         if w3c:
-            return (_w3c_header(h, _CLOCK) + line).encode()
+            return (FORMATS[fmt][1](h, _CLOCK) + line).encode()
         h.user_agent = "Mozilla/5.0 " + "x" * rng.randint(2000, 9000)
     elif kind == 19:  # trailing garbage after a complete line
         return (line + rng.choice([" extra", " 0.123 -", "\t"])).encode()

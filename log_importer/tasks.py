@@ -49,7 +49,7 @@ class TaskMaker:
             raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
                              "(or a host with --log-hostname)" % (source.display_name, fmt.name))
         for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
-            if group not in parser.regex.groupindex:
+            if not parser.has_group(group):
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
         log.debug("format of %s: %s", source.display_name, fmt.name)
         return fmt

@@ -1,26 +1,40 @@
 """Every format's sample lines produce their declared fields; detection picks the right format."""
+import re
+
+import orjson
 import pytest
 
 import formats
 from formats import FormatError, REGISTRY
-from formats.base import DateConverter, timezone_offset
+from formats.base import EPOCH, ISO8601, ISO_T_DATE, DateConverter, timezone_offset
 from formats.w3c import W3cFormat
 from log_importer.config import Config
+
+# import_logs.py's 18 names, and Netscaler's W3C logs.
+REFERENCE_NAMES = {"common", "common_vhost", "ncsa_extended", "common_complete", "w3c_extended",
+                   "amazon_cloudfront", "incapsula_w3c", "iis", "shoutcast", "s3", "icecast2", "elb",
+                   "traefik_json", "nginx_json", "caddy_json", "ovh", "haproxy", "gandi"}
+BY_NAME_ONLY = {"ovh"}  # its lines are also combined lines (with an ident): detection reads them so
 
 
 def _parser(fmt):
     if fmt.header_driven:
-        fields_line = [h for h in fmt.header_lines if h.startswith("#Fields:")][0]
-        return fmt.for_header(fields_line).compile()
+        return fmt.for_header(_fields_line(fmt)).compile()
     return fmt.compile()
 
 
+def _fields_line(fmt):
+    return [h for h in fmt.header_lines if h.startswith("#Fields:")][0]
+
+
 SAMPLES = [(f.name, line, expected) for f in REGISTRY.values() for line, expected in f.samples]
+DETECTABLE = [s for s in SAMPLES if s[0] not in BY_NAME_ONLY]
 
 
-def test_every_format_has_samples():
+def test_every_format_of_the_reference_and_netscaler_is_there_with_samples():
+    assert set(REGISTRY) == REFERENCE_NAMES | {"netscaler"}
     assert all(f.samples for f in REGISTRY.values())
-    assert set(REGISTRY) >= {"common", "common_vhost", "ncsa_extended", "common_complete", "w3c_extended", "iis"}
+    assert {n for n, f in REGISTRY.items() if not f.detectable} == BY_NAME_ONLY
 
 
 @pytest.mark.parametrize("name,line,expected", SAMPLES, ids=[s[0] for s in SAMPLES])
@@ -31,11 +45,80 @@ def test_sample_lines_give_their_fields(name, line, expected):
         assert fields.get(key) == value, key
 
 
-@pytest.mark.parametrize("name,line,expected", SAMPLES, ids=[s[0] for s in SAMPLES])
-def test_detection_picks_the_sample_format(name, line, expected):
+def _head(name, lines):
     fmt = REGISTRY[name]
-    head = (fmt.header_lines if isinstance(fmt, W3cFormat) else []) + [line] * 3
-    assert formats.detect(head).name == name
+    return (fmt.header_lines if isinstance(fmt, W3cFormat) else []) + lines
+
+
+@pytest.mark.parametrize("name,line,expected", DETECTABLE, ids=[s[0] for s in DETECTABLE])
+def test_detection_picks_the_sample_format(name, line, expected):
+    assert formats.detect(_head(name, [line] * 3)).name == name
+
+
+def _outside_quotes(line, change):
+    """Apply `change` to the parts of a line outside double quotes (as import_logs.py's tests do)."""
+    parts = line.split('"')
+    return '"'.join(change(p) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+def _variants(name, line, expected):
+    """(what, line, expected fields): the sample with an IPv6 client, runs of spaces, extra
+    trailing fields, a CRLF line end."""
+    json = REGISTRY[name].json_map is not None
+    out = []
+    ip = expected.get("ip")
+    if ip:
+        v6 = "2001:db8:85a3::8a2e:370:7334"
+        out.append(("ipv6", line.replace(ip, v6), dict(expected, ip=v6)))
+    out.append(("spaces", _outside_quotes(line, lambda p: p.replace(" ", "  ").replace("\t", "\t\t")), expected))
+    out.append(("trailing", line[:-1] + ',"x-extra":[1,{"y":null}]}' if json else line + " 0.123 - junk", expected))
+    out.append(("crlf", line + "\r", expected))
+    return out
+
+
+VARIANTS = [(name, what, v, exp) for name, line, expected in DETECTABLE
+            for what, v, exp in _variants(name, line, expected)]
+
+
+@pytest.mark.parametrize("name,what,line,expected", VARIANTS, ids=["%s-%s" % (v[0], v[1]) for v in VARIANTS])
+def test_detection_and_fields_survive_ipv6_spaces_trailing_fields_and_crlf(name, what, line, expected):
+    fmt = formats.detect(_head(name, [line] * 3))
+    assert fmt.name == name
+    fields = fmt.compile().as_dict(line[:-1] if line.endswith("\r") else line)  # the chunk stage strips \r
+    for key, value in expected.items():
+        assert fields.get(key) == value, key
+
+
+W3C = [f for f in REGISTRY.values() if f.header_driven]
+
+
+@pytest.mark.parametrize("fmt", W3C, ids=[f.name for f in W3C])
+def test_detection_finds_a_w3c_header_that_moved_or_repeats(fmt):
+    line = fmt.samples[0][0]
+    header = fmt.header_lines
+    moved = [line, line] + header + [line]  # a file that starts mid-log, then a restart
+    repeated = header + [line] + header + [line, "", line]
+    for head in (moved, repeated, [h + "\r" for h in header] + [line + "\r"]):
+        assert formats.detect(head).name == fmt.name
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME_ONLY))
+def test_by_name_only_formats_are_never_detected_but_read_by_name(name):
+    """ovh's lines are combined lines with the host where the ident is: detection must never pick
+    ovh (it would read every combined log's "-" ident as the host), only --log-format-name does."""
+    for _, line, _ in SAMPLES:
+        fmt = formats.detect([line] * 3)
+        assert fmt is None or fmt.name != name
+    line, expected = REGISTRY[name].samples[0]
+    fmt = formats.resolve(Config(log_format_name=name), [line])
+    assert fmt.name == name and fmt.compile().as_dict(line)["host"] == expected["host"]
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_name_resolves_with_its_sample_head(name):
+    fmt = REGISTRY[name]
+    resolved = formats.resolve(Config(log_format_name=name), _head(name, [fmt.samples[0][0]]))
+    assert resolved.name == name and resolved.compile().extract(fmt.samples[0][0]) is not None
 
 
 def test_detection_votes_over_garbage_first_lines():
@@ -180,3 +263,179 @@ def test_the_plain_regex_gives_the_same_fields_as_the_full_one(name, loggen):
                                          {k: v for k, v in expected.items() if k in parser.present}), text
         plain_lines += "\\" not in text
     assert plain_lines > 10000
+
+
+# JSON formats ----------------------------------------------------------------------------------
+JSON_SAMPLES = [s for s in SAMPLES if REGISTRY[s[0]].json_map is not None]
+
+
+def _reordered(line):
+    """The same object with its keys in reverse order, other spacing, an extra key and every
+    non-ASCII character and slash written as a \\u escape."""
+    obj = orjson.loads(line)
+    obj = dict(reversed(list(obj.items())), **{"zz_extra": {"nested": [1, 2]}})
+    text = orjson.dumps(obj).decode()
+    text = re.sub(r"[^\x00-\x7f/]", lambda m: "\\u%04x" % ord(m.group()), text).replace("/", "\\/")
+    return _outside_quotes(text, lambda p: p.replace(",", " ,\t").replace(":", " : "))
+
+
+PLAIN_JSON = [s for s in JSON_SAMPLES if "\\x" not in s[1]]  # nginx's \xHH: tested below
+
+
+@pytest.mark.parametrize("name,line,expected", PLAIN_JSON, ids=[s[0] for s in PLAIN_JSON])
+def test_json_key_order_spacing_extra_keys_and_escapes_do_not_matter(name, line, expected):
+    decoder = REGISTRY[name].compile()
+    assert decoder.extract(_reordered(line)) == decoder.extract(line)
+    assert formats.detect([_reordered(line)]).name == name
+
+
+@pytest.mark.parametrize("raw,path", [
+    ('/caf\\xC3\\xA9', "/café"),                      # UTF-8 bytes
+    ('/caf\\xE9', "/café"),                           # not UTF-8: Latin-1, as import_logs.py reads it
+    ('/a\\x22b\\x5Cc', '/a"b\\c'),                    # escape=default's quote and backslash
+    ('/tab\\x09end', "/tab\tend"),
+    ('/lit\\\\x41', "/lit\\x41"),                     # an escaped backslash, then the text x41
+])
+def test_nginx_hex_escapes_inside_json_strings(raw, path):
+    line = '{"ip":"192.0.2.1","path":"%s","status":"200","date":"2026-03-01T10:00:00+01:00"}' % raw
+    assert REGISTRY["nginx_json"].compile().as_dict(line)["path"] == path
+
+
+@pytest.mark.parametrize("line", ["", "not json", "[1, 2]", '"a string"', "{broken", '{"path": "/\\xZZ"}'])
+def test_lines_that_are_not_json_objects_do_not_match(line):
+    for name in ("nginx_json", "traefik_json", "caddy_json"):
+        assert REGISTRY[name].compile().extract(line) is None
+
+
+def test_json_values_of_the_wrong_type_never_reach_the_chunk_stage():
+    line = ('{"ip": ["192.0.2.1"], "path": {"a": 1}, "status": 200, "length": [5], "user_agent": 7, '
+            '"date": "2026-03-01T10:00:00Z", "generation_time_milli": "x"}')
+    assert REGISTRY["nginx_json"].compile().extract(line) is None  # "x" seconds: the converter refuses
+    fields = REGISTRY["nginx_json"].compile().as_dict(line.replace('"x"', "0.5"))
+    assert fields["ip"] is None and fields["path"] is None and fields["length"] is None
+    assert fields["status"] == "200" and fields["user_agent"] == "7" and fields["generation_time_milli"] == 500.0
+
+
+def test_json_extra_and_ignored_groups():
+    line = REGISTRY["nginx_json"].samples[0][0][:-1] + ', "request_id": "abc", "userid": "bob"}'
+    decoder = REGISTRY["nginx_json"].compile(extra_groups=("request_id",), ignore_groups=("userid",))
+    fields = dict(zip(decoder.fields, decoder.extract(line)))
+    assert fields["request_id"] == "abc" and fields["userid"] is None and decoder.has_group("anything")
+
+
+def test_json_detection_needs_the_signature_keys():
+    assert formats.detect(['{"level": "info", "msg": "started", "time": "2026-03-01T10:00:00Z"}']) is None
+    assert formats.detect(['{"date": "2026-03-01T10:00:00Z", "path": "/"}']).name == "nginx_json"
+
+
+# W3C ------------------------------------------------------------------------------------------
+ADVANCED = ("#Fields: date-local time-local s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+            "cs(User-Agent) cs(Referer) cs(Host) sc-status sc-substatus sc-win32-status TimeTakenMS X-Forwarded-For")
+
+
+def test_iis_advanced_logging_names_fractions_and_quoted_values():
+    head = ["#Software: IIS Advanced Logging Module", "", "#Version: 1.0", "#Start-Date: 2026-03-01 00:00:00.128",
+            ADVANCED.replace(" s-ip", "   s-ip")]
+    line = ('2026-03-01 10:00:00.363 10.0.0.5 GET /Products/theProduct - 443 - "192.0.2.1" '
+            '"Mozilla/5.0 (Linux; Android 14) Chrome/131.0" "https://www.google.com/search?q=x" "www.example.com" '
+            '200 0 0 109 "198.51.100.7, 10.0.0.1"')
+    fmt = formats.detect(head + [line])
+    assert fmt.name == "iis"
+    fields = fmt.compile().as_dict(line)
+    assert fields == {
+        "date": "2026-03-01", "time": "10:00:00", "method": "GET", "path": "/Products/theProduct",
+        "query_string": "-", "userid": "-", "ip": "192.0.2.1",
+        "user_agent": '"Mozilla/5.0 (Linux; Android 14) Chrome/131.0"',
+        "referrer": '"https://www.google.com/search?q=x"', "host": '"www.example.com"', "status": "200",
+        "generation_time_milli": "109"}
+    # A quoted value with spaces in an unknown field, and a "-" client.
+    odd = line.replace('"192.0.2.1"', "-").replace(" 0 0 109", ' " sub status " 0 359')
+    assert fmt.compile().as_dict(odd)["generation_time_milli"] == "359"
+
+
+def test_w3c_fields_in_any_order():
+    names = ADVANCED.split()[1:]
+    values = ["2026-03-01", "10:00:00", "10.0.0.5", "GET", "/p", "a=1", "443", "bob", "192.0.2.1", "Agent/1.0",
+              "-", "www.example.com", "200", "0", "0", "15", "198.51.100.7"]
+    expected = None
+    for seed in range(5):
+        order = list(range(len(names)))
+        __import__("random").Random(seed).shuffle(order)
+        fmt = REGISTRY["iis"].for_header("#Fields: " + " ".join(names[i] for i in order))
+        fields = fmt.compile().as_dict(" ".join(values[i] for i in order))
+        assert expected is None or fields == expected
+        expected = fields
+    assert expected["path"] == "/p" and expected["host"] == "www.example.com" and expected["userid"] == "bob"
+
+
+def test_when_two_fields_give_the_same_thing_the_first_of_the_table_is_read():
+    fmt = REGISTRY["iis"].for_header("#Fields: date-local time-local date time cs-uri-stem sc-status c-ip "
+                                     "cs(Host) cs-host TimeTakenMS time-taken")
+    fields = fmt.compile().as_dict("2026-03-01 11:00:00 2026-03-01 10:00:00 /x 200 192.0.2.1 b.example a.example 7 9")
+    assert (fields["date"], fields["time"], fields["host"]) == ("2026-03-01", "10:00:00", "a.example")
+    assert fields["generation_time_milli"] == "9"  # IIS's time-taken is milliseconds too, listed first
+
+
+def test_cloudfront_rtmp_lines_are_events():
+    head = ["#Version: 1.0",
+            "#Fields: date time x-edge-location c-ip x-event sc-bytes x-cf-status x-cf-client-id cs-uri-stem "
+            "cs-uri-query c-referrer x-page-url\tc-user-agent x-sname x-sname-query x-file-ext x-sid"]
+    line = ("2026-03-01\t 09:00:00\t CDG50\t 192.0.2.1\t play\t 3914\t OK\t bfd8a98bee0840d9b871b7f6ade9908f\t "
+            "rtmp://s5c39gqb8ow64r.cloudfront.net/cfx/st\tkey=value\t http://player.example.com/player.swf\t "
+            "https://www.example.com/videos\t LNX%2010,0,32,18\t intro\t p=2\t flv\t 1")
+    fmt = formats.detect(head + [line])
+    assert fmt.name == "amazon_cloudfront"
+    fields = fmt.compile().as_dict(line)
+    assert fields["path"] == "/s5c39gqb8ow64r.cloudfront.net/cfx/st" and fields["query_string"] == "key=value"
+    assert fields["event_category"] == "cloudfront_rtmp"
+    assert (fields["event_action"], fields["event_name"]) == ("play", "intro")
+    assert fields["status"] == "200" and fields["user_agent"] == "LNX 10,0,32,18" and fields["length"] == "3914"
+
+
+def test_incapsula_reads_its_quoted_fields():
+    fmt = REGISTRY["incapsula_w3c"]
+    fields = fmt.for_header(_fields_line(fmt)).compile().as_dict(fmt.samples[1][0])
+    assert fields["status"] == "200"  # "" is a 200 (import_logs.py)
+
+
+@pytest.mark.parametrize("line", [
+    '2026-03-01T09:00:00.123456Z my-lb 192.0.2.1:52310 10.0.0.5:80 0.000041 0.000028 0.000041 - - 82 305 '
+    '"- - - " "-" - -',
+    '2026-03-01T09:00:00Z my-lb 192.0.2.1:52310 10.0.0.5:80 0.1 0.2 0.3 200 200 0 5 "GET https://h:443/ HTTP/1.1" '
+    '"a" b c',
+])
+def test_elb_tcp_lines_and_dates_without_fraction_are_invalid(line):
+    assert REGISTRY["elb"].compile().extract(line) is None
+
+
+# Dates -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("date_format,date,expected", [
+    (ISO8601, "2026-03-01T10:00:00+01:00", "2026-03-01 09:00:00"),
+    (ISO8601, "2026-03-01T10:00:00.123456789Z", "2026-03-01 10:00:00"),
+    (ISO8601, "2026-03-01T00:30:00-0230", "2026-03-01 03:00:00"),
+    (ISO8601, "2026-03-01T10:00:00", "2026-03-01 10:00:00"),
+    (ISO8601, "01/Mar/2026:10:00:00 +0100", None),
+    (ISO8601, 1772355600, None),
+    (EPOCH, 1772355600, "2026-03-01 09:00:00"),
+    (EPOCH, 1772355600.999, "2026-03-01 09:00:00"),
+    (EPOCH, "1772355600.5", "2026-03-01 09:00:00"),
+    (EPOCH, "soon", None),
+    (ISO_T_DATE, "2026-03-01T09:00:59", "2026-03-01 09:00:59"),
+    (ISO_T_DATE, "2026-02-30T09:00:00", None),
+])
+def test_epoch_and_iso8601_dates(date_format, date, expected):
+    assert DateConverter(date_format).convert(date) == expected
+    if expected is not None:
+        shifted = DateConverter(date_format, add_seconds=3600).convert(date)
+        assert shifted[:11] == expected[:11] and int(shifted[11:13]) == (int(expected[11:13]) + 1) % 24
+
+
+@pytest.mark.parametrize("name", ["nginx_json", "traefik_json", "caddy_json"])
+def test_json_decoders_give_the_same_without_the_c_picker(name, monkeypatch):
+    from log_importer.loggen import generate
+    lines = [t.decode("utf-8", "surrogateescape") for t in generate(1500, name, seed=8, hostile=True)]
+    lines += [s[1] for s in JSON_SAMPLES] + [_reordered(s[1]) for s in PLAIN_JSON]
+    with_c = [REGISTRY[name].compile().extract(ln) for ln in lines]
+    monkeypatch.setattr(formats.base, "pick", None)
+    assert [REGISTRY[name].compile().extract(ln) for ln in lines] == with_c
+    assert sum(v is not None for v in with_c) > 1300

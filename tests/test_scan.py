@@ -9,7 +9,7 @@ import random
 import pytest
 
 from formats import REGISTRY
-from formats.base import LineParser
+from formats.regex import RegexDecoder
 
 from conftest import line
 
@@ -21,7 +21,7 @@ ALPHABET = ['"', "\\", " ", "  ", "\t", "\x1c", "\x0b", "[", "]", ":", "-", ".",
 
 def parsers(name):
     fmt = REGISTRY[name]
-    regex = LineParser(fmt.name, fmt.regex, fmt.date_format, plain_regex=fmt.plain_regex)
+    regex = RegexDecoder(fmt.name, fmt.regex, plain_regex=fmt.plain_regex)
     scanner = fmt.compile()
     return regex.extract, scanner
 
@@ -128,6 +128,9 @@ W3C_HEADERS = {
     "w3c_extended": "#Fields: date time c-ip cs-method cs-host cs-uri-stem cs-uri-query sc-status "
                     "sc-bytes time-taken cs(User-Agent) cs(Referer) x-custom",
     "w3c_extended-ip-last": "#Fields: time date cs-uri-stem sc-status time-taken c-ip",
+    # IIS Advanced Logging's names for the same fields (local time, cs(Host), TimeTakenMS).
+    "iis-advanced": "#Fields: date-local time-local s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+                    "cs(User-Agent) cs(Referer) cs(Host) sc-status sc-win32-status TimeTakenMS",
 }
 W3C_ALPHABET = ['"', " ", "  ", "\t", "-", "+", ":", ".", "/", "0", "9", "a", "é", "?", "*", "_",
                 '"quoted agent"', " - ", "12:30:00.5", "2026-03-01"]
@@ -137,7 +140,7 @@ def w3c_parsers(key):
     """(the regex's extract, the scanner's extract, how many lines the scanner left to the regex)"""
     from formats.base import TokenScanner
     fmt = REGISTRY[key.split("-")[0]].for_header(W3C_HEADERS[key])
-    by_regex = LineParser(fmt.name, fmt.regex, fmt.date_format).extract
+    by_regex = RegexDecoder(fmt.name, fmt.regex).extract
     assert fmt.compile().scanned
     passed = [0]
 
@@ -181,3 +184,19 @@ def test_w3c_field_regex_of_unknown_shape_keeps_the_regex():
     fmt = REGISTRY["iis"].for_header(W3C_HEADERS["iis"], time_taken_millisecs=True,
                                      map_fields={"s-port": "cs-host"})
     assert fmt.compile().scanned
+
+
+def test_json_pick_is_the_same_as_in_python():
+    """formats/_scan.c's pick() (the JSON decoder's values by key) against jsonmap.pick_in_python."""
+    from formats.base import pick
+    from formats.jsonmap import pick_in_python
+    assert pick is not None
+    rng = random.Random(4)
+    values = ["200", "", "é", 200, -1, 0.025, 1e300, True, False, None, [1], {"a": 1}, [], 10 ** 30]
+    keys = ("a", "b", "c", None, "d")
+    for _ in range(3000):
+        obj = {k: rng.choice(values) for k in rng.sample("abcde", rng.randint(0, 5))}
+        numeric = bytes(rng.randint(0, 1) for _ in keys)
+        assert pick(obj, keys, numeric) == pick_in_python(obj, keys, numeric), (obj, numeric)
+    with pytest.raises(TypeError):
+        pick({}, ("a",), b"")

@@ -19,6 +19,7 @@ from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from .config import Config
+from .classify import IS_DOWNLOAD
 from .tracking import replay_args, request_builder, visitor_key
 
 NO_HOST_KEY = "no-hostname-found-in-log"
@@ -86,6 +87,7 @@ class ChunkProcessor:
         self._parsers: dict = {}
         self._hosts: dict = {}
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
+        self._partitions: dict = {}  # partitions -> {visitor key: its partition}
         try:
             self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
         except (UnicodeDecodeError, LookupError):
@@ -95,6 +97,8 @@ class ChunkProcessor:
             if g not in extra:
                 extra.append(g)
         self.extra_groups = tuple(extra)
+        self._tracker_files = ((config.replay_tracking_expected_tracker_file.lower(),)
+                               if config.replay_tracking_expected_tracker_file else ("piwik.php", "matomo.php"))
 
     def parser_for(self, fmt: Format):
         key = (fmt.name, fmt.regex, fmt.plain_regex, fmt.date_format)
@@ -116,78 +120,89 @@ class ChunkProcessor:
         return entry
 
     def process(self, task: ChunkTask) -> ChunkResult:
+        """One chunk through the phases, in order: decode → parse and normalise → classify →
+        route to a site → build and serialise → partition by visitor.
+
+        The middle phases run line by line in one stream (`tracked_hits` hands `serialised` only
+        the lines to track), so a line costs no more than one pass; decoding and partitioning
+        work on the whole chunk at once.
+        """
+        res = ChunkResult(task.file_index, task.seq, task.start, task.start)
+        counts = dict.fromkeys(C.SKIP_REASONS, 0)
+        counts["comment"] = 0
+        lines = self.decode(task.data)
+        hits = self.tracked_hits(task, lines, res, counts)
+        bodies, line_idx, visitors = self.serialised(task, hits, lines, res, counts)
+        n = res.lines
+        # Byte offsets: line i starts after the lengths of the lines before it and their newlines.
+        before = list(accumulate(map(len, lines.raw[:n]), initial=0))
+        base = task.start
+        res.end = base + (before[n] + n if res.limit_reached else len(task.data))
+        if res.need_keys:
+            return res
+        res.counts = {k: v for k, v in counts.items() if v}
+        res.parts = partition(bodies, line_idx, visitors, task.partitions, base, before,
+                              self._partitions.setdefault(task.partitions, {}))
+        return res
+
+    # Decode ----------------------------------------------------------------------------
+    def decode(self, data: bytes) -> "Lines":
+        """The chunk's lines as text (--encoding), without their line ends.
+
+        An ASCII chunk is decoded at once (character offsets are byte offsets); otherwise line
+        by line, and a line that does not decode is None (counted invalid by `tracked_hits`).
+        """
+        if self.ascii_compatible and data.isascii():
+            raw = split_ascii_lines(data)
+            texts = raw
+        else:
+            raw = data.split(b"\n")
+            encoding = self.config.encoding
+            texts = []
+            for line in raw:
+                try:
+                    texts.append(line.decode(encoding))
+                except UnicodeDecodeError:
+                    texts.append(None)
+        if raw and not raw[-1]:
+            raw.pop()
+            if texts is not raw:
+                texts.pop()
+        if b"\r" in data:
+            texts = [t[:-1] if t and t[-1] == "\r" else t for t in texts]
+        return Lines(texts, raw)
+
+    # Parse, normalise, classify --------------------------------------------------------
+    def tracked_hits(self, task: ChunkTask, lines: "Lines", res: ChunkResult, counts: dict):
+        """Parse each line, normalise what classification reads (the contract's section 2), and
+        classify it (section 3). Yields the lines to track, as (line index, the parser's field
+        tuple, host, cdt, path, query string, user agent, classify.IS_* flags); counts the others
+        by reason (invalid ones with a sample for --debug). Sets res.lines (fewer when
+        --debug-request-limit stops the chunk: then res.limit_reached)."""
         c = self.config
         parser, dates = self.parser_for(task.fmt)
         extract = parser.extract
         convert = dates.convert
         date_memo = dates.memo
         classify = self.classifier.classify
-        build = self.build
-        dumps = orjson.dumps
-        crc32 = zlib.crc32
-        encoding = c.encoding
-        lower_path = c.force_lowercase_path
-        log_hostname = c.log_hostname
-        replay = c.replay_tracking
-        tracker_files = ([c.replay_tracking_expected_tracker_file.lower()]
-                         if c.replay_tracking_expected_tracker_file else ["piwik.php", "matomo.php"])
-        page_groups = [(parser.fields.index(g), name) for g, name in c.page_cvar_groups.items()]
-        visit_groups = [(parser.fields.index(g), name) for g, name in c.visit_cvar_groups.items()]
-        header_driven = task.fmt.header_driven
-        sites = task.sites
-        static = sites.static
-        by_key = sites.by_key
-        resolve_all = sites.resolve_all
-        nparts = task.partitions
-        debug = c.debug > 0
-        max_valid = task.max_valid
-
-        res = ChunkResult(task.file_index, task.seq, task.start, task.start)
-        counts = dict.fromkeys(C.SKIP_REASONS, 0)
-        counts["comment"] = 0
-        out = [[] for _ in range(nparts)]
-        ends = [array("I") for _ in range(nparts)]
-        line_idx = [array("I") for _ in range(nparts)]
-        sizes = [0] * nparts
-        need = set()
-        no_site = res.no_site_keys
-        sites_used = res.sites_used
-        days = res.dates
-        samples = res.invalid_samples
-        hits = downloads = valid = 0
-        last_tz, memo = _UNSET, None
-
-        def invalid(i, reason, text):
-            counts[C.INVALID] += 1
-            if debug and len(samples) < MAX_INVALID_SAMPLES:
-                samples.append((i, reason, text[:300]))
-
-        data = task.data
-        if self.ascii_compatible and data.isascii():
-            # One decode for the whole chunk; character offsets are byte offsets.
-            lines = split_ascii_lines(data)
-            ascii_only = True
-        else:
-            lines = data.split(b"\n")
-            ascii_only = False
-        if lines and not lines[-1]:
-            lines.pop()
         path_info = self.classifier.path_info
         path_cache = self.classifier._paths
         hosts = self._hosts
         raw_paths = self._raw_paths
+        lower_path = c.force_lowercase_path
+        log_hostname = c.log_hostname
+        header_driven = task.fmt.header_driven
         plain = len(parser.fields) == len(FIELDS)
-        crlf = b"\r" in data
-        n = len(lines)
-        for i, line in enumerate(lines):
-            if not ascii_only:
-                try:
-                    line = line.decode(encoding)
-                except UnicodeDecodeError:
-                    invalid(i, "undecodable bytes for --encoding=%s" % encoding, line.decode("latin-1"))
-                    continue
-            if crlf and line[-1:] == "\r":
-                line = line[:-1]
+        max_valid = task.max_valid
+        invalid = self._invalid_counter(res, counts)
+        valid = 0
+        last_tz, memo = _UNSET, None
+        res.lines = len(lines.raw)
+        for i, line in enumerate(lines.texts):
+            if line is None:
+                invalid(i, "undecodable bytes for --encoding=%s" % c.encoding,
+                        lines.raw[i].decode("latin-1").rstrip("\r"))
+                continue
             f = extract(line)
             if f is None:
                 if header_driven and line[:1] == "#":
@@ -201,8 +216,8 @@ class ChunkProcessor:
                 valid += 1
                 if valid > max_valid:
                     res.limit_reached = True
-                    n = i
-                    break
+                    res.lines = i
+                    return
             (ip, host, date, time, tz, method, path, qs, status, length, ref, ua, userid,
              gms, gus, gs, ec, ea, en) = f if plain else f[:19]
             if time is not None and date is not None:
@@ -251,23 +266,59 @@ class ChunkProcessor:
             if reason is not None:
                 counts[reason] += 1
                 continue
+            yield i, f, host, cdt, path, qs, ua, flags
+
+    def _invalid_counter(self, res: ChunkResult, counts: dict):
+        """invalid(line index, reason, text): count an invalid line; keep a sample for --debug."""
+        samples = res.invalid_samples
+        debug = self.config.debug > 0
+
+        def invalid(i, reason, text):
+            counts[C.INVALID] += 1
+            if debug and len(samples) < MAX_INVALID_SAMPLES:
+                samples.append((i, reason, text[:300]))
+        return invalid
+
+    # Route, build, serialise -----------------------------------------------------------
+    def serialised(self, task: ChunkTask, hits, lines: "Lines", res: ChunkResult, counts: dict):
+        """Route each hit of `hits` (from tracked_hits) to its Matomo site, normalise the fields
+        only tracked hits need, build its tracking request (tracking.request_builder) and
+        serialise it (JSON). Returns ([JSON bytes], [line index], [visitor key]) in log order.
+
+        A hit whose site key (host, or "#idsite" with --replay-tracking) the task's SiteMap does
+        not know yet puts the key in res.need_keys: the chunk is then only read through, to
+        collect every such key, and done again once they are resolved.
+        """
+        c = self.config
+        build = self.build
+        dumps = orjson.dumps
+        parser, _ = self.parser_for(task.fmt)
+        plain = len(parser.fields) == len(FIELDS)
+        replay = c.replay_tracking
+        page_groups = [(parser.fields.index(g), name) for g, name in c.page_cvar_groups.items()]
+        visit_groups = [(parser.fields.index(g), name) for g, name in c.visit_cvar_groups.items()]
+        sites = task.sites
+        fixed = sites.static or sites.resolve_all
+        by_key = sites.by_key
+        need = set()
+        no_site = res.no_site_keys
+        sites_used = res.sites_used
+        days = res.dates
+        invalid = self._invalid_counter(res, counts)
+        bodies, line_idx, visitors = [], [], []
+        hit_count = downloads = 0
+        for i, f, host, cdt, path, qs, ua, flags in hits:
+            # Route: the hit's site.
             rargs = None
             if replay:
-                lp = path.lower()
-                if not qs or not any(lp.endswith(t) for t in tracker_files):
-                    invalid(i, "no query string, or the path is not a tracker request", line)
+                rargs, key = self._replay_target(path, qs)
+                if rargs is None:
+                    invalid(i, key, lines.texts[i])
                     continue
-                rargs = replay_args(qs, c.add_to_date)
-                if "idsite" not in rargs:
-                    invalid(i, "replayed request has no idsite", line)
-                    continue
-                key = REPLAY_KEY_PREFIX + str(rargs["idsite"])
             else:
                 key = host or NO_HOST_KEY
-            if static is not None:
-                site = static
-            elif resolve_all is not None:
-                site = resolve_all
+            if fixed is not None:
+                site = fixed
             else:
                 site = by_key.get(key, need)
                 if site is need:
@@ -279,6 +330,9 @@ class ChunkProcessor:
                     continue
             if need:
                 continue  # this chunk goes back for site resolution; don't build
+            # Build: the fields only a tracked hit needs, then its request, serialised.
+            (ip, _, _, _, _, method, _, _, status, length, ref, _, userid,
+             gms, gus, gs, ec, ea, en) = f if plain else f[:19]
             if ref is None or ref == "-":
                 ref = ""
             elif ref[:1] == '"':
@@ -309,36 +363,72 @@ class ChunkProcessor:
                 pcv = tuple((name, f[j]) for j, name in page_groups if f[j] is not None and f[j] != "-")
             if visit_groups:
                 vcv = tuple((name, f[j]) for j, name in visit_groups if f[j] is not None and f[j] != "-")
-            body = dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
-                               ec, ea, en, flags, pcv, vcv, rargs, site.idsite,
-                               (site.scheme + "://" + host) if host is not None else site.main_url))
-            p = crc32((visitor_key(rargs, ip) if replay else ip).encode()) % nparts if nparts > 1 else 0
-            out[p].append(body)
-            sizes[p] += len(body) + 1
-            ends[p].append(sizes[p])
-            line_idx[p].append(i)
-            hits += 1
-            if flags & C.IS_DOWNLOAD:
+            bodies.append(dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
+                                      ec, ea, en, flags, pcv, vcv, rargs, site.idsite,
+                                      (site.scheme + "://" + host) if host is not None else site.main_url)))
+            line_idx.append(i)
+            visitors.append(visitor_key(rargs, ip) if replay else ip)
+            hit_count += 1
+            if flags & IS_DOWNLOAD:
                 downloads += 1
             sites_used.add(site.idsite)
             days.add(cdt[:10])
-        # Byte offsets, computed once for the lines that became hits: line i starts after the
-        # lengths of the lines before it and their newlines.
-        before = list(accumulate(map(len, lines[:n]), initial=0))
-        base = task.start
-        offsets = [array("Q", [base + before[i] + i for i in line_idx[p]]) for p in range(nparts)]
-        res.end = base + (before[n] + n if res.limit_reached else len(data))
-        res.lines = n
         if need:
             res.need_keys = need
-            return res
-        counts = {k: v for k, v in counts.items() if v}
-        res.counts = counts
-        res.hits = hits
+        res.hits = hit_count
         res.downloads = downloads
-        res.parts = [(b",".join(out[p]) + b",", ends[p], offsets[p], line_idx[p]) if out[p] else None
-                     for p in range(nparts)]
-        return res
+        return bodies, line_idx, visitors
+
+    def _replay_target(self, path: str, qs: str):
+        """--replay-tracking: (the logged request's tracking parameters, its site key "#idsite"),
+        or (None, why the line cannot be replayed)."""
+        c = self.config
+        if not qs or not path.lower().endswith(self._tracker_files):
+            return None, "no query string, or the path is not a tracker request"
+        rargs = replay_args(qs, c.add_to_date)
+        if "idsite" not in rargs:
+            return None, "replayed request has no idsite"
+        return rargs, REPLAY_KEY_PREFIX + str(rargs["idsite"])
+
+
+class Lines:
+    """A chunk's lines: `texts` decoded, without "\\r" (None: undecodable), and `raw` as read
+    (their lengths are the lines' byte lengths, for offsets)."""
+    __slots__ = ("texts", "raw")
+
+    def __init__(self, texts: list, raw: list):
+        self.texts = texts
+        self.raw = raw
+
+
+# Partition ---------------------------------------------------------------------------------
+def partition(bodies: list, line_idx: list, visitors: list, nparts: int, base: int, before: list,
+              memo: dict) -> list:
+    """Split a chunk's serialised hits by visitor: every hit of a visitor key goes to partition
+    crc32(key) % nparts (one sender each), in log order. Line i of the chunk starts at byte
+    base + before[i] + i of the file (`before`: the lengths of the lines before it, summed);
+    `memo` keeps each visitor's partition.
+
+    Returns, per partition, None or (the JSON objects joined, each followed by a comma; the
+    running total of their lengths, without the commas; their lines' start offsets; their line
+    indexes in the chunk).
+    """
+    if nparts == 1:
+        groups = [(bodies, line_idx)] if bodies else [None]
+    else:
+        chosen = [[] for _ in range(nparts)]
+        crc32 = zlib.crc32
+        for k, visitor in enumerate(visitors):
+            p = memo.get(visitor)
+            if p is None:
+                if len(memo) > MEMO_ENTRIES:
+                    memo.clear()
+                p = memo[visitor] = crc32(visitor.encode()) % nparts
+            chosen[p].append(k)
+        groups = [([bodies[k] for k in ks], [line_idx[k] for k in ks]) if ks else None for ks in chosen]
+    return [(b",".join(group[0]) + b",", array("I", accumulate(map(len, group[0]))),
+             array("Q", [base + before[i] + i for i in group[1]]), array("I", group[1])) if group else None
+            for group in groups]
 
 
 def _normal_host(host):

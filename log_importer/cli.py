@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bulk-without-transactions", action="store_true",
                    help="Matomo runs bulk requests without transactions ([Tracker] "
                    "bulk_requests_use_transaction=0): after a 500, resend only the hits it did not track")
+    g.add_argument("--idle-flush", type=_non_negative_float, default=1.0, metavar="SECONDS",
+                   help="when standard input has brought nothing new for SECONDS (a pipe from a live "
+                   "server), send the hits already read (default: %(default)s)")
     g.add_argument("--show-progress", action="store_true", default=None,
                    help="show the progress bar even when stderr is not a terminal")
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
@@ -300,7 +303,7 @@ def config_from_args(argv=None) -> Config:
         skip=max(0, a.skip), debug=a.debug, debug_tracker=a.debug_tracker,
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
-        bulk_without_transactions=a.bulk_without_transactions,
+        bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
     )
 
 

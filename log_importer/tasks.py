@@ -14,7 +14,7 @@ from . import chunks
 from .config import Config
 from .errors import UsageError
 from .positions import Positions, SameContent
-from .sources import Source, SourceError, head_lines
+from .sources import IDLE, Source, SourceError, head_lines
 from .stats import Stats
 
 log = logging.getLogger("log_importer")
@@ -25,11 +25,13 @@ class TaskMaker:
 
     `acks` (an Acknowledger) hears where each input starts and which lines --skip dropped, so a
     file's committed position moves over them; `resolver` (a SiteResolver) gives each task the
-    sites known so far.
+    sites known so far; `stop` (a threading.Event) ends a wait for standard input.
     """
 
-    def __init__(self, config: Config, files: list, stats: Stats, positions: Positions, acks, resolver):
+    def __init__(self, config: Config, files: list, stats: Stats, positions: Positions, acks, resolver,
+                 stop=None):
         self.config = config
+        self.stop = stop  # threading.Event: the run stops reading (see Source)
         self.files = files
         self.stats = stats
         self.positions = positions
@@ -55,14 +57,23 @@ class TaskMaker:
         return fmt
 
     def tasks(self, partitions: int):
+        """Yield the ChunkTasks of every input, in order, and IDLE while standard input has
+        nothing new (the pump then sends what it holds, and notices a signal)."""
         c = self.config
         to_skip = c.skip
         for fi, name in enumerate(self.files):
-            source = Source(name)
+            source = Source(name, stop=self.stop)
             self._current_source = source
             try:
                 blocks = _guard(source.blocks(c.chunk_bytes), source, self.stats)
-                first = next(blocks, None)
+                first = None
+                for offset, data in blocks:  # the first lines, to resolve the format
+                    if data is IDLE:
+                        yield IDLE
+                        continue
+                    first = (offset, data) if first is None else (first[0], first[1] + data)
+                    if first[1].strip() or len(first[1]) >= c.chunk_bytes:
+                        break
                 if first is None or not first[1].strip():
                     continue
                 fmt = self.format_for(source, first[1])
@@ -75,6 +86,9 @@ class TaskMaker:
                 skipped_here = 0
                 seq = 0
                 for offset, data in itertools.chain([first], blocks):
+                    if data is IDLE:
+                        yield IDLE
+                        continue
                     if offset + len(data) <= start[0]:
                         continue  # imported by an earlier run
                     if offset < start[0]:

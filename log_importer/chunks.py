@@ -7,6 +7,7 @@ that the parent moves bytes, not Python objects.
 """
 from __future__ import annotations
 
+import re
 import zlib
 from array import array
 from itertools import accumulate
@@ -74,6 +75,8 @@ class ChunkResult:
     sites_used: set = field(default_factory=set)
     dates: set = field(default_factory=set)
     invalid_samples: list = field(default_factory=list)  # (line index, reason, text)
+    undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
+    undecodable_samples: list = field(default_factory=list)  # (line index, text with \xNN) for --debug
     limit_reached: bool = False
 
 
@@ -150,8 +153,11 @@ class ChunkProcessor:
         """The chunk's lines as text (--encoding), without their line ends.
 
         An ASCII chunk is decoded at once (character offsets are byte offsets); otherwise line
-        by line, and a line that does not decode is None (counted invalid by `tracked_hits`).
+        by line. A line with bytes that are not valid in --encoding keeps them as lone surrogates
+        (Python's "surrogateescape": byte 0xE9 becomes U+DCE9) and its index is in
+        `undecodable`: the normalise phase makes its fields readable (`readable_fields`).
         """
+        undecodable = []
         if self.ascii_compatible and data.isascii():
             raw = split_ascii_lines(data)
             texts = raw
@@ -159,18 +165,19 @@ class ChunkProcessor:
             raw = data.split(b"\n")
             encoding = self.config.encoding
             texts = []
-            for line in raw:
+            for i, line in enumerate(raw):
                 try:
                     texts.append(line.decode(encoding))
                 except UnicodeDecodeError:
-                    texts.append(None)
+                    texts.append(line.decode(encoding, "surrogateescape"))
+                    undecodable.append(i)
         if raw and not raw[-1]:
             raw.pop()
             if texts is not raw:
                 texts.pop()
         if b"\r" in data:
             texts = [t[:-1] if t and t[-1] == "\r" else t for t in texts]
-        return Lines(texts, raw)
+        return Lines(texts, raw, frozenset(undecodable))
 
     # Parse, normalise, classify --------------------------------------------------------
     def tracked_hits(self, task: ChunkTask, lines: "Lines", res: ChunkResult, counts: dict):
@@ -198,11 +205,10 @@ class ChunkProcessor:
         valid = 0
         last_tz, memo = _UNSET, None
         res.lines = len(lines.raw)
+        undecodable = lines.undecodable
+        if undecodable:
+            self._note_undecodable(lines, res)
         for i, line in enumerate(lines.texts):
-            if line is None:
-                invalid(i, "undecodable bytes for --encoding=%s" % c.encoding,
-                        lines.raw[i].decode("latin-1").rstrip("\r"))
-                continue
             f = extract(line)
             if f is None:
                 if header_driven and line[:1] == "#":
@@ -218,6 +224,8 @@ class ChunkProcessor:
                     res.limit_reached = True
                     res.lines = i
                     return
+            if undecodable and i in undecodable:
+                f = readable_fields(f, parser.fields)
             (ip, host, date, time, tz, method, path, qs, status, length, ref, ua, userid,
              gms, gus, gs, ec, ea, en) = f if plain else f[:19]
             if time is not None and date is not None:
@@ -276,8 +284,15 @@ class ChunkProcessor:
         def invalid(i, reason, text):
             counts[C.INVALID] += 1
             if debug and len(samples) < MAX_INVALID_SAMPLES:
-                samples.append((i, reason, text[:300]))
+                samples.append((i, reason, shown(text[:300])))
         return invalid
+
+    def _note_undecodable(self, lines: "Lines", res: ChunkResult):
+        """Count the chunk's lines with undecodable bytes; keep where they are for --debug."""
+        res.undecodable = len(lines.undecodable)
+        if self.config.debug:
+            res.undecodable_samples = [(i, shown(lines.texts[i][:300]))
+                                       for i in sorted(lines.undecodable)[:MAX_INVALID_SAMPLES]]
 
     # Route, build, serialise -----------------------------------------------------------
     def serialised(self, task: ChunkTask, hits, lines: "Lines", res: ChunkResult, counts: dict):
@@ -392,13 +407,42 @@ class ChunkProcessor:
 
 
 class Lines:
-    """A chunk's lines: `texts` decoded, without "\\r" (None: undecodable), and `raw` as read
-    (their lengths are the lines' byte lengths, for offsets)."""
-    __slots__ = ("texts", "raw")
+    """A chunk's lines: `texts` decoded, without "\\r", and `raw` as read (their lengths are the
+    lines' byte lengths, for offsets); `undecodable`: the indexes of the lines with bytes that
+    are not valid in --encoding."""
+    __slots__ = ("texts", "raw", "undecodable")
 
-    def __init__(self, texts: list, raw: list):
+    def __init__(self, texts: list, raw: list, undecodable=frozenset()):
         self.texts = texts
         self.raw = raw
+        self.undecodable = undecodable
+
+
+# Undecodable bytes -------------------------------------------------------------------------
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte kept by "surrogateescape"
+URL_FIELDS = frozenset(["path", "query_string", "referrer"])
+
+
+def _percent(m):
+    return "%%%02X" % (ord(m.group()) - 0xDC00)
+
+
+def readable_fields(fields: tuple, names: tuple) -> tuple:
+    """The fields of a line with undecodable bytes, made valid text: in the path, the query
+    string and the referrer each such byte is percent-encoded ("%E9"), as a browser sends it
+    (RFC 3986, section 2.1); in every other field it becomes U+FFFD, the replacement character.
+    So the JSON sent is valid UTF-8 (Matomo's json_decode refuses lone surrogates)."""
+    sub = _ESCAPED_BYTE.sub
+    return tuple(v if v is None or not _ESCAPED_BYTE.search(v)
+                 else sub(_percent if name in URL_FIELDS else "\ufffd", v)
+                 for v, name in zip(fields, names))
+
+
+def shown(text: str) -> str:
+    """Text for a message: an undecodable byte is shown as \\xNN."""
+    if not _ESCAPED_BYTE.search(text):
+        return text
+    return _ESCAPED_BYTE.sub(lambda m: "\\x%02x" % (ord(m.group()) - 0xDC00), text)
 
 
 # Partition ---------------------------------------------------------------------------------

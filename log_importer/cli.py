@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read W3C time-taken as milliseconds (IIS does; the iis format always does)")
     g.add_argument("--ignore-groups", help="comma list of regex groups to ignore (e.g. userid)")
     g.add_argument("--encoding", default="utf8",
-                   help="encoding of the logs (default: %(default)s); undecodable lines count as invalid")
+                   help="encoding of the logs (default: %(default)s); a line with bytes that are not valid "
+                   "in it is kept: those bytes are percent-encoded in URLs and become U+FFFD elsewhere")
     g.add_argument("--dump-log-regex", action="store_true", help="print the format and its regex, then exit")
 
     g = p.add_argument_group("what is tracked")

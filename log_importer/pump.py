@@ -154,6 +154,9 @@ class Pump:
         self.stats.add_chunk(result)
         for i, reason, text in result.invalid_samples:
             log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
+        for i, text in result.undecodable_samples:
+            log.debug("line %s:%d has bytes that are not %s (kept: percent-encoded in the URL and referrer, "
+                      "U+FFFD elsewhere): %s", self.stats.files[fi], base + i + 1, self.config.encoding, text)
         self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
             fi, result.end, base + result.lines, self.batcher.head_offsets()))
         self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)

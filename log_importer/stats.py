@@ -16,6 +16,7 @@ class Stats:
     lines_read: int = 0        # every line of every input, --skip'd ones included
     lines_skipped_option: int = 0  # --skip
     comment_lines: int = 0     # W3C '#' header lines
+    lines_undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
     skipped: dict = field(default_factory=lambda: dict.fromkeys(C.SKIP_REASONS, 0))
     hits_built: int = 0        # tracked hits handed to the senders
     downloads: int = 0         # of those, downloads
@@ -39,6 +40,7 @@ class Stats:
     def add_chunk(self, result):
         """Fold one chunk's counters in (main thread)."""
         self.lines_read += result.lines
+        self.lines_undecodable += result.undecodable
         for reason, n in result.counts.items():
             if reason == "comment":
                 self.comment_lines += n

@@ -66,6 +66,9 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("        %s lines skipped with --skip" % _n(s.lines_skipped_option))
     if s.comment_lines:
         out.append("    %s W3C header lines read" % _n(s.comment_lines))
+    if s.lines_undecodable:
+        out.append("    %s lines with undecodable bytes for --encoding=%s: kept, the bytes percent-encoded in URLs "
+                   "and U+FFFD elsewhere (--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
     if s.stdin_used:
         out.append("    standard input cannot be resumed: its position is not remembered")
     if state_path:
@@ -123,6 +126,7 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
         "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
+        "lines_undecodable": s.lines_undecodable,
         "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
         "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],

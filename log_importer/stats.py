@@ -35,6 +35,7 @@ class Stats:
     stdin_used: bool = False
     resumed: list = field(default_factory=list)  # (file, lines already imported, date)
     input_errors: list = field(default_factory=list)  # inputs that could not be read to the end
+    forwarded_for: dict = field(default_factory=dict)  # input -> how to read the client from its forwarded-for field
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_chunk(self, result):

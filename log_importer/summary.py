@@ -9,6 +9,7 @@ from .stats import Stats
 
 REASON_LABELS = [
     (C.INVALID, "invalid log lines"),
+    (C.NO_CLIENT_IP, "requests whose client address is not an IP (-, unix: sockets, host names)"),
     (C.FILTERED, "filtered log lines (--include-host, --exclude-host, --exclude-older-than, --exclude-newer-than)"),
     (C.HTTP_ERROR, "HTTP errors"),
     (C.HTTP_REDIRECT, "HTTP redirects"),
@@ -64,6 +65,11 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("        %s %s" % (_n(s.skipped[reason]), label))
     if s.lines_skipped_option:
         out.append("        %s lines skipped with --skip" % _n(s.lines_skipped_option))
+    if s.skipped[C.NO_CLIENT_IP] and s.forwarded_for:
+        out += ["        TIP: a hit without a client IP is not sent (Matomo would merge such hits into one",
+                "             visitor, 0.0.0.0); the client's address may be in a forwarded-for field:"]
+        for name, option in sorted(s.forwarded_for.items()):
+            out.append("         - %s: %s" % (name, option))
     if s.comment_lines:
         out.append("    %s W3C header lines read" % _n(s.comment_lines))
     if s.lines_undecodable:

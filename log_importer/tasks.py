@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 
 import formats
 
@@ -44,7 +45,8 @@ class TaskMaker:
         """The format of one input, from its first block and the options. Raises FormatError or
         UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
         c = self.config
-        fmt = formats.resolve(c, head_lines(first_block, c.encoding), source.display_name)
+        head = head_lines(first_block, c.encoding)
+        fmt = formats.resolve(c, head, source.display_name)
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):
@@ -54,6 +56,9 @@ class TaskMaker:
             if group not in parser.regex.groupindex:
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
         log.debug("format of %s: %s", source.display_name, fmt.name)
+        forwarded = forwarded_for_option(fmt, head)
+        if forwarded:
+            self.stats.forwarded_for[source.display_name] = forwarded
         return fmt
 
     def tasks(self, partitions: int):
@@ -115,6 +120,27 @@ class TaskMaker:
         """Input bytes read so far, over all inputs (compressed bytes for compressed files)."""
         current = self._current_source.position if self._current_source is not None else 0
         return self._sources_done_bytes + current
+
+
+def forwarded_for_option(fmt, head: list) -> str | None:
+    """How to read the client address from the format's forwarded-for field, when it has one
+    and does not read the client from it already (for the summary's tip on hits without a
+    client IP): a W3C header field such as `X-Forwarded-For` or `cs(X-Forwarded-For)`, or a named
+    group of a regex such as `forwarded_for`."""
+    if fmt.header_driven:
+        fields_line = next((ln for ln in head if ln.lstrip().startswith("#Fields:")), "")
+        for name in fields_line.split()[1:]:
+            if "forwarded-for" in name.lower():
+                return "--w3c-map-field %s=c-ip" % name
+        return None
+    try:
+        groups = re.compile(fmt.regex).groupindex if fmt.regex else {}
+    except re.error:
+        return None
+    for name in groups:
+        if "forwarded" in name.lower():
+            return "(?P<ip>...) instead of (?P<%s>...) in --log-format-regex" % name
+    return None
 
 
 def _guard(blocks, source, stats):

@@ -68,3 +68,43 @@ def test_summary_json_counts_undecodable_lines(endpoint, tmp_path):
     assert code == 0, text
     data = json.loads(summary.read_text())
     assert data["lines_undecodable"] == 1 and data["tracked"] == 2
+
+
+def test_a_client_address_that_is_not_an_ip_is_never_sent_as_cip(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(ip=ip, request="GET /from/%d HTTP/1.1" % k).encode() for k, ip in enumerate([
+        "198.51.100.7", "-", "unix:", "unix:/run/php.sock", "2001:db8::7", "203.0.113.9:51234", "localhost"])])
+    summary = tmp_path / "summary.json"
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--summary-json", summary, log])
+    assert code == 0, text
+    assert [(r["url"].rpartition("/")[2], r["cip"]) for r in sent(ep)] == [
+        ("0", "198.51.100.7"), ("4", "2001:db8::7"), ("5", "203.0.113.9")]  # the port is not part of the IP
+    assert "4 requests whose client address is not an IP" in text and "0 invalid log lines" in text
+    assert json.loads(summary.read_text())["skipped"]["no_client_ip"] == 4
+    assert "forwarded-for" not in text  # the format has no such field
+
+
+W3C_PROXIED = [
+    b"#Software: Microsoft Internet Information Services 10.0",
+    b"#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status X-Forwarded-For",
+    b"2026-03-02 08:15:00 - GET /shop - 200 203.0.113.20",
+    b'2026-03-02 08:15:01 "" GET /cart - 200 203.0.113.21',
+    b"2026-03-02 08:15:02 unix:/run/php.sock GET /pay - 200 203.0.113.22",
+]
+
+
+def test_the_summary_suggests_the_forwarded_for_field_when_the_format_has_one(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, W3C_PROXIED, name="u_ex260302.log")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert sent(ep) == []
+    assert "3 requests whose client address is not an IP" in text
+    assert "%s: --w3c-map-field X-Forwarded-For=c-ip" % log in text
+    # The suggestion works.
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--w3c-map-field", "X-Forwarded-For=c-ip", log])
+    assert code == 0, text
+    assert [(r["url"], r["cip"]) for r in sent(ep)] == [
+        ("https://www.example.com/shop", "203.0.113.20"), ("https://www.example.com/cart", "203.0.113.21"),
+        ("https://www.example.com/pay", "203.0.113.22")]

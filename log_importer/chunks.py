@@ -521,9 +521,11 @@ def _is_ip(text: str) -> bool:
 
 
 def _normal_host(host):
+    """The host as Matomo compares it: lowercase, without quotes and trailing dots; None when
+    nothing is left (a virtual-host line with an empty host is a hit without a host)."""
     if host[:1] == '"':
         host = host[1:-1]
-    return host.lower().strip(".")
+    return host.lower().strip(".") or None
 
 
 def _url_host(path):

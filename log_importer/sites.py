@@ -2,7 +2,9 @@
 
 --idsite: one site (its main URL from SitesManager.getSiteFromId). Otherwise by host through
 SitesManager.getSitesIdFromSiteUrl, cached per host, then --idsite-fallback, then
---add-sites-new-hosts. --replay-tracking: the idsite of each replayed request, among all sites.
+--add-sites-new-hosts. A hit without a host (NO_HOST_KEY) goes to --idsite-fallback or to no site:
+it is never looked up, and never makes a new site (import_logs.py created one named
+"no-hostname-found-in-log"). --replay-tracking: the idsite of each replayed request, among all sites.
 A dry run asks no server: every hit resolves to a placeholder site.
 """
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from .api import ApiError, MatomoApi
-from .chunks import REPLAY_KEY_PREFIX, Site, SiteMap
+from .chunks import NO_HOST_KEY, REPLAY_KEY_PREFIX, Site, SiteMap
 from .config import Config
 from .errors import ConfigError
 from .stats import Stats
@@ -87,12 +89,21 @@ class SiteResolver:
                 continue
             if key.startswith(REPLAY_KEY_PREFIX):
                 site = None  # not among getAllSites
+            elif key == NO_HOST_KEY:  # a hit without a host: never looked up, never a new site
+                site = self._fallback()
             else:
                 site = self._resolve_host(key)
             self._by_key[key] = site
             if site is None:
                 self.stats.hosts_no_site.add(key)
             log.debug("site for %s: %s", key, site.idsite if site else "none")
+
+    def _fallback(self) -> Site | None:
+        """--idsite-fallback's site (its main URL is the hits' URL prefix), or None."""
+        c = self.config
+        if c.idsite_fallback is None:
+            return None
+        return Site(c.idsite_fallback, self.main_url(c.idsite_fallback, "--idsite-fallback"))
 
     def _resolve_host(self, host) -> Site | None:
         c = self.config
@@ -106,7 +117,7 @@ class SiteResolver:
             if idsite is not None:
                 return Site(idsite, self.main_url(idsite))
         if c.idsite_fallback is not None:
-            return Site(c.idsite_fallback, self.main_url(c.idsite_fallback, "--idsite-fallback"))
+            return self._fallback()
         if c.add_sites_new_hosts:
             main = "http://" + host
             try:

@@ -108,3 +108,33 @@ def test_the_summary_suggests_the_forwarded_for_field_when_the_format_has_one(en
     assert [(r["url"], r["cip"]) for r in sent(ep)] == [
         ("https://www.example.com/shop", "203.0.113.20"), ("https://www.example.com/cart", "203.0.113.21"),
         ("https://www.example.com/pay", "203.0.113.22")]
+
+
+VHOST = [line(host="www.example.com", ip="192.0.2.1", request="GET /a HTTP/1.1"),
+         " " + line(ip="192.0.2.2", request="GET /no-host HTTP/1.1"),        # the host field is empty
+         ":443 " + line(ip="192.0.2.3", request="GET /no-host-2 HTTP/1.1")]
+
+
+def test_a_hit_with_an_empty_host_never_gets_a_url_without_host(endpoint, tmp_path):
+    log = write_bytes(tmp_path, [t.encode() for t in VHOST])
+    base = ["--token-auth", TOKEN, "--reimport", log]
+    # Sites by host: it goes where a hit without a host goes: no site...
+    ep = endpoint()
+    code, text = importer(["--url", ep.url] + base)
+    assert code == 0, text
+    assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a"]
+    assert "2 requests that did not match any known site" in text
+    # ... or --idsite-fallback, with that site's URL.
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--idsite-fallback", 2] + base)
+    assert code == 0, text
+    assert [(r["idsite"], r["url"]) for r in sent(ep)] == [
+        (1, "https://www.example.com/a"), (2, "http://blog.example.org/no-host"),
+        (2, "http://blog.example.org/no-host-2")]
+    # --add-sites-new-hosts creates no site for it, and never sends http:///path.
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--add-sites-new-hosts"] + base)
+    assert code == 0, text
+    assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a"]
+    assert not any(b"addSite" in h["body"] for h in ep.http_log)
+    assert "0 sites were created" in text

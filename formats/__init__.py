@@ -14,7 +14,7 @@ REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _W3C}
 DETECT_SAMPLE_LINES = 50
 
 __all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "LineParser", "DateConverter",
-           "detect", "resolve", "names"]
+           "detect", "resolve", "names", "unread_characters"]
 
 
 def names():
@@ -36,7 +36,9 @@ def detect(lines, w3c_options=None):
     """The best format for these first lines of a file, or None.
 
     W3C files are recognised by their #Fields: header. Otherwise each sample line votes for the
-    format that matches it with the most fields; the format with the most votes wins.
+    format that matches it with the most fields, preferring one that reads the whole line (a
+    combined line with an unquoted user agent is not `common` with its end unread); the format
+    with the most votes wins.
     """
     lines = [ln for ln in lines if ln.strip()]
     if lines and lines[0].lstrip().startswith("#"):
@@ -47,17 +49,26 @@ def detect(lines, w3c_options=None):
     votes: dict[str, int] = {}
     fields: dict[str, int] = {}
     for line in [ln for ln in lines if not ln.startswith("#")][:DETECT_SAMPLE_LINES]:
-        best, best_n = None, -1
+        best, best_score = None, (False, -1)
         for fmt, parser in candidates:
-            if parser.extract(line) is not None and parser.group_count > best_n:
-                best, best_n = fmt, parser.group_count
+            if parser.extract(line) is not None:
+                score = (unread_characters(parser, line) == 0, parser.group_count)
+                if score > best_score:
+                    best, best_score = fmt, score
         if best is not None:
             votes[best.name] = votes.get(best.name, 0) + 1
-            fields[best.name] = best_n
+            fields[best.name] = best_score
     if not votes:
         return None
     winner = max(votes, key=lambda n: (votes[n], fields[n]))
     return REGISTRY[winner]
+
+
+def unread_characters(parser, line: str) -> int:
+    """How many characters (trailing spaces aside) after the format's match the line has, or -1
+    when the format does not match it."""
+    m = parser.regex.match(line)
+    return -1 if m is None else max(0, len(line.rstrip()) - m.end())
 
 
 def resolve(config, head_lines, source_name="the input"):

@@ -20,6 +20,7 @@ from formats import FIELDS, DateConverter, Format
 from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
+from . import invalid_lines as why
 from .config import Config
 from .classify import IS_DOWNLOAD
 from .tracking import replay_args, request_builder, visitor_key
@@ -75,7 +76,8 @@ class ChunkResult:
     no_site_keys: set = field(default_factory=set)
     sites_used: set = field(default_factory=set)
     dates: set = field(default_factory=set)
-    invalid_samples: list = field(default_factory=list)  # (line index, reason, text)
+    invalid_samples: list = field(default_factory=list)  # (line index, reason, text), with --debug
+    invalid_reasons: dict = field(default_factory=dict)  # reason -> [count, first line index, its text, detail]
     undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
     undecodable_samples: list = field(default_factory=list)  # (line index, text with \xNN) for --debug
     limit_reached: bool = False
@@ -244,9 +246,9 @@ class ChunkProcessor:
                 if header_driven and line[:1] == "#":
                     counts["comment"] += 1
                 elif line.strip():
-                    invalid(i, "line did not match the format", line)
+                    invalid(i, why.NOT_MATCHED, line)
                 else:
-                    invalid(i, "empty line", line)
+                    invalid(i, why.EMPTY, line)
                 continue
             if max_valid is not None:
                 valid += 1
@@ -267,10 +269,11 @@ class ChunkProcessor:
             if cdt is None and date is not None:
                 cdt = convert(date, tz)
             if cdt is None:
-                invalid(i, "invalid date or timezone", line)
+                invalid(i, why.BAD_TIMEZONE if date is not None and tz and convert(date, None) is not None
+                        else why.BAD_DATE, line, (date, tz, dates.date_format))
                 continue
             if path is None or status is None or ip is None:
-                invalid(i, "line has no path, status or client IP", line)
+                invalid(i, why.MISSING_FIELDS, line)
                 continue
             if ip not in client_ips:
                 address = self._client_ip(ip)
@@ -314,12 +317,20 @@ class ChunkProcessor:
             yield i, f, host, cdt, path, qs, ua, flags
 
     def _invalid_counter(self, res: ChunkResult, counts: dict):
-        """invalid(line index, reason, text): count an invalid line; keep a sample for --debug."""
+        """invalid(line index, reason, text, detail=None): count an invalid line under its reason
+        (invalid_lines.REASONS), keeping the first of each reason (for the summary) and, with
+        --debug, a sample of every one."""
         samples = res.invalid_samples
+        reasons = res.invalid_reasons
         debug = self.config.debug > 0
 
-        def invalid(i, reason, text):
+        def invalid(i, reason, text, detail=None):
             counts[C.INVALID] += 1
+            found = reasons.get(reason)
+            if found is None:
+                reasons[reason] = [1, i, shown(text[:300]), detail]
+            else:
+                found[0] += 1
             if debug and len(samples) < MAX_INVALID_SAMPLES:
                 samples.append((i, reason, shown(text[:300])))
         return invalid
@@ -436,10 +447,10 @@ class ChunkProcessor:
         or (None, why the line cannot be replayed)."""
         c = self.config
         if not qs or not path.lower().endswith(self._tracker_files):
-            return None, "no query string, or the path is not a tracker request"
+            return None, why.NOT_TRACKER
         rargs = replay_args(qs, c.add_to_date)
         if "idsite" not in rargs:
-            return None, "replayed request has no idsite"
+            return None, why.NO_IDSITE
         return rargs, REPLAY_KEY_PREFIX + str(rargs["idsite"])
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import logging
 import re
 import sys
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--log-format-regex", metavar="REGEX",
                    help="a regex with named groups (ip, date, timezone, path, query_string, status, length, "
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "
-                   "event_category/_action/_name); overrides --log-format-name")
+                   "event_category/_action/_name; any other group must be read by --regex-group-to-*-cvar "
+                   "or named in --ignore-groups); overrides --log-format-name")
     g.add_argument("--log-date-format", help="strptime format of the date group (default: %%d/%%b/%%Y:%%H:%%M:%%S)")
     g.add_argument("--w3c-fields", help="the '#Fields: ...' line for W3C files that lack one")
     g.add_argument("--w3c-map-field", dest="w3c_map_fields", type=_pair_list, action="append", default=[],
@@ -163,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import only paths matching one of these patterns; repeatable")
     g.add_argument("--include-path-from", metavar="FILE", help="file of --include-path patterns, one a line")
     g.add_argument("--useragent-exclude", dest="useragent_excludes", action="append", default=[],
-                   metavar="TEXT", help="treat user agents containing TEXT (any case) as bots; repeatable")
+                   metavar="TEXT", help="treat user agents containing TEXT (any case; a plain substring, "
+                   "without wildcards) as bots; repeatable")
     g.add_argument("--download-extensions", metavar="LIST",
                    help="comma list of extensions tracked as downloads, replacing the default list; "
                    "other known download extensions are then skipped")
@@ -272,6 +275,10 @@ def config_from_args(argv=None) -> Config:
         include_paths += _read_patterns(a.include_path_from, "--include-path-from")
     if a.query_string_delimiter == "":
         raise UsageError("--query-string-delimiter must not be empty")
+    ignore_groups = [g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()]
+    visit_cvar_groups, page_cvar_groups = _merge(a.visit_cvar_groups), _merge(a.page_cvar_groups)
+    if a.log_format_regex:
+        _check_regex_groups(a.log_format_regex, set(visit_cvar_groups) | set(page_cvar_groups) | set(ignore_groups))
     return Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=a.token_auth, login=a.login, password=a.password, config_file=a.config_file,
@@ -284,7 +291,7 @@ def config_from_args(argv=None) -> Config:
         log_format_name=a.log_format_name, log_format_regex=a.log_format_regex, log_date_format=a.log_date_format,
         w3c_fields=a.w3c_fields, w3c_map_fields=_merge(a.w3c_map_fields),
         w3c_field_regexes=_merge(a.w3c_field_regexes), w3c_time_taken_millisecs=a.w3c_time_taken_millisecs,
-        ignore_groups=[g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()],
+        ignore_groups=ignore_groups,
         encoding=a.encoding, dump_log_regex=a.dump_log_regex,
         enable_static=a.enable_static, enable_bots=a.enable_bots, enable_http_errors=a.enable_http_errors,
         enable_http_redirects=a.enable_http_redirects, enable_reverse_dns=a.enable_reverse_dns,
@@ -295,7 +302,7 @@ def config_from_args(argv=None) -> Config:
         add_to_date=a.add_to_date, force_lowercase_path=a.force_lowercase_path,
         title_category_delimiter=a.title_category_delimiter,
         track_http_method=bool(a.track_http_method) and a.track_http_method not in ("0", "false", "False"),
-        visit_cvar_groups=_merge(a.visit_cvar_groups), page_cvar_groups=_merge(a.page_cvar_groups),
+        visit_cvar_groups=visit_cvar_groups, page_cvar_groups=page_cvar_groups,
         replay_tracking=a.replay_tracking,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
@@ -306,6 +313,33 @@ def config_from_args(argv=None) -> Config:
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
     )
+
+
+def _check_regex_groups(regex: str, used: set):
+    """Refuse a --log-format-regex group that is neither a field (formats.FIELDS) nor read by
+    --regex-group-to-*-cvar or named in --ignore-groups: its values would be silently unread
+    (`referer` for `referrer`)."""
+    try:
+        names = list(re.compile(regex).groupindex)
+    except re.error:
+        return  # formats.resolve says what is wrong with it
+    for name in names:
+        if name in formats.FIELDS or name in used:
+            continue
+        close = difflib.get_close_matches(name, formats.FIELDS, n=1, cutoff=0.6)
+        raise UsageError("--log-format-regex: the group (?P<%s>...) is not a field the importer reads%s; the "
+                         "fields are %s (a group of your own: read it with --regex-group-to-visit-cvar or "
+                         "--regex-group-to-page-cvar, or name it in --ignore-groups)"
+                         % (name, " (did you mean %s?)" % close[0] if close else "", ", ".join(formats.FIELDS)))
+
+
+def warn_about_options(config: Config):
+    """Options that are valid but probably not what the user meant: a warning each."""
+    for text in config.useragent_excludes:
+        if "*" in text or "?" in text:
+            logging.getLogger("log_importer").warning(
+                "--useragent-exclude %r: the value is a plain substring (any case), not a pattern: "
+                "* and ? match only themselves", text)
 
 
 def _check_encoding(name):
@@ -343,6 +377,7 @@ def main(argv=None) -> int:
                 except OSError as e:
                     raise UsageError("--output %s: %s" % (config.output, e.strerror)) from None
             setup_logging(config, err)
+            warn_about_options(config)
             code = run(config, out, err)
         except UserError as e:
             err.write("log-importer: error: %s\n" % e)

@@ -152,6 +152,7 @@ class Pump:
         """Fold a chunk's counters in and give its hits to the batcher; `base`: lines before it."""
         fi = result.file_index
         self.stats.add_chunk(result)
+        self.stats.add_invalid(fi, base, result)
         for i, reason, text in result.invalid_samples:
             log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
         for i, text in result.undecodable_samples:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import classify as C
+from . import invalid_lines
 from .config import Config
 from .stats import Stats
 
@@ -79,6 +80,7 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("    standard input cannot be resumed: its position is not remembered")
     if state_path:
         out.append("    import positions saved in %s" % state_path)
+    out += invalid_lines.render_section(s)
     out += ["", "Website import summary", "----------------------", ""]
     created = dict((idsite, host) for host, idsite in s.sites_created)
     sites = sorted((x for x in s.sites_used if x != "dry-run"), key=str)
@@ -132,7 +134,7 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
         "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
-        "lines_undecodable": s.lines_undecodable,
+        "lines_undecodable": s.lines_undecodable, "invalid_reasons": invalid_lines.summary_data(s),
         "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
         "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],

@@ -41,12 +41,16 @@ class TaskMaker:
         self._sources_done_bytes = 0
         self._current_source: Source | None = None
 
-    def format_for(self, source: Source, first_block: bytes):
+    def format_for(self, source: Source, first_block: bytes, file_index: int):
         """The format of one input, from its first block and the options. Raises FormatError or
         UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
         c = self.config
         head = head_lines(first_block, c.encoding)
         fmt = formats.resolve(c, head, source.display_name)
+        detected = not (c.log_format_regex or c.log_format_name or c.w3c_fields)
+        self.stats.file_formats[file_index] = (fmt.name, detected)
+        if detected and not fmt.header_driven:
+            _warn_unread(source.display_name, fmt, head)
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):
@@ -81,7 +85,7 @@ class TaskMaker:
                         break
                 if first is None or not first[1].strip():
                     continue
-                fmt = self.format_for(source, first[1])
+                fmt = self.format_for(source, first[1], fi)
                 try:
                     start = self.positions.start_of(fi, source, first[1])
                 except SameContent as same:
@@ -120,6 +124,26 @@ class TaskMaker:
         """Input bytes read so far, over all inputs (compressed bytes for compressed files)."""
         current = self._current_source.position if self._current_source is not None else 0
         return self._sources_done_bytes + current
+
+
+def _warn_unread(name: str, fmt, head: list):
+    """Detection picked a format that reads only the start of the lines: say how much is left."""
+    parser = fmt.compile()
+    sample = [(number, text.rstrip()) for number, text in enumerate(head, 1)
+              if text.strip() and not text.startswith("#")][:formats.DETECT_SAMPLE_LINES]
+    unread = []
+    for number, text in sample:
+        n = formats.unread_characters(parser, text)
+        if n > 0:
+            unread.append((number, text, n))
+    if not unread:
+        return
+    number, text, n = unread[0]
+    more = ", and on %d more of the first %d lines" % (len(unread) - 1, len(sample)) if len(unread) > 1 else ""
+    log.warning("%s: the format %s, detected from the first lines, reads only the start of them: on line %d, "
+                "%d characters after the match were ignored (%r)%s; if they hold fields (an unquoted user agent?), "
+                "give the format with --log-format-name or --log-format-regex",
+                name, fmt.name, number, n, text[-n:].strip()[:80], more)
 
 
 def forwarded_for_option(fmt, head: list) -> str | None:

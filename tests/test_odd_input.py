@@ -5,7 +5,7 @@ import json
 
 import orjson
 
-from conftest import TOKEN, line
+from conftest import COMBINED_UA, TOKEN, line
 from test_import_http import importer
 
 CAFE = (b'198.51.100.9 - - [02/Mar/2026:08:15:00 +0000] "GET /menu/caf\xe9-cr\xe8me HTTP/1.1" 200 812 '
@@ -138,3 +138,109 @@ def test_a_hit_with_an_empty_host_never_gets_a_url_without_host(endpoint, tmp_pa
     assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a"]
     assert not any(b"addSite" in h["body"] for h in ep.http_log)
     assert "0 sites were created" in text
+
+
+ISO_DATES = [line(ip="198.51.100.%d" % k, date="2026-03-02T08:15:%02d +0000" % k,
+                  request="GET /iso/%d HTTP/1.1" % k) for k in range(1, 5)]
+
+
+def test_why_lines_were_invalid_is_said_without_debug_and_the_hint_works(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line().encode()] + [t.encode() for t in ISO_DATES] + [b"garbage"])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert len(sent(ep)) == 1
+    assert "Why lines were invalid" in text
+    assert "%s: 5 of 6 lines are invalid (83.3%%):" % log in text
+    assert "4 invalid date, first at %s:2:" % log in text
+    assert ISO_DATES[0] in text
+    assert ("the date '2026-03-02T08:15:01' does not match the date format '%d/%b/%Y:%H:%M:%S': "
+            "try --log-format-name ncsa_extended --log-date-format '%Y-%m-%dT%H:%M:%S'") in text
+    assert "1 line did not match the format, first at %s:6:" % log in text
+    assert "not in the format ncsa_extended (detected from the first lines)" in text
+    # The hint, followed, imports the lines.
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--log-format-name", "ncsa_extended", "--log-date-format", "%Y-%m-%dT%H:%M:%S", log])
+    assert code == 0, text
+    assert sorted(r["cdt"] for r in sent(ep))[-4:] == ["2026-03-02 08:15:%02d" % k for k in range(1, 5)]
+
+
+def test_a_few_invalid_lines_are_not_explained(endpoint, tmp_path, loggen):
+    ep = endpoint()
+    log = loggen(300, seed=2)
+    with open(log, "ab") as f:
+        f.write(b"garbage\n")  # 1 line in 301: under 1%
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert "1 invalid log lines" in text and "Why lines were invalid" not in text
+
+
+def test_a_timezone_that_is_not_an_offset_is_named(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(date="02/Mar/2026:08:15:00 CET").encode(), line().encode()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert len(sent(ep)) == 1
+    assert "1 invalid timezone, first at %s:1:" % log in text
+    assert "the timezone 'CET' is not an offset such as +0100 or -05:00" in text
+
+
+def test_a_regex_group_that_is_not_a_field_is_refused_at_start_up(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(referrer="https://search.example/").encode()])
+    regex = (r'(?P<ip>\S+) \S+ \S+ \[(?P<date>[^\]]+) (?P<timezone>\S+)\] "\S+ (?P<path>\S+) \S+" '
+             r'(?P<status>\d+) \S+ "(?P<referer>[^"]*)" "(?P<user_agent>[^"]*)"')
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-regex", regex, log])
+    assert code == 2 and "(?P<referer>...) is not a field the importer reads (did you mean referrer?)" in text
+    assert len(text.strip().splitlines()) == 1 and ep.http_log == []
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1,
+                           "--log-format-regex", regex.replace("referer", "referrer"), log])
+    assert code == 0, text
+    assert [r["urlref"] for r in sent(ep)] == ["https://search.example/"] and sent(ep)[0]["ua"] == COMBINED_UA
+    # A group of the user's own is fine when an option reads it.
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--log-format-regex", regex, "--regex-group-to-visit-cvar", "referer=Referer", log])
+    assert code == 0, text
+    assert json.loads(sent(ep)[-1]["_cvar"]) == {"1": ["Referer", "https://search.example/"]}
+
+
+def test_a_useragent_exclude_with_a_wildcard_warns_that_it_is_a_substring(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(ua="Mozilla/5.0 MyMonitor/2.1").encode(), line().encode()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1,
+                           "--useragent-exclude", "MyMonitor*", log])
+    assert code == 0, text
+    assert "--useragent-exclude 'MyMonitor*': the value is a plain substring" in text
+    assert len(sent(ep)) == 2  # 'MyMonitor*' is in neither agent
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--useragent-exclude", "MyMonitor", log])
+    assert "plain substring" not in text and len(sent(ep)) == 3
+
+
+UNQUOTED = ['198.51.100.%d - - [02/Mar/2026:08:15:00 +0000] "GET /u/%d HTTP/1.1" 200 812 - Mozilla/5.0 (X11; Linux)'
+            % (k, k) for k in range(1, 4)]
+
+
+def test_detection_says_what_it_left_unread(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [t.encode() for t in UNQUOTED])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert ("the format common, detected from the first lines, reads only the start of them: on line 1, "
+            "27 characters after the match were ignored ('- Mozilla/5.0 (X11; Linux)')") in text
+    assert len(sent(ep)) == 3
+    # A vhost line is read whole by common_complete, not cut short by a shorter format.
+    vhost = write_bytes(tmp_path, [line(host="www.example.com").encode()], name="vhost.log")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug", vhost])
+    assert "format of %s: common_complete" % vhost in text and "characters after the match" not in text
+
+
+def test_detection_prefers_a_format_that_reads_the_whole_line_to_one_with_more_fields(monkeypatch):
+    import formats
+    from formats.base import Format
+    more_fields = Format("more_fields", r"(?P<ip>\S+) (?P<userid>\S+) (?P<status>\d+) (?P<length>\d+)")
+    whole_line = Format("whole_line", r"(?P<ip>\S+) \S+ (?P<status>\d+) \d+ (?P<path>.*)")
+    monkeypatch.setattr(formats, "REGISTRY", {f.name: f for f in (more_fields, whole_line)})
+    lines = ["192.0.2.%d alice 200 512 /page/%d?x=1 extra" % (k, k) for k in range(5)]
+    assert formats.detect(lines).name == "whole_line"
+    assert formats.detect([ln.rpartition(" /")[0] for ln in lines]).name == "more_fields"

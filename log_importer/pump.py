@@ -106,8 +106,9 @@ class Pump:
         tasks.close()
 
     def _finish_read(self, window: deque, line_bases: dict):
-        """Reading stopped: hand on the chunks of the window that cannot be read again."""
-        while window and not self.stop_event.is_set():
+        """Reading stopped: hand on the chunks of the window that cannot be read again (the
+        others are dropped unparsed: the next run reads them again)."""
+        while any(task.file_index in self.unresumable for task in window) and not self.stop_event.is_set():
             task = window.popleft()
             result = self._result_of(task)
             if result is None:

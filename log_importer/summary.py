@@ -74,8 +74,8 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if s.comment_lines:
         out.append("    %s W3C header lines read" % _n(s.comment_lines))
     if s.lines_undecodable:
-        out.append("    %s lines with undecodable bytes for --encoding=%s: kept, the bytes percent-encoded in URLs "
-                   "and U+FFFD elsewhere (--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
+        out.append("    %s lines with undecodable bytes for --encoding=%s: kept (%%XX in URLs, U+FFFD elsewhere; "
+                   "--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
     if s.stdin_used:
         out.append("    standard input cannot be resumed: its position is not remembered")
     if state_path:

@@ -78,7 +78,8 @@ class Pump:
                 self._finish_read(window, line_bases)
                 break
             idle = False
-            while not exhausted and len(window) < depth and not self.stop_event.is_set():
+            while (not exhausted and len(window) < depth and not self.stop_reading.is_set()
+                   and not self.stop_event.is_set()):
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True

@@ -163,12 +163,17 @@ class Source:
     def _stream_blocks(self, block_size: int):
         offset = 0
         pending = b""
-        read = self.stream.read
+        # read1: what one read of the stream gives, so that nothing decompressed waits in a
+        # buffer for more input (standard input may stall, then the run may stop)
+        read = getattr(self.stream, "read1", self.stream.read)
         step = block_size if self.compression is None else min(block_size, 1 << 16)
         while True:
             try:
                 data = read(step)
-            except _Stopped:
+            except _Stopped:  # the run stops while standard input stalls: hand on the whole lines
+                cut = pending.rfind(b"\n") + 1
+                if cut:
+                    yield offset, pending[:cut]
                 return
             except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
                 cut = pending.rfind(b"\n") + 1

@@ -640,6 +640,10 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
         ("log_importer/classify.py", "*"): "classify",
         ("log_importer/tracking.py", "*"): "build request dict",
         ("log_importer/chunks.py", "process"): "chunk loop body (process() itself)",
+        ("log_importer/chunks.py", "tracked_hits"): "chunk loop body (process() itself)",
+        ("log_importer/chunks.py", "serialised"): "chunk loop body (process() itself)",
+        ("log_importer/chunks.py", "decode"): "split + decode chunk",
+        ("log_importer/chunks.py", "partition"): "partition + bookkeeping",
         ("log_importer/chunks.py", "_normal_host"): "chunk loop body (process() itself)",
         ("log_importer/chunks.py", "_url_host"): "chunk loop body (process() itself)",
     }
@@ -672,7 +676,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
         weight = sum(c[2] for c in callers.values()) or 0.0
         for caller, c in callers.items():
             w = (c[2] / weight) if weight else 1.0 / len(callers)
-            if own_stage(caller) == "chunk loop body (process() itself)" and caller[2] == "process":
+            if own_stage(caller) == "chunk loop body (process() itself)":
                 key = next((v for k, v in from_process.items() if k in name), "partition + bookkeeping")
                 sub = {key: 1.0}
             elif depth > 20:

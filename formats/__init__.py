@@ -20,7 +20,8 @@ W3C_FORMATS = _W3C  # in the order detection tries them: the last (w3c_extended)
 
 DETECT_SAMPLE_LINES = 50
 
-__all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "DateConverter", "detect", "resolve", "names"]
+__all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "DateConverter", "detect", "resolve", "names",
+           "unread_characters"]
 
 
 def names():
@@ -45,8 +46,10 @@ def detect(lines, w3c_options=None):
 
     W3C files are recognised by a #Fields: header, wherever it is among the lines (a file may
     start mid-log, and a restarted server writes its header again). Otherwise each sample line
-    votes for the detectable format that reads the most fields from it; the format with the most
-    votes wins. Formats declared `detectable=False` are never chosen here.
+    votes for the detectable format that reads the most fields from it, preferring one that reads
+    the whole line (a combined line with an unquoted user agent is not `common` with its end
+    unread); the format with the most votes wins. Formats declared `detectable=False` are never
+    chosen here.
     """
     lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in lines if ln.strip()]
     fmt = _header_format(lines, options=w3c_options)
@@ -56,18 +59,30 @@ def detect(lines, w3c_options=None):
     votes: dict[str, int] = {}
     fields: dict[str, int] = {}
     for line in [ln for ln in lines if not ln.startswith("#")][:DETECT_SAMPLE_LINES]:
-        best, best_n = None, 0
+        best, best_score = None, (False, 0)
         for fmt, decoder in candidates:
             n = decoder.score(line)
-            if n > best_n:
-                best, best_n = fmt, n
+            if n:
+                score = (unread_characters(decoder, line) == 0, n)
+                if score > best_score:
+                    best, best_score = fmt, score
         if best is not None:
             votes[best.name] = votes.get(best.name, 0) + 1
-            fields[best.name] = best_n
+            fields[best.name] = best_score
     if not votes:
         return None
     winner = max(votes, key=lambda n: (votes[n], fields[n]))
     return REGISTRY[winner]
+
+
+def unread_characters(decoder, line: str) -> int:
+    """How many characters (trailing spaces aside) after the format's match the line has, or -1
+    when the format does not match it. Decoders without a regex (JSON) read whole lines."""
+    regex = getattr(decoder, "regex", None)
+    if regex is None:
+        return -1 if decoder.extract(line) is None else 0
+    m = regex.match(line)
+    return -1 if m is None else max(0, len(line.rstrip()) - m.end())
 
 
 def resolve(config, head_lines, source_name="the input"):

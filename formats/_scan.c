@@ -133,9 +133,10 @@ static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
         }
         if (!spaces(s, n, &p)) return 0;
     }
-    /* (?P<ip>[\w*.:-]+)\s+ */
+    /* (?P<ip>[\w*.:/-]+)\s+ */
     q = p;
-    while (q < n && (WORD[(unsigned char)s[q]] || s[q] == '*' || s[q] == '.' || s[q] == ':' || s[q] == '-')) q++;
+    while (q < n && (WORD[(unsigned char)s[q]] || s[q] == '*' || s[q] == '.' || s[q] == ':' || s[q] == '-'
+                     || s[q] == '/')) q++;
     if (q == p) return 0;
     f[F_IP].start = p; f[F_IP].end = q; p = q;
     /* \s+\S+\s+(?P<userid>\S+)\s+\[ */
@@ -362,7 +363,7 @@ enum { K_ANY = 0,   /* \S* , \S+ , (?:".*?"|\S+) , ".*?"|\S*  (no quotes here: t
        K_DATE,      /* "?\d+[-\d+]+"?                                                       */
        K_TIME,      /* "?[\d+:]+[.\d]*?"?  (the group is the [\d+:]+ part)                  */
        K_PATH,      /* /\S*                                                                 */
-       K_IP,        /* "?[\w*.:-]*"?                                                        */
+       K_IP,        /* "?[\w*.:/-]*"?                                                       */
        K_DIGITS,    /* \d+                                                                  */
        K_DECIMAL,   /* [.\d]+                                                               */
        K_KINDS };
@@ -377,7 +378,8 @@ typedef struct {
 #define IS_TIME_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == ':')
 #define IS_DATE_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == '-')
 #define IS_DEC_CHAR(c) (IS_DIGIT(c) || (c) == '.')
-#define IS_IP_CHAR(c) (WORD[(unsigned char)(c)] || (c) == '*' || (c) == '.' || (c) == ':' || (c) == '-')
+#define IS_IP_CHAR(c) (WORD[(unsigned char)(c)] || (c) == '*' || (c) == '.' || (c) == ':' || (c) == '-' \
+                       || (c) == '/')
 
 /* The group's end for a token [a, b) of this kind, or -1. `last`: the token need not be used up. */
 static Py_ssize_t token_group(const char *s, Py_ssize_t a, Py_ssize_t b, int kind, int last)

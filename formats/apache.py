@@ -21,7 +21,7 @@ QUOTED_PLAIN = r'[^"]*'
 REQUEST_PATH_PLAIN = r'[^"\s]*(?:\s+(?!\s|\S+"\s+\d)[^"\s]*)*'
 
 
-IP = r'(?P<ip>[\w*.:-]+)'
+IP = r'(?P<ip>[\w*.:/-]+)'  # '/': unix:/run/php.sock is read, then counted as no client IP
 DATE = r'\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]'
 
 

@@ -31,7 +31,7 @@ W3C_FIELDS = {
     "time": TIME,
     "cs-uri-stem": r"(?P<path>/\S*)",
     "cs-uri-query": r"(?P<query_string>\S*)",
-    "c-ip": r'"?(?P<ip>[\w*.:-]*)"?',
+    "c-ip": r'"?(?P<ip>[\w*.:/-]*)"?',  # "/": unix:/run/php.sock, skipped as not an IP
     "cs(User-Agent)": r'(?P<user_agent>".*?"|\S*)',
     "cs(Referer)": r"(?P<referrer>\S+)",
     "sc-status": r"(?P<status>\d+)",
@@ -175,7 +175,7 @@ _TOKEN_KINDS = {
     r'"?(\d+[-\d+]+)"?': _K_DATE,
     r'"?([\d+:]+)[.\d]*?"?': _K_TIME,
     r"(/\S*)": _K_PATH,
-    r'"?([\w*.:-]*)"?': _K_IP,
+    r'"?([\w*.:/-]*)"?': _K_IP,
     r"(\d+)": _K_DIGITS,
     r"([.\d]+)": _K_DECIMAL,
 }

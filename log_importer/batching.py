@@ -107,9 +107,10 @@ class Batcher:
             seg = buf[0]
             i0 = seg.pos
             i1 = min(len(seg.ends), i0 + n - taken)
-            a = seg.ends[i0 - 1] if i0 else 0
-            b = seg.ends[i1 - 1]
-            parts.append(seg.data[a:b - 1])  # without the trailing comma
+            # ends[k] is the length of bodies 0..k, each followed by a comma in data
+            a = seg.ends[i0 - 1] + i0 if i0 else 0
+            b = seg.ends[i1 - 1] + i1 - 1
+            parts.append(seg.data[a:b])  # without the trailing comma
             segments.append((seg.file_index, seg.offsets[i0:i1], seg.idxs[i0:i1], seg.line_base))
             taken += i1 - i0
             seg.pos = i1

@@ -15,6 +15,7 @@ from .config import DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, STATIC_FILES, Config
 
 # Skip reasons: the counter names shown in the summary, in the contract's order.
 INVALID = "invalid"
+NO_CLIENT_IP = "no_client_ip"  # the client address is not an IP (-, unix:, a host name): never sent as cip
 DOWNLOAD_NOT_LISTED = "download_not_listed"
 HOSTNAME_MISMATCH = "hostname_mismatch"
 HTTP_ERROR = "http_error"
@@ -25,7 +26,7 @@ BOT = "bot"
 FILTERED = "filtered"
 NO_SITE = "no_site"
 
-SKIP_REASONS = (INVALID, DOWNLOAD_NOT_LISTED, HOSTNAME_MISMATCH, HTTP_ERROR, HTTP_REDIRECT,
+SKIP_REASONS = (INVALID, NO_CLIENT_IP, DOWNLOAD_NOT_LISTED, HOSTNAME_MISMATCH, HTTP_ERROR, HTTP_REDIRECT,
                 EXCLUDED_PATH, STATIC, BOT, FILTERED, NO_SITE)
 
 # Flags of a tracked hit (bit field, cheap to carry).

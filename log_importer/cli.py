@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import logging
 import os
 import re
@@ -174,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--log-format-regex", metavar="REGEX",
                    help="a regex with named groups (ip, date, timezone, path, query_string, status, length, "
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "
-                   "event_category/_action/_name); overrides --log-format-name")
+                   "event_category/_action/_name; any other group must be read by --regex-group-to-*-cvar "
+                   "or named in --ignore-groups); overrides --log-format-name")
     g.add_argument("--log-date-format", help="strptime format of the date group (default: %%d/%%b/%%Y:%%H:%%M:%%S)")
     g.add_argument("--w3c-fields", help="the '#Fields: ...' line for W3C files that lack one")
     g.add_argument("--w3c-map-field", dest="w3c_map_fields", type=_pair_list, action="append", default=[],
@@ -185,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read W3C time-taken as milliseconds (IIS does; the iis format always does)")
     g.add_argument("--ignore-groups", help="comma list of regex groups to ignore (e.g. userid)")
     g.add_argument("--encoding", default="utf8",
-                   help="encoding of the logs (default: %(default)s); undecodable lines count as invalid")
+                   help="encoding of the logs (default: %(default)s); a line with bytes that are not valid "
+                   "in it is kept: those bytes are percent-encoded in URLs and become U+FFFD elsewhere")
     g.add_argument("--dump-log-regex", action="store_true", help="print the format and its regex, then exit")
 
     g = p.add_argument_group("what is tracked")
@@ -204,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import only paths matching one of these patterns; repeatable")
     g.add_argument("--include-path-from", metavar="FILE", help="file of --include-path patterns, one a line")
     g.add_argument("--useragent-exclude", dest="useragent_excludes", action="append", default=[],
-                   metavar="TEXT", help="treat user agents containing TEXT (any case) as bots; repeatable")
+                   metavar="TEXT", help="treat user agents containing TEXT (any case; a plain substring, "
+                   "without wildcards) as bots; repeatable")
     g.add_argument("--useragent-exclude-regex", dest="useragent_exclude_regexes", action="append", default=[],
                    metavar="REGEX", help="treat user agents in which this regular expression is found (any "
                    "case) as bots; repeatable")
@@ -273,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bulk-without-transactions", action="store_true",
                    help="Matomo runs bulk requests without transactions ([Tracker] "
                    "bulk_requests_use_transaction=0): after a 500, resend only the hits it did not track")
+    g.add_argument("--idle-flush", type=_non_negative_float, default=1.0, metavar="SECONDS",
+                   help="when standard input has brought nothing new for SECONDS (a pipe from a live "
+                   "server), send the hits already read (default: %(default)s)")
     g.add_argument("--show-progress", action="store_true", default=None,
                    help="show the progress bar even when stderr is not a terminal")
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
@@ -376,6 +383,13 @@ def config_from_args(argv=None) -> Config:
         raise UsageError("--query-string-delimiter must not be empty")
     if a.bot_dimension is not None and not a.enable_bots:
         raise UsageError("--bot-dimension needs --enable-bots (without it, bots are not sent)")
+    ignore_groups = [g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()]
+    visit_cvar_groups, page_cvar_groups = _merge(a.visit_cvar_groups), _merge(a.page_cvar_groups)
+    visit_dimension_groups = _merge(a.visit_dimension_groups)
+    action_dimension_groups = _merge(a.action_dimension_groups)
+    if a.log_format_regex:
+        _check_regex_groups(a.log_format_regex, set(visit_cvar_groups) | set(page_cvar_groups)
+                            | set(visit_dimension_groups) | set(action_dimension_groups) | set(ignore_groups))
     config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=token, login=a.login, password=password, config_file=a.matomo_config,
@@ -390,7 +404,7 @@ def config_from_args(argv=None) -> Config:
         log_format_name=a.log_format_name, log_format_regex=a.log_format_regex, log_date_format=a.log_date_format,
         w3c_fields=a.w3c_fields, w3c_map_fields=_merge(a.w3c_map_fields),
         w3c_field_regexes=_merge(a.w3c_field_regexes), w3c_time_taken_millisecs=a.w3c_time_taken_millisecs,
-        ignore_groups=[g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()],
+        ignore_groups=ignore_groups,
         encoding=a.encoding, dump_log_regex=a.dump_log_regex,
         enable_static=a.enable_static, enable_bots=a.enable_bots, enable_http_errors=a.enable_http_errors,
         enable_http_redirects=a.enable_http_redirects, enable_reverse_dns=a.enable_reverse_dns,
@@ -403,9 +417,8 @@ def config_from_args(argv=None) -> Config:
         add_to_date=a.add_to_date, force_lowercase_path=a.force_lowercase_path,
         title_category_delimiter=a.title_category_delimiter,
         track_http_method=bool(a.track_http_method) and a.track_http_method not in ("0", "false", "False"),
-        visit_cvar_groups=_merge(a.visit_cvar_groups), page_cvar_groups=_merge(a.page_cvar_groups),
-        visit_dimension_groups=_merge(a.visit_dimension_groups),
-        action_dimension_groups=_merge(a.action_dimension_groups),
+        visit_cvar_groups=visit_cvar_groups, page_cvar_groups=page_cvar_groups,
+        visit_dimension_groups=visit_dimension_groups, action_dimension_groups=action_dimension_groups,
         replay_tracking=a.replay_tracking,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
@@ -414,10 +427,37 @@ def config_from_args(argv=None) -> Config:
         skip=max(0, a.skip), debug=a.debug, debug_tracker=a.debug_tracker,
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
-        bulk_without_transactions=a.bulk_without_transactions,
+        bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
     )
     bots.prepare(config)  # bad bot patterns stop here; the rules are built before the workers fork
     return config
+
+
+def _check_regex_groups(regex: str, used: set):
+    """Refuse a --log-format-regex group that is neither a field (formats.FIELDS) nor read by
+    --regex-group-to-*-cvar or named in --ignore-groups: its values would be silently unread
+    (`referer` for `referrer`)."""
+    try:
+        names = list(re.compile(regex).groupindex)
+    except re.error:
+        return  # formats.resolve says what is wrong with it
+    for name in names:
+        if name in formats.FIELDS or name in used:
+            continue
+        close = difflib.get_close_matches(name, formats.FIELDS, n=1, cutoff=0.6)
+        raise UsageError("--log-format-regex: the group (?P<%s>...) is not a field the importer reads%s; the "
+                         "fields are %s (a group of your own: read it with --regex-group-to-visit-cvar or "
+                         "--regex-group-to-page-cvar, or name it in --ignore-groups)"
+                         % (name, " (did you mean %s?)" % close[0] if close else "", ", ".join(formats.FIELDS)))
+
+
+def warn_about_options(config: Config):
+    """Options that are valid but probably not what the user meant: a warning each."""
+    for text in config.useragent_excludes:
+        if "*" in text or "?" in text:
+            logging.getLogger("log_importer").warning(
+                "--useragent-exclude %r: the value is a plain substring (any case), not a pattern: "
+                "* and ? match only themselves", text)
 
 
 def _check_encoding(name):
@@ -457,6 +497,7 @@ def main(argv=None) -> int:
                 except OSError as e:
                     raise UsageError("--output %s: %s" % (config.output, e.strerror)) from None
             setup_logging(config, err)
+            warn_about_options(config)
             code = run(config, out, err)
         except UserError as e:
             err.write("log-importer: error: %s\n" % redact(e))

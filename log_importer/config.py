@@ -124,6 +124,7 @@ class Config:
     summary_json: str | None = None
     invalid_lines_file: str | None = None
     bulk_without_transactions: bool = False
+    idle_flush: float = 1.0  # seconds without new lines on standard input before partial batches go
     checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19
 

@@ -16,6 +16,7 @@ from collections import deque
 from . import chunks
 from .config import Config
 from .errors import UserError
+from .sources import IDLE
 from .stats import Stats
 
 log = logging.getLogger("log_importer")
@@ -25,11 +26,14 @@ PARTIAL_BATCH_MAX_AGE = 2.0  # seconds a partial batch may wait for more hits
 
 class Pump:
     """One run's pump. `pool` is a WorkerPool or None (chunks done inline, in this process);
-    `save_state()` writes the positions; `bytes_read()` feeds the progress bar (or None)."""
+    `save_state()` writes the positions; `bytes_read()` feeds the progress bar (or None);
+    `unresumable`: the file indexes of inputs that cannot be read again (standard input)."""
 
     def __init__(self, config: Config, stats: Stats, resolver, acks, batcher, pool, save_state,
-                 stop_reading: threading.Event, stop_event: threading.Event, progress=None, bytes_read=None):
+                 stop_reading: threading.Event, stop_event: threading.Event, progress=None, bytes_read=None,
+                 unresumable=frozenset()):
         self.config = config
+        self.unresumable = unresumable  # file indexes of inputs that cannot be read again (stdin)
         self.stats = stats
         self.resolver = resolver
         self.acks = acks
@@ -51,44 +55,82 @@ class Pump:
         return self._processor
 
     def run(self, tasks, workers: int):
-        """Consume `tasks` (a generator of ChunkTasks) until it ends, reading stops, or the run aborts."""
+        """Consume `tasks` (ChunkTasks, or IDLE while standard input has nothing new) until it
+        ends, reading stops, or the run aborts.
+
+        While the input is idle, the chunks already read are finished, and after --idle-flush
+        seconds without anything new the partial batches are sent. When reading stops (a first
+        signal), the chunks already read from inputs that cannot be read again (standard input)
+        are finished and handed on; a file's are dropped (the next run reads them again).
+        """
         c = self.config
         window: deque = deque()
         depth = workers * 2 + 1
         exhausted = False
         line_bases: dict = {}  # file index -> lines before its next chunk
         next_save = time.monotonic() + c.checkpoint_interval
+        last_arrival = time.monotonic()
         while True:
             if time.monotonic() >= next_save:
                 self.save_state()  # also moves positions over skipped lines when nothing is sent
                 next_save = time.monotonic() + c.checkpoint_interval
             if self.stop_reading.is_set():
+                self._finish_read(window, line_bases)
                 break
-            while not exhausted and len(window) < depth and not self.stop_event.is_set():
+            idle = False
+            while (not exhausted and len(window) < depth and not self.stop_reading.is_set()
+                   and not self.stop_event.is_set()):
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True
                     break
+                if task is IDLE:
+                    idle = True
+                    break
                 if self.pool is not None:
                     self.pool.submit(task)
                 window.append(task)
-            if not window or self.stop_event.is_set():
+                last_arrival = time.monotonic()
+            if self.stop_event.is_set():
                 break
+            if not window:
+                if exhausted:
+                    break
+                if idle and time.monotonic() - last_arrival >= c.idle_flush:
+                    self.batcher.flush_all()
+                continue
             result = self._result_of(window.popleft())
             if result is None or self.stop_event.is_set():
                 break
-            fi = result.file_index
-            if fi not in line_bases:
-                line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
-            base = line_bases[fi]
-            line_bases[fi] = base + result.lines
-            self._hand_on(result, base)
-            if self.limit_left is not None:
-                self.limit_left -= result.lines - result.counts.get("invalid", 0) - result.counts.get("comment", 0)
-                if result.limit_reached or self.limit_left <= 0:
-                    log.info("reached --debug-request-limit=%d: stopping", c.debug_request_limit)
-                    break
+            if self._take(result, line_bases):
+                break
         tasks.close()
+
+    def _finish_read(self, window: deque, line_bases: dict):
+        """Reading stopped: hand on the chunks of the window that cannot be read again (the
+        others are dropped unparsed: the next run reads them again)."""
+        while any(task.file_index in self.unresumable for task in window) and not self.stop_event.is_set():
+            task = window.popleft()
+            result = self._result_of(task)
+            if result is None:
+                return
+            if task.file_index in self.unresumable:
+                self._take(result, line_bases)
+
+    def _take(self, result, line_bases: dict) -> bool:
+        """Hand one chunk's result on, in file order; True when --debug-request-limit is reached."""
+        fi = result.file_index
+        if fi not in line_bases:
+            line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
+        base = line_bases[fi]
+        line_bases[fi] = base + result.lines
+        self._hand_on(result, base)
+        if self.limit_left is not None:
+            self.limit_left -= result.lines - result.counts.get("invalid", 0) - result.counts.get("comment", 0)
+            if result.limit_reached or self.limit_left <= 0:
+                log.info("reached --debug-request-limit=%d: stopping", self.config.debug_request_limit)
+                return True
+        return False
 
     def _result_of(self, task):
         """The chunk's result, redone with the sites it needed; None when resolving them failed."""
@@ -112,8 +154,12 @@ class Pump:
         """Fold a chunk's counters in and give its hits to the batcher; `base`: lines before it."""
         fi = result.file_index
         self.stats.add_chunk(result)
+        self.stats.add_invalid(fi, base, result)
         for i, reason, text in result.invalid_samples:
             log.debug("invalid line %s:%d (%s): %s", self.stats.files[fi], base + i + 1, reason, text)
+        for i, text in result.undecodable_samples:
+            log.debug("line %s:%d has bytes that are not %s (kept: percent-encoded in the URL and referrer, "
+                      "U+FFFD elsewhere): %s", self.stats.files[fi], base + i + 1, self.config.encoding, text)
         self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
             fi, result.end, base + result.lines, self.batcher.head_offsets()))
         self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)

@@ -30,7 +30,7 @@ from .responses import OK, Outcome
 from .sending import Sender, TrackerTransport
 from .signals import StopSignals
 from .sites import SiteResolver
-from .sources import Source, SourceError, expand, head_lines
+from .sources import IDLE, STDIN, Source, SourceError, expand, head_lines
 from .stats import Stats
 from .tasks import TaskMaker
 from .workers import WorkerFailed, WorkerPool
@@ -101,17 +101,18 @@ class Importer:
             self.pool = WorkerPool(workers, c)
         self.signals.install()
         self.batcher = Batcher(partitions, c.recorder_max_payload_size, self.start_sending(partitions))
-        self.task_maker = TaskMaker(c, self.files, self.stats, self.positions, acks, self.resolver)
+        self.task_maker = TaskMaker(c, self.files, self.stats, self.positions, acks, self.resolver, self.stop_reading)
         if self._show_progress():
             from .progress import Progress
-            total = sum(os.path.getsize(f) for f in self.files if f != "-") or None
+            total = sum(os.path.getsize(f) for f in self.files if f != STDIN) or None
             self.progress = Progress(total, self.stats, self.err, c.show_progress_delay, c.dry_run)
         redirect = contextlib.nullcontext()
         if self.progress is not None:  # messages go above the bar, not through it
             from tqdm.contrib.logging import logging_redirect_tqdm
             redirect = logging_redirect_tqdm(loggers=[log])
         pump = Pump(c, self.stats, self.resolver, acks, self.batcher, self.pool, self.positions.save,
-                    self.stop_reading, self.stop_event, self.progress, self.task_maker.bytes_read)
+                    self.stop_reading, self.stop_event, self.progress, self.task_maker.bytes_read,
+                    frozenset(i for i, f in enumerate(self.files) if f == STDIN))
         try:
             with redirect:
                 pump.run(self.task_maker.tasks(partitions), workers)
@@ -175,7 +176,7 @@ class Importer:
     def dump_regex(self) -> int:
         source = Source(self.files[0])
         try:
-            first = next(source.blocks(self.config.chunk_bytes), (0, b""))
+            first = next((b for b in source.blocks(self.config.chunk_bytes) if b[1] is not IDLE), (0, b""))
             fmt = formats.resolve(self.config, head_lines(first[1], self.config.encoding), source.display_name)
         finally:
             source.close()

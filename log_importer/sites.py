@@ -4,7 +4,9 @@
 host is first normalised (`tracking.host_key`: lowercase, no port, no `www.`), then looked up,
 once per host: --site-map patterns first, then SitesManager.getSitesIdFromSiteUrl (which tries
 the http/https and www variants itself), then --idsite-fallback, then --add-sites-new-hosts
-(at most --max-new-sites in a run). --replay-tracking: the idsite of each replayed request,
+(at most --max-new-sites in a run). A hit without a host (NO_HOST_KEY) goes to
+--idsite-fallback or to no site: it is never looked up, and never makes a new site
+(import_logs.py created one named "no-hostname-found-in-log"). --replay-tracking: the idsite of each replayed request,
 among the sites the token may write to. A dry run asks no server: every hit resolves to a
 placeholder site.
 
@@ -31,7 +33,7 @@ import os
 
 from .api import ApiError, MatomoApi
 from .checkpoint import default_state_dir
-from .chunks import REPLAY_KEY_PREFIX, Site, SiteMap
+from .chunks import NO_HOST_KEY, REPLAY_KEY_PREFIX, Site, SiteMap
 from .config import Config
 from .errors import ConfigError, UsageError
 from .stats import Stats
@@ -186,12 +188,21 @@ class SiteResolver:
                 continue
             if key.startswith(REPLAY_KEY_PREFIX):
                 site = None  # not among the sites the token may write to
+            elif key == NO_HOST_KEY:  # a hit without a host: never looked up, never a new site
+                site = self._fallback()
             else:
                 site = self._resolve_host(key)
             self._by_key[key] = site
             if site is None:
                 self.stats.hosts_no_site.add(key)
             log.debug("site for %s: %s", key, site.idsite if site else "none")
+
+    def _fallback(self) -> Site | None:
+        """--idsite-fallback's site (its main URL is the hits' URL prefix), or None."""
+        c = self.config
+        if c.idsite_fallback is None:
+            return None
+        return Site(c.idsite_fallback, self.main_url(c.idsite_fallback, "--idsite-fallback"))
 
     def _resolve_host(self, key) -> Site | None:
         c = self.config
@@ -202,7 +213,7 @@ class SiteResolver:
         if idsite is not None:
             return Site(idsite, self.main_url(idsite))
         if c.idsite_fallback is not None:
-            return Site(c.idsite_fallback, self.main_url(c.idsite_fallback, "--idsite-fallback"))
+            return self._fallback()
         if c.add_sites_new_hosts:
             return self._create(key)
         return None

@@ -2,6 +2,11 @@
 
 Offsets are byte offsets in the decompressed stream; each block ends at a line end (except the
 last block of a file without a final newline).
+
+Standard input may stay open for days (`tail -F access.log | log-importer -`, Apache's piped
+CustomLog): its lines are handed on as soon as they have arrived, and while nothing arrives the
+blocks say so (IDLE, every POLL_SECONDS), so that the run can send what it holds and notice a
+signal.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import glob
 import gzip
 import lzma
 import os
+import select
 import sys
 
 from .errors import UsageError
@@ -21,6 +27,16 @@ _MAGIC = [
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zst"),
 ]
+MAGIC_BYTES = max(len(m) for m, _ in _MAGIC)
+POLL_SECONDS = 0.1  # standard input: how long one wait for new data lasts
+
+
+class _Idle:
+    def __repr__(self):
+        return "IDLE"
+
+
+IDLE = _Idle()  # in (offset, IDLE) from Source.blocks: nothing new has arrived for POLL_SECONDS
 
 
 def expand(patterns) -> list[str]:
@@ -58,32 +74,41 @@ def compression_of(head: bytes) -> str | None:
 
 
 class Source:
-    """One input: a file (plain or compressed) or standard input."""
+    """One input: a file (plain or compressed) or standard input.
 
-    def __init__(self, name: str):
+    `stop` (a threading.Event, optional) ends a wait for standard input's next bytes inside a
+    decompressor, where no IDLE can be handed out: reading then ends as at the end of the input.
+    """
+
+    def __init__(self, name: str, stop=None):
         self.name = name
         self.is_stdin = name == STDIN
         self.display_name = "(stdin)" if self.is_stdin else name
-        if self.is_stdin:
-            self._raw = sys.stdin.buffer
-            self.size = None
-        else:
-            try:
-                self._raw = open(name, "rb")
-            except OSError as e:
-                raise UsageError("cannot open %s: %s" % (name, e.strerror)) from None
-            self.size = os.fstat(self._raw.fileno()).st_size
+        self.stop = stop
         self._raw_read = 0
-        self._prefix = b""
         self.compression = None
-        if not self.is_stdin:
-            head = self._raw.read(8)
-            self._raw.seek(0)
-            self.compression = compression_of(head)
-        self.stream = self._open_stream()
+        if self.is_stdin:
+            try:
+                self._fd = sys.stdin.fileno()
+            except (AttributeError, ValueError, OSError):
+                raise UsageError("standard input (-) is not readable") from None
+            self._raw = None
+            self.size = None
+            self.stream = None  # known once the first bytes have arrived (compressed or not)
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLIN)
+            return
+        try:
+            self._raw = open(name, "rb")
+        except OSError as e:
+            raise UsageError("cannot open %s: %s" % (name, e.strerror)) from None
+        self.size = os.fstat(self._raw.fileno()).st_size
+        head = self._raw.read(8)
+        self._raw.seek(0)
+        self.compression = compression_of(head)
+        self.stream = self._open_stream(self._raw)
 
-    def _open_stream(self):
-        raw = self._raw
+    def _open_stream(self, raw):
         kind = self.compression
         if kind is None:
             return raw
@@ -96,7 +121,7 @@ class Source:
         try:
             import zstandard
         except ImportError:
-            raise UsageError("%s is zstd-compressed: install the 'zstandard' package" % self.name) from None
+            raise UsageError("%s is zstd-compressed: install the 'zstandard' package" % self.display_name) from None
         return zstandard.ZstdDecompressor().stream_reader(raw)
 
     @property
@@ -113,22 +138,48 @@ class Source:
         """Yield (offset, data): data holds whole lines, offset is its position in the stream.
 
         Compressed streams are read in small steps, so that a damaged archive still gives every
-        whole line before the damage (then SourceError).
+        whole line before the damage (then SourceError). Standard input also yields
+        (offset, IDLE) when nothing new arrived for POLL_SECONDS.
         """
+        if not self.is_stdin:
+            yield from self._stream_blocks(block_size)
+            return
+        head = b""
+        while len(head) < MAGIC_BYTES and any(m.startswith(head[:len(m)]) for m, _ in _MAGIC):
+            data = self._read_stdin(MAGIC_BYTES - len(head), POLL_SECONDS)
+            if data is None:
+                yield 0, IDLE
+            elif not data:
+                break
+            else:
+                head += data
+        self.compression = compression_of(head)
+        if self.compression is None:
+            yield from self._arrived_blocks(head, block_size)
+        else:
+            self.stream = self._open_stream(_StdinReader(self, head))
+            yield from self._stream_blocks(block_size)
+
+    def _stream_blocks(self, block_size: int):
         offset = 0
         pending = b""
-        read = self.stream.read
+        # read1: what one read of the stream gives, so that nothing decompressed waits in a
+        # buffer for more input (standard input may stall, then the run may stop)
+        read = getattr(self.stream, "read1", self.stream.read)
         step = block_size if self.compression is None else min(block_size, 1 << 16)
         while True:
             try:
                 data = read(step)
+            except _Stopped:  # the run stops while standard input stalls: hand on the whole lines
+                cut = pending.rfind(b"\n") + 1
+                if cut:
+                    yield offset, pending[:cut]
+                return
             except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
                 cut = pending.rfind(b"\n") + 1
                 if cut:
                     yield offset, pending[:cut]
                 raise SourceError("%s: cannot read (%s)" % (self.display_name, e)) from None
-            if self.is_stdin:
-                self._raw_read += len(data)
             if not data:
                 if pending:
                     yield offset, pending
@@ -143,12 +194,84 @@ class Source:
             yield offset, block
             offset += len(block)
 
+    def _arrived_blocks(self, pending: bytes, block_size: int):
+        """Standard input, uncompressed: each block is what has arrived (whole lines, up to about
+        block_size), handed on without waiting for more."""
+        offset = 0
+        eof = False
+        while True:
+            while not eof and (len(pending) < block_size or pending.rfind(b"\n") < 0):
+                data = self._read_stdin(max(block_size - len(pending), 1 << 16), 0)
+                if data is None:
+                    break  # nothing more has arrived yet
+                if not data:
+                    eof = True
+                pending += data
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield offset, pending[:cut]
+                offset += cut
+                pending = pending[cut:]
+            elif eof:
+                if pending:
+                    yield offset, pending
+                return
+            elif not self._read_ready(POLL_SECONDS):
+                yield offset, IDLE
+
+    def _read_ready(self, timeout: float) -> bool:
+        """Standard input has bytes (or its end) to read within `timeout` seconds."""
+        return bool(self._poll.poll(timeout * 1000))
+
+    def _read_stdin(self, size: int, timeout: float):
+        """Up to `size` bytes of standard input; b"" at its end; None when nothing arrived
+        within `timeout` seconds."""
+        if not self._read_ready(timeout):
+            return None
+        try:
+            data = os.read(self._fd, size)
+        except OSError as e:
+            raise SourceError("(stdin): cannot read (%s)" % e.strerror) from None
+        self._raw_read += len(data)
+        return data
+
     def close(self):
         if not self.is_stdin:
             try:
                 self.stream.close()
             finally:
                 self._raw.close()
+
+
+class _Stopped(Exception):
+    """Reading standard input ended because the run is stopping (Source.stop)."""
+
+
+class _StdinReader:
+    """Standard input as a file object for a decompressor: the bytes already read first, then
+    reads that wait in steps of POLL_SECONDS and end when the source's `stop` is set."""
+
+    def __init__(self, source: Source, head: bytes):
+        self.source = source
+        self.head = head
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            data, self.head = (self.head, b"") if size < 0 or size >= len(self.head) else \
+                (self.head[:size], self.head[size:])
+            return data
+        while True:
+            data = self.source._read_stdin(size if size > 0 else 1 << 16, POLL_SECONDS)
+            if data is not None:
+                return data
+            if self.source.stop is not None and self.source.stop.is_set():
+                raise _Stopped()
+
+    def readable(self):
+        return True
+
+    def close(self):
+        pass
 
 
 class SourceError(Exception):
@@ -178,4 +301,4 @@ def head_lines(block: bytes, encoding: str, limit: int = 200) -> list[str]:
     return text.split("\n", limit)[:limit]
 
 
-__all__ = ["expand", "Source", "SourceError", "copy_lines", "head_lines", "STDIN"]
+__all__ = ["expand", "Source", "SourceError", "copy_lines", "head_lines", "STDIN", "IDLE"]

@@ -17,6 +17,7 @@ class Stats:
     lines_read: int = 0        # every line of every input, --skip'd ones included
     lines_skipped_option: int = 0  # --skip
     comment_lines: int = 0     # W3C '#' header lines
+    lines_undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
     skipped: dict = field(default_factory=lambda: dict.fromkeys(C.SKIP_REASONS, 0))
     skipped_bots: Counter = field(default_factory=Counter)  # (bot name, category) -> hits skipped
     hits_built: int = 0        # tracked hits handed to the senders
@@ -36,11 +37,16 @@ class Stats:
     stdin_used: bool = False
     resumed: list = field(default_factory=list)  # (file, lines already imported, date)
     input_errors: list = field(default_factory=list)  # inputs that could not be read to the end
+    forwarded_for: dict = field(default_factory=dict)  # input -> how to read the client from its forwarded-for field
+    lines_by_file: dict = field(default_factory=dict)    # file index -> lines parsed in this run
+    invalid_reasons: dict = field(default_factory=dict)  # file index -> {reason: [count, first line, text, detail]}
+    file_formats: dict = field(default_factory=dict)     # file index -> (format name, detected)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_chunk(self, result):
         """Fold one chunk's counters in (main thread)."""
         self.lines_read += result.lines
+        self.lines_undecodable += result.undecodable
         for reason, n in result.counts.items():
             if reason == "comment":
                 self.comment_lines += n
@@ -52,6 +58,19 @@ class Stats:
         self.dates |= result.dates
         self.hosts_no_site |= result.no_site_keys
         self.skipped_bots.update(result.bots)
+
+    def add_invalid(self, file_index: int, line_base: int, result):
+        """Fold one chunk's lines and invalid lines per reason into its file's (main thread);
+        `line_base`: the file's lines before the chunk."""
+        self.lines_by_file[file_index] = self.lines_by_file.get(file_index, 0) + result.lines
+        if not result.invalid_reasons:
+            return
+        mine = self.invalid_reasons.setdefault(file_index, {})
+        for reason, (count, i, text, detail) in result.invalid_reasons.items():
+            if reason in mine:
+                mine[reason][0] += count
+            else:
+                mine[reason] = [count, line_base + i + 1, text, detail]
 
     @property
     def elapsed(self):

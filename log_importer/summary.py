@@ -4,12 +4,14 @@ from __future__ import annotations
 import datetime as dt
 
 from . import classify as C
+from . import invalid_lines
 from .bots import Bot
 from .config import Config
 from .stats import Stats
 
 REASON_LABELS = [
     (C.INVALID, "invalid log lines"),
+    (C.NO_CLIENT_IP, "requests whose client address is not an IP (-, unix: sockets, host names)"),
     (C.FILTERED, "filtered log lines (--include-host, --exclude-host, --exclude-older-than, --exclude-newer-than)"),
     (C.HTTP_ERROR, "HTTP errors"),
     (C.HTTP_REDIRECT, "HTTP redirects"),
@@ -81,12 +83,21 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if s.lines_skipped_option:
         out.append("        %s lines skipped with --skip" % _n(s.lines_skipped_option))
     out += _top_bots(s)
+    if s.skipped[C.NO_CLIENT_IP] and s.forwarded_for:
+        out += ["        TIP: a hit without a client IP is not sent (Matomo would merge such hits into one",
+                "             visitor, 0.0.0.0); the client's address may be in a forwarded-for field:"]
+        for name, option in sorted(s.forwarded_for.items()):
+            out.append("         - %s: %s" % (name, option))
     if s.comment_lines:
         out.append("    %s W3C header lines read" % _n(s.comment_lines))
+    if s.lines_undecodable:
+        out.append("    %s lines with undecodable bytes for --encoding=%s: kept (%%XX in URLs, U+FFFD elsewhere; "
+                   "--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
     if s.stdin_used:
         out.append("    standard input cannot be resumed: its position is not remembered")
     if state_path:
         out.append("    import positions saved in %s" % state_path)
+    out += invalid_lines.render_section(s)
     out += ["", "Website import summary", "----------------------", ""]
     created = dict((idsite, host) for host, idsite in s.sites_created)
     sites = sorted((x for x in s.sites_used if x != "dry-run"), key=str)
@@ -140,6 +151,7 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
         "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
+        "lines_undecodable": s.lines_undecodable, "invalid_reasons": invalid_lines.summary_data(s),
         "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
         "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],

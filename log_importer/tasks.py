@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 
 import formats
 
@@ -14,7 +15,7 @@ from . import chunks
 from .config import Config
 from .errors import UsageError
 from .positions import Positions, SameContent
-from .sources import Source, SourceError, head_lines
+from .sources import IDLE, Source, SourceError, head_lines
 from .stats import Stats
 
 log = logging.getLogger("log_importer")
@@ -25,11 +26,13 @@ class TaskMaker:
 
     `acks` (an Acknowledger) hears where each input starts and which lines --skip dropped, so a
     file's committed position moves over them; `resolver` (a SiteResolver) gives each task the
-    sites known so far.
+    sites known so far; `stop` (a threading.Event) ends a wait for standard input.
     """
 
-    def __init__(self, config: Config, files: list, stats: Stats, positions: Positions, acks, resolver):
+    def __init__(self, config: Config, files: list, stats: Stats, positions: Positions, acks, resolver,
+                 stop=None):
         self.config = config
+        self.stop = stop  # threading.Event: the run stops reading (see Source)
         self.files = files
         self.stats = stats
         self.positions = positions
@@ -38,11 +41,16 @@ class TaskMaker:
         self._sources_done_bytes = 0
         self._current_source: Source | None = None
 
-    def format_for(self, source: Source, first_block: bytes):
+    def format_for(self, source: Source, first_block: bytes, file_index: int):
         """The format of one input, from its first block and the options. Raises FormatError or
         UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
         c = self.config
-        fmt = formats.resolve(c, head_lines(first_block, c.encoding), source.display_name)
+        head = head_lines(first_block, c.encoding)
+        fmt = formats.resolve(c, head, source.display_name)
+        detected = not (c.log_format_regex or c.log_format_name or c.w3c_fields)
+        self.stats.file_formats[file_index] = (fmt.name, detected)
+        if detected and not fmt.header_driven:
+            _warn_unread(source.display_name, fmt, head)
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):
@@ -52,20 +60,32 @@ class TaskMaker:
             if not parser.has_group(group):
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
         log.debug("format of %s: %s", source.display_name, fmt.name)
+        forwarded = forwarded_for_option(fmt, head)
+        if forwarded:
+            self.stats.forwarded_for[source.display_name] = forwarded
         return fmt
 
     def tasks(self, partitions: int):
+        """Yield the ChunkTasks of every input, in order, and IDLE while standard input has
+        nothing new (the pump then sends what it holds, and notices a signal)."""
         c = self.config
         to_skip = c.skip
         for fi, name in enumerate(self.files):
-            source = Source(name)
+            source = Source(name, stop=self.stop)
             self._current_source = source
             try:
                 blocks = _guard(source.blocks(c.chunk_bytes), source, self.stats)
-                first = next(blocks, None)
+                first = None
+                for offset, data in blocks:  # the first lines, to resolve the format
+                    if data is IDLE:
+                        yield IDLE
+                        continue
+                    first = (offset, data) if first is None else (first[0], first[1] + data)
+                    if first[1].strip() or len(first[1]) >= c.chunk_bytes:
+                        break
                 if first is None or not first[1].strip():
                     continue
-                fmt = self.format_for(source, first[1])
+                fmt = self.format_for(source, first[1], fi)
                 try:
                     start = self.positions.start_of(fi, source, first[1])
                 except SameContent as same:
@@ -75,6 +95,9 @@ class TaskMaker:
                 skipped_here = 0
                 seq = 0
                 for offset, data in itertools.chain([first], blocks):
+                    if data is IDLE:
+                        yield IDLE
+                        continue
                     if offset + len(data) <= start[0]:
                         continue  # imported by an earlier run
                     if offset < start[0]:
@@ -101,6 +124,47 @@ class TaskMaker:
         """Input bytes read so far, over all inputs (compressed bytes for compressed files)."""
         current = self._current_source.position if self._current_source is not None else 0
         return self._sources_done_bytes + current
+
+
+def _warn_unread(name: str, fmt, head: list):
+    """Detection picked a format that reads only the start of the lines: say how much is left."""
+    parser = fmt.compile()
+    sample = [(number, text.rstrip()) for number, text in enumerate(head, 1)
+              if text.strip() and not text.startswith("#")][:formats.DETECT_SAMPLE_LINES]
+    unread = []
+    for number, text in sample:
+        n = formats.unread_characters(parser, text)
+        if n > 0:
+            unread.append((number, text, n))
+    if not unread:
+        return
+    number, text, n = unread[0]
+    more = ", and on %d more of the first %d lines" % (len(unread) - 1, len(sample)) if len(unread) > 1 else ""
+    log.warning("%s: the format %s, detected from the first lines, reads only the start of them: on line %d, "
+                "%d characters after the match were ignored (%r)%s; if they hold fields (an unquoted user agent?), "
+                "give the format with --log-format-name or --log-format-regex",
+                name, fmt.name, number, n, text[-n:].strip()[:80], more)
+
+
+def forwarded_for_option(fmt, head: list) -> str | None:
+    """How to read the client address from the format's forwarded-for field, when it has one
+    and does not read the client from it already (for the summary's tip on hits without a
+    client IP): a W3C header field such as `X-Forwarded-For` or `cs(X-Forwarded-For)`, or a named
+    group of a regex such as `forwarded_for`."""
+    if fmt.header_driven:
+        fields_line = next((ln for ln in head if ln.lstrip().startswith("#Fields:")), "")
+        for name in fields_line.split()[1:]:
+            if "forwarded-for" in name.lower():
+                return "--w3c-map-field %s=c-ip" % name
+        return None
+    try:
+        groups = re.compile(fmt.regex).groupindex if fmt.regex else {}
+    except re.error:
+        return None
+    for name in groups:
+        if "forwarded" in name.lower():
+            return "(?P<ip>...) instead of (?P<%s>...) in --log-format-regex" % name
+    return None
 
 
 def _guard(blocks, source, stats):

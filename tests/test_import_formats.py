@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 import formats
-from conftest import TOKEN, process_lines
+from conftest import ROOT, TOKEN, process_lines
 from formats.w3c import W3cFormat
 from log_importer.loggen import generate
 from test_import_http import importer, write
@@ -204,13 +204,15 @@ def test_a_by_name_only_format_needs_its_name(endpoint, tmp_path, loggen):
     assert code == 0 and "ncsa_extended" in text, text
 
 
-def test_json_lines_piped_on_stdin_with_unknown_lines_counted(endpoint, tmp_path, monkeypatch):
+def test_json_lines_piped_on_stdin_with_unknown_lines_counted(endpoint, tmp_path):
     """The issue's first user: an nginx JSON log_format piped in; an odd line is counted, not fatal."""
-    import io
+    import subprocess
     import sys
     lines = [t.decode() for t in generate(40, "nginx_json", seed=3)] + ["this is not JSON"]
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(lines).encode() + b"\n")))
     ep = endpoint()
-    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "-"])
+    proc = subprocess.run([sys.executable, "-m", "log_importer", "--url", ep.url, "--token-auth", TOKEN,
+                           "--idsite", "1", "-"], input="\n".join(lines).encode() + b"\n",
+                          capture_output=True, cwd=ROOT)
+    code, text = proc.returncode, (proc.stdout + proc.stderr).decode()
     assert code == 0, text
     assert "1 invalid log lines" in text and len(ep.received()) > 5

@@ -148,9 +148,13 @@ def test_visitor_partition_is_stable_and_keeps_order():
     assert len({next(iter(v)) for v in seen.values()}) > 1
 
 
-def test_undecodable_bytes_are_invalid_lines_not_errors():
-    result, reqs = process_lines([line(ua="broken \udcff agent"), line()])
-    assert result.counts["invalid"] == 1 and len(reqs) == 1
+def test_undecodable_bytes_keep_the_hit():
+    result, reqs = process_lines([line(ua="broken \udcff agent", request="GET /caf\udce9?q=cr\udce8me HTTP/1.1",
+                                       referrer="https://ex.example/\udce0"), line()])
+    assert "invalid" not in result.counts and len(reqs) == 2 and result.undecodable == 1
+    assert reqs[0]["ua"] == "broken \ufffd agent"
+    assert reqs[0]["url"] == "https://www.example.com/caf%E9?q=cr%E8me"
+    assert reqs[0]["urlref"] == "https://ex.example/%E0"
 
 
 def test_latin1_encoding():

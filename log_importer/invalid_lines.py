@@ -1,0 +1,114 @@
+"""Why lines were invalid: the reasons the chunk stage gives, and the summary's section that
+explains them without --debug.
+
+The chunk stage counts each invalid line under one of the REASONS and keeps, per reason, the
+first such line (its index, its text cut, a detail such as the date value). The parent folds
+them per file (Stats.add_invalid). When more than SHOW_ABOVE of a file's lines are invalid, the
+summary shows, per reason: the count, the first such line as file:line and its text, and a hint
+that says what to change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+# Reasons, as the chunk stage gives them (also the --debug wording).
+NOT_MATCHED = "line did not match the format"
+EMPTY = "empty line"
+BAD_DATE = "invalid date"
+BAD_TIMEZONE = "invalid timezone"
+MISSING_FIELDS = "line has no path, status or client IP"
+NOT_TRACKER = "no query string, or the path is not a tracker request"
+NO_IDSITE = "replayed request has no idsite"
+
+SHOW_ABOVE = 0.01  # the share of a file's lines that are invalid above which the summary explains
+TEXT_CUT = 160     # characters of the first invalid line shown
+
+# strptime formats tried, in order, to suggest a --log-date-format for a date that did not
+# match the one in use (Apache's, ISO 8601 and the usual day/month orders; Python's strptime
+# directives, https://docs.python.org/3/library/datetime.html#format-codes).
+DATE_FORMATS = (
+    "%d/%b/%Y:%H:%M:%S", "%d/%b/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f", "%d/%m/%Y:%H:%M:%S", "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y:%H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d:%H:%M:%S",
+    "%d-%b-%Y:%H:%M:%S", "%d-%b-%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%d/%b/%Y:%H:%M:%S.%f",
+    "%b %d %Y %H:%M:%S", "%a %b %d %H:%M:%S %Y", "%Y%m%d%H%M%S",
+)
+
+
+def suggest_date_format(value: str) -> str | None:
+    """The first of DATE_FORMATS that reads `value` (a date as the format's date group gave it),
+    or None."""
+    for fmt in DATE_FORMATS:
+        try:
+            dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return fmt
+    return None
+
+
+def hint(reason: str, detail, format_name: str | None, detected: bool) -> str:
+    """What to change, for the first line invalid for `reason` (`detail`: what the chunk stage
+    kept about it: for dates, (date value, timezone, the date format in use))."""
+    if reason == NOT_MATCHED:
+        how = "detected from the first lines" if detected else "given"
+        return ("not in the format %s (%s): give the right one with --log-format-name or --log-format-regex"
+                % (format_name or "?", how))
+    if reason == BAD_DATE:
+        value, _, date_format = detail if detail else (None, None, None)
+        if value is None:
+            return "the format gives no date for these lines"
+        text = "the date %r does not match the date format %r" % (value, date_format)
+        # --log-date-format applies to a format given by name or regex, not to a detected one
+        name = "--log-format-name %s " % format_name if detected and format_name else ""
+        suggested = suggest_date_format(value)
+        if suggested is not None and suggested != date_format:
+            return text + ": try %s--log-date-format '%s'" % (name, suggested)
+        return text + ": give its layout with %s--log-date-format (strptime directives)" % name
+    if reason == BAD_TIMEZONE:
+        tz = detail[1] if detail else None
+        return "the timezone %r is not an offset such as +0100 or -05:00" % tz
+    if reason == MISSING_FIELDS:
+        return ("the format gives no path, status or client address for these lines (with "
+                "--log-format-regex: the groups path, status and ip)")
+    if reason == NOT_TRACKER:
+        return ("--replay-tracking replays only requests to piwik.php or matomo.php (or "
+                "--replay-tracking-expected-tracker-file) that have a query string")
+    if reason == NO_IDSITE:
+        return "a replayed tracking request needs its idsite parameter"
+    if reason == EMPTY:
+        return "an empty line is never a hit"
+    return ""
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= TEXT_CUT else text[:TEXT_CUT] + "…"
+
+
+def render_section(stats) -> list:
+    """The summary's "Why lines were invalid" section (no lines when no file is above SHOW_ABOVE)."""
+    out = []
+    for fi in sorted(stats.invalid_reasons):
+        reasons = stats.invalid_reasons[fi]
+        lines = stats.lines_by_file.get(fi, 0)
+        invalid = sum(r[0] for r in reasons.values())
+        if not lines or invalid <= SHOW_ABOVE * lines:
+            continue
+        name = stats.files[fi]
+        format_name, detected = stats.file_formats.get(fi, (None, False))
+        out.append("    %s: %s of %s lines are invalid (%.1f%%):"
+                   % (name, "{:,}".format(invalid), "{:,}".format(lines), 100.0 * invalid / lines))
+        for reason, (count, line_no, text, detail) in sorted(reasons.items(), key=lambda kv: -kv[1][0]):
+            out.append("        %s %s, first at %s:%d:" % ("{:,}".format(count), reason, name, line_no))
+            out.append("            %s" % _cut(text))
+            out.append("            %s" % hint(reason, detail, format_name, detected))
+    if out:
+        out = ["", "Why lines were invalid", "----------------------", ""] + out
+    return out
+
+
+def summary_data(stats) -> dict:
+    """Per file and reason: count, first line and its text (for --summary-json)."""
+    return {stats.files[fi]: {reason: {"count": count, "first_line": line_no, "text": _cut(text)}
+                              for reason, (count, line_no, text, _) in reasons.items()}
+            for fi, reasons in sorted(stats.invalid_reasons.items())}

@@ -1,0 +1,246 @@
+"""Odd input from real users' logs never loses or garbles a hit: undecodable bytes, client
+addresses that are not IPs, empty virtual hosts, and lines that are invalid for a reason the
+summary names. Every case goes to the embedded endpoint over real HTTP."""
+import json
+
+import orjson
+
+from conftest import COMBINED_UA, TOKEN, line
+from test_import_http import importer
+
+CAFE = (b'198.51.100.9 - - [02/Mar/2026:08:15:00 +0000] "GET /menu/caf\xe9-cr\xe8me HTTP/1.1" 200 812 '
+        b'"-" "Mozilla/5.0"')
+
+
+def write_bytes(tmp_path, lines, name="access.log"):
+    path = tmp_path / name
+    path.write_bytes(b"".join(text + b"\n" for text in lines))
+    return path
+
+
+def sent(ep):
+    return [r["params"] for r in ep.received()]
+
+
+def test_undecodable_bytes_keep_the_hit_percent_encoded_in_the_url(endpoint, tmp_path):
+    ep = endpoint(sites={1: "http://site.example"})
+    log = write_bytes(tmp_path, [
+        CAFE,
+        # a Latin-1 referrer, and a raw byte in the user agent
+        b'198.51.100.10 - - [02/Mar/2026:08:15:01 +0000] "GET /menu HTTP/1.1" 200 812 '
+        b'"http://search.example/?q=cr\xe8me br\xfbl\xe9e" "Mozilla/5.0 (Fran\xe7ais)"',
+        line(ip="198.51.100.11", request="GET /caf\u00e9 HTTP/1.1").encode(),  # valid UTF-8: as it is
+    ])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug", log])
+    assert code == 0, text
+    got = sent(ep)
+    assert [r["url"] for r in got] == ["http://site.example/menu/caf%E9-cr%E8me", "http://site.example/menu",
+                                       "http://site.example/caf\u00e9"]
+    assert got[1]["urlref"] == "http://search.example/?q=cr%E8me br%FBl%E9e"
+    assert got[1]["ua"] == "Mozilla/5.0 (Fran\ufffdais)"
+    assert all(r["outcome"] == "stored" for r in ep.received())
+    # What went over the wire is valid UTF-8 JSON.
+    bodies = [h["body"] for h in ep.http_log if h["path"].startswith("/piwik.php") and b'"requests":[{' in h["body"]]
+    assert bodies and all(orjson.loads(b.decode("utf-8")) for b in bodies)
+    assert "3 requests imported successfully" in text and "0 invalid log lines" in text
+    assert "2 lines with undecodable bytes for --encoding=utf8: kept" in text
+    # --debug says where, with the bytes shown as \xNN
+    assert "line %s:1 has bytes that are not utf8" % log in text and "caf\\xe9-cr\\xe8me" in text
+    assert "line %s:2 has bytes" % log in text and "line %s:3 has bytes" % log not in text
+
+
+def test_a_raw_byte_in_a_replayed_title_becomes_the_replacement_character(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [
+        b'198.51.100.9 - - [02/Mar/2026:08:15:00 +0000] "GET /matomo.php?idsite=1&rec=1&action_name=Caf\xe9'
+        b'&url=https%3A%2F%2Fwww.example.com%2F HTTP/1.1" 200 43 "-" "Mozilla/5.0"'])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
+    assert code == 0, text
+    [hit] = sent(ep)
+    assert hit["action_name"] == "Caf\ufffd" and hit["url"] == "https://www.example.com/"
+
+
+def test_summary_json_counts_undecodable_lines(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [CAFE, CAFE.replace(b"\xe9", b"e").replace(b"\xe8", b"e")])
+    summary = tmp_path / "summary.json"
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--summary-json", summary, log])
+    assert code == 0, text
+    data = json.loads(summary.read_text())
+    assert data["lines_undecodable"] == 1 and data["tracked"] == 2
+
+
+def test_a_client_address_that_is_not_an_ip_is_never_sent_as_cip(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(ip=ip, request="GET /from/%d HTTP/1.1" % k).encode() for k, ip in enumerate([
+        "198.51.100.7", "-", "unix:", "unix:/run/php.sock", "2001:db8::7", "203.0.113.9:51234", "localhost"])])
+    summary = tmp_path / "summary.json"
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--summary-json", summary, log])
+    assert code == 0, text
+    assert [(r["url"].rpartition("/")[2], r["cip"]) for r in sent(ep)] == [
+        ("0", "198.51.100.7"), ("4", "2001:db8::7"), ("5", "203.0.113.9")]  # the port is not part of the IP
+    assert "4 requests whose client address is not an IP" in text and "0 invalid log lines" in text
+    assert json.loads(summary.read_text())["skipped"]["no_client_ip"] == 4
+    assert "forwarded-for" not in text  # the format has no such field
+
+
+W3C_PROXIED = [
+    b"#Software: Microsoft Internet Information Services 10.0",
+    b"#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status X-Forwarded-For",
+    b"2026-03-02 08:15:00 - GET /shop - 200 203.0.113.20",
+    b'2026-03-02 08:15:01 "" GET /cart - 200 203.0.113.21',
+    b"2026-03-02 08:15:02 unix:/run/php.sock GET /pay - 200 203.0.113.22",
+]
+
+
+def test_the_summary_suggests_the_forwarded_for_field_when_the_format_has_one(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, W3C_PROXIED, name="u_ex260302.log")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert sent(ep) == []
+    assert "3 requests whose client address is not an IP" in text
+    assert "%s: --w3c-map-field X-Forwarded-For=c-ip" % log in text
+    # The suggestion works.
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--w3c-map-field", "X-Forwarded-For=c-ip", log])
+    assert code == 0, text
+    assert [(r["url"], r["cip"]) for r in sent(ep)] == [
+        ("https://www.example.com/shop", "203.0.113.20"), ("https://www.example.com/cart", "203.0.113.21"),
+        ("https://www.example.com/pay", "203.0.113.22")]
+
+
+VHOST = [line(host="www.example.com", ip="192.0.2.1", request="GET /a HTTP/1.1"),
+         " " + line(ip="192.0.2.2", request="GET /no-host HTTP/1.1"),        # the host field is empty
+         ":443 " + line(ip="192.0.2.3", request="GET /no-host-2 HTTP/1.1")]
+
+
+def test_a_hit_with_an_empty_host_never_gets_a_url_without_host(endpoint, tmp_path):
+    log = write_bytes(tmp_path, [t.encode() for t in VHOST])
+    base = ["--token-auth", TOKEN, "--reimport", log]
+    # Sites by host: it goes where a hit without a host goes: no site...
+    ep = endpoint()
+    code, text = importer(["--url", ep.url] + base)
+    assert code == 0, text
+    assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a"]
+    assert "2 requests that did not match any known site" in text
+    # ... or --idsite-fallback, with that site's URL.
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--idsite-fallback", 2] + base)
+    assert code == 0, text
+    assert [(r["idsite"], r["url"]) for r in sent(ep)] == [
+        (1, "https://www.example.com/a"), (2, "http://blog.example.org/no-host"),
+        (2, "http://blog.example.org/no-host-2")]
+    # --add-sites-new-hosts creates no site for it, and never sends http:///path.
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--add-sites-new-hosts"] + base)
+    assert code == 0, text
+    assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a"]
+    assert not any(b"addSite" in h["body"] for h in ep.http_log)
+    assert "0 sites were created" in text
+
+
+ISO_DATES = [line(ip="198.51.100.%d" % k, date="2026-03-02T08:15:%02d +0000" % k,
+                  request="GET /iso/%d HTTP/1.1" % k) for k in range(1, 5)]
+
+
+def test_why_lines_were_invalid_is_said_without_debug_and_the_hint_works(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line().encode()] + [t.encode() for t in ISO_DATES] + [b"garbage"])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert len(sent(ep)) == 1
+    assert "Why lines were invalid" in text
+    assert "%s: 5 of 6 lines are invalid (83.3%%):" % log in text
+    assert "4 invalid date, first at %s:2:" % log in text
+    assert ISO_DATES[0] in text
+    assert ("the date '2026-03-02T08:15:01' does not match the date format '%d/%b/%Y:%H:%M:%S': "
+            "try --log-format-name ncsa_extended --log-date-format '%Y-%m-%dT%H:%M:%S'") in text
+    assert "1 line did not match the format, first at %s:6:" % log in text
+    assert "not in the format ncsa_extended (detected from the first lines)" in text
+    # The hint, followed, imports the lines.
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--log-format-name", "ncsa_extended", "--log-date-format", "%Y-%m-%dT%H:%M:%S", log])
+    assert code == 0, text
+    assert sorted(r["cdt"] for r in sent(ep))[-4:] == ["2026-03-02 08:15:%02d" % k for k in range(1, 5)]
+
+
+def test_a_few_invalid_lines_are_not_explained(endpoint, tmp_path, loggen):
+    ep = endpoint()
+    log = loggen(300, seed=2)
+    with open(log, "ab") as f:
+        f.write(b"garbage\n")  # 1 line in 301: under 1%
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert "1 invalid log lines" in text and "Why lines were invalid" not in text
+
+
+def test_a_timezone_that_is_not_an_offset_is_named(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(date="02/Mar/2026:08:15:00 CET").encode(), line().encode()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert len(sent(ep)) == 1
+    assert "1 invalid timezone, first at %s:1:" % log in text
+    assert "the timezone 'CET' is not an offset such as +0100 or -05:00" in text
+
+
+def test_a_regex_group_that_is_not_a_field_is_refused_at_start_up(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(referrer="https://search.example/").encode()])
+    regex = (r'(?P<ip>\S+) \S+ \S+ \[(?P<date>[^\]]+) (?P<timezone>\S+)\] "\S+ (?P<path>\S+) \S+" '
+             r'(?P<status>\d+) \S+ "(?P<referer>[^"]*)" "(?P<user_agent>[^"]*)"')
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-regex", regex, log])
+    assert code == 2 and "(?P<referer>...) is not a field the importer reads (did you mean referrer?)" in text
+    assert len(text.strip().splitlines()) == 1 and ep.http_log == []
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1,
+                           "--log-format-regex", regex.replace("referer", "referrer"), log])
+    assert code == 0, text
+    assert [r["urlref"] for r in sent(ep)] == ["https://search.example/"] and sent(ep)[0]["ua"] == COMBINED_UA
+    # A group of the user's own is fine when an option reads it.
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--log-format-regex", regex, "--regex-group-to-visit-cvar", "referer=Referer", log])
+    assert code == 0, text
+    assert json.loads(sent(ep)[-1]["_cvar"]) == {"1": ["Referer", "https://search.example/"]}
+
+
+def test_a_useragent_exclude_with_a_wildcard_warns_that_it_is_a_substring(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(ua="Mozilla/5.0 MyPortal/2.1").encode(), line().encode()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1,
+                           "--useragent-exclude", "MyPortal*", log])
+    assert code == 0, text
+    assert "--useragent-exclude 'MyPortal*': the value is a plain substring" in text
+    assert len(sent(ep)) == 2  # 'MyPortal*' is in neither agent
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--useragent-exclude", "MyPortal", log])
+    assert "plain substring" not in text and len(sent(ep)) == 3
+
+
+UNQUOTED = ['198.51.100.%d - - [02/Mar/2026:08:15:00 +0000] "GET /u/%d HTTP/1.1" 200 812 - Mozilla/5.0 (X11; Linux)'
+            % (k, k) for k in range(1, 4)]
+
+
+def test_detection_says_what_it_left_unread(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [t.encode() for t in UNQUOTED])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert ("the format common, detected from the first lines, reads only the start of them: on line 1, "
+            "27 characters after the match were ignored ('- Mozilla/5.0 (X11; Linux)')") in text
+    assert len(sent(ep)) == 3
+    # A vhost line is read whole by common_complete, not cut short by a shorter format.
+    vhost = write_bytes(tmp_path, [line(host="www.example.com").encode()], name="vhost.log")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug", vhost])
+    assert "format of %s: common_complete" % vhost in text and "characters after the match" not in text
+
+
+def test_detection_prefers_a_format_that_reads_the_whole_line_to_one_with_more_fields(monkeypatch):
+    import formats
+    from formats.base import Format
+    more_fields = Format("more_fields", r"(?P<ip>\S+) (?P<userid>\S+) (?P<status>\d+) (?P<length>\d+)")
+    whole_line = Format("whole_line", r"(?P<ip>\S+) \S+ (?P<status>\d+) \d+ (?P<path>.*)")
+    monkeypatch.setattr(formats, "REGISTRY", {f.name: f for f in (more_fields, whole_line)})
+    lines = ["192.0.2.%d alice 200 512 /page/%d?x=1 extra" % (k, k) for k in range(5)]
+    assert formats.detect(lines).name == "whole_line"
+    assert formats.detect([ln.rpartition(" /")[0] for ln in lines]).name == "more_fields"

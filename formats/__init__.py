@@ -7,6 +7,7 @@ Adding a format means adding a declaration (with sample lines) to one of the fam
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from .apache import FORMATS as _APACHE
 from .balancers import FORMATS as _BALANCERS
@@ -70,6 +71,24 @@ def detect(lines, w3c_options=None):
     return REGISTRY[winner]
 
 
+def user_format(config):
+    """The format the user wrote (--log-format-apache, --log-format-nginx, --log-format-file with
+    --log-format-ref), or None. Raises FormatError with what to fix."""
+    from . import logformat
+    if config.log_format_apache:
+        return logformat.apache_format(config.log_format_apache)
+    if config.log_format_nginx:
+        text = config.log_format_nginx
+        escape = "default"
+        m = re.match(r"\s*escape=(\w+)\s+", text)
+        if m:
+            escape, text = m.group(1), text[m.end():]
+        return logformat.nginx_format(text, escape)
+    if config.log_format_file:
+        return logformat.format_from_file(config.log_format_file, config.log_format_ref)
+    return None
+
+
 def resolve(config, head_lines, source_name="the input"):
     """The Format to parse one file with, from the options and the file's first lines.
 
@@ -82,6 +101,9 @@ def resolve(config, head_lines, source_name="the input"):
             raise FormatError("--log-format-regex needs named groups, such as (?P<ip>\\S+)")
         return Format("custom", config.log_format_regex, config.log_date_format or APACHE_DATE,
                       detectable=False)
+    fmt = user_format(config)
+    if fmt is not None:
+        return fmt
     if config.log_format_name:
         fmt = REGISTRY.get(config.log_format_name)
         if fmt is None:

@@ -175,6 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a regex with named groups (ip, date, timezone, path, query_string, status, length, "
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "
                    "event_category/_action/_name); overrides --log-format-name")
+    g.add_argument("--log-format-apache", metavar="FORMAT",
+                   help="an Apache LogFormat string, as in your config, e.g. '%%h %%l %%u %%t \"%%r\" %%>s %%b "
+                   "\"%%{Referer}i\" \"%%{User-Agent}i\" %%D'; overrides --log-format-name")
+    g.add_argument("--log-format-nginx", metavar="FORMAT",
+                   help="an nginx log_format string, e.g. '$remote_addr - $remote_user [$time_local] \"$request\" "
+                   "$status $body_bytes_sent'; start it with escape=json or escape=none when the log_format "
+                   "has that; a JSON-shaped format is read as JSON")
+    g.add_argument("--log-format-file", metavar="PATH",
+                   help="read the format from an Apache (LogFormat) or nginx (log_format) config file")
+    g.add_argument("--log-format-ref", metavar="NAME",
+                   help="with --log-format-file: the name of the format in that file (e.g. combined, main)")
     g.add_argument("--log-date-format", help="strptime format of the date group (default: %%d/%%b/%%Y:%%H:%%M:%%S)")
     g.add_argument("--w3c-fields", help="the '#Fields: ...' line for W3C files that lack one")
     g.add_argument("--w3c-map-field", dest="w3c_map_fields", type=_pair_list, action="append", default=[],
@@ -388,6 +399,8 @@ def config_from_args(argv=None) -> Config:
         hostnames=a.hostnames, include_hosts=[h.lower() for h in a.include_hosts],
         exclude_hosts=[h.lower() for h in a.exclude_hosts], log_hostname=a.log_hostname,
         log_format_name=a.log_format_name, log_format_regex=a.log_format_regex, log_date_format=a.log_date_format,
+        log_format_apache=a.log_format_apache, log_format_nginx=a.log_format_nginx,
+        log_format_file=a.log_format_file, log_format_ref=a.log_format_ref,
         w3c_fields=a.w3c_fields, w3c_map_fields=_merge(a.w3c_map_fields),
         w3c_field_regexes=_merge(a.w3c_field_regexes), w3c_time_taken_millisecs=a.w3c_time_taken_millisecs,
         ignore_groups=[g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()],
@@ -416,6 +429,17 @@ def config_from_args(argv=None) -> Config:
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions,
     )
+    if a.log_format_ref and not a.log_format_file:
+        raise UsageError("--log-format-ref needs --log-format-file")
+    given = [o for o, v in (("--log-format-regex", a.log_format_regex), ("--log-format-apache", a.log_format_apache),
+                            ("--log-format-nginx", a.log_format_nginx), ("--log-format-file", a.log_format_file))
+             if v]
+    if len(given) > 1:
+        raise UsageError("%s: give one format only" % " and ".join(given))
+    try:
+        formats.user_format(config)  # a format that cannot be read stops here, before anything is sent
+    except formats.FormatError as e:
+        raise UsageError(str(e)) from None
     bots.prepare(config)  # bad bot patterns stop here; the rules are built before the workers fork
     return config
 

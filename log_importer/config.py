@@ -67,6 +67,10 @@ class Config:
     # Formats.
     log_format_name: str | None = None
     log_format_regex: str | None = None
+    log_format_apache: str | None = None  # an Apache LogFormat string
+    log_format_nginx: str | None = None  # an nginx log_format string, "escape=json ..." allowed
+    log_format_file: str | None = None  # an Apache or nginx config file holding the format
+    log_format_ref: str | None = None  # the name of the format in that file
     log_date_format: str | None = None
     w3c_fields: str | None = None
     w3c_map_fields: dict[str, str] = field(default_factory=dict)

@@ -7,6 +7,7 @@ import pytest
 import formats
 from formats import FormatError, REGISTRY
 from formats.base import EPOCH, ISO8601, ISO_T_DATE, DateConverter, timezone_offset
+from formats.escapes import backslash
 from formats.w3c import W3cFormat
 from log_importer.config import Config
 
@@ -134,12 +135,17 @@ def test_detection_fails_on_unknown_lines():
         formats.resolve(Config(), ["hello world"], "x.log")
 
 
-def test_escaped_quotes_stay_inside_quoted_fields():
-    line = ('192.0.2.9 - - [01/Mar/2026:10:00:00 +0100] "GET /a HTTP/1.1" 200 5 "https://r.example/?q=\\"x\\"" '
-            '"Mozilla/5.0 \\"weird\\" agent" extra')
+def test_escaped_quotes_stay_inside_quoted_fields_and_escapes_are_decoded():
+    """Apache writes a quote in a field as \\", a backslash as \\\\ and other bytes as \\xHH; nginx
+    writes \\xHH for all three: both read back the text the client sent."""
+    line = ('192.0.2.9 - - [01/Mar/2026:10:00:00 +0100] "GET /caf\\xc3\\xa9 HTTP/1.1" 200 5 '
+            '"https://r.example/?q=\\"x\\"" "Mozilla/5.0 \\"weird\\" agent \\\\o/" extra')
     d = REGISTRY["ncsa_extended"].compile().as_dict(line)
-    assert d["referrer"] == 'https://r.example/?q=\\"x\\"'
-    assert d["user_agent"] == 'Mozilla/5.0 \\"weird\\" agent'
+    assert d["path"] == "/café"
+    assert d["referrer"] == 'https://r.example/?q="x"'
+    assert d["user_agent"] == 'Mozilla/5.0 "weird" agent \\o/'
+    nginx = line.replace('\\"', "\\x22").replace("\\\\", "\\x5C")
+    assert REGISTRY["ncsa_extended"].compile().as_dict(nginx) == d
 
 
 def test_path_with_spaces_ends_before_the_protocol():
@@ -258,7 +264,7 @@ def test_the_plain_regex_gives_the_same_fields_as_the_full_one(name, loggen):
     plain_lines = 0
     for text in texts:
         m = full.match(text)
-        expected = None if m is None else {k: v for k, v in m.groupdict().items()}
+        expected = None if m is None else {k: v if v is None else backslash(v) for k, v in m.groupdict().items()}
         assert parser.as_dict(text) == (None if expected is None else
                                          {k: v for k, v in expected.items() if k in parser.present}), text
         plain_lines += "\\" not in text

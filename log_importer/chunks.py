@@ -18,6 +18,7 @@ from formats import FIELDS, DateConverter, Format
 from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
+from . import timebounds
 from .config import Config
 from .tracking import host_key, replay_args, request_builder, visitor_key
 
@@ -104,7 +105,8 @@ class ChunkProcessor:
         found = self._parsers.get(key)
         if found is None:
             parser = fmt.compile(self.extra_groups, self.config.ignore_groups)
-            found = (parser, DateConverter(fmt.date_format, self.config.add_to_date))
+            found = (parser, DateConverter(fmt.date_format, self.config.add_to_date,
+                                           timebounds.zone(self.config.log_timezone)))
             self._parsers[key] = found
         return found
 

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
-import re
 import sys
 
 import formats
 
-from . import __version__, bots
+from . import __version__, bots, timebounds
 from .config import DOWNLOAD_EXTENSIONS, Config
 from .credentials import token_and_password
 from .errors import EXIT_SIGINT, UsageError, UserError
@@ -49,22 +47,6 @@ def _pair_list(value):
 
 def _regex_pair(value):
     return _pairs(value, split_commas=False)
-
-
-def _utc_date(value: str) -> str:
-    """'YYYY-MM-DD hh:mm:ss +hhmm' → UTC 'YYYY-MM-DD hh:mm:ss'."""
-    m = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s+([-+]\d{4})\s*", value)
-    if not m:
-        raise argparse.ArgumentTypeError(
-            "invalid date %r: expected 'YYYY-MM-DD hh:mm:ss +hhmm' (the timezone offset is required)" % value)
-    try:
-        d = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
-    except ValueError as e:
-        raise argparse.ArgumentTypeError("invalid date %r: %s" % (value, e)) from None
-    tz = int(m.group(2))
-    sign = -1 if tz < 0 else 1
-    d -= sign * dt.timedelta(hours=abs(tz) // 100, minutes=abs(tz) % 100)
-    return d.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _positive(value):
@@ -186,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read the format from an Apache (LogFormat) or nginx (log_format) config file")
     g.add_argument("--log-format-ref", metavar="NAME",
                    help="with --log-format-file: the name of the format in that file (e.g. combined, main)")
+    g.add_argument("--log-timezone", metavar="ZONE",
+                   help="the time zone of logs written without a UTC offset (an IANA name such as "
+                   "Europe/Paris; daylight saving time is followed); W3C/IIS dates are UTC unless this is given")
     g.add_argument("--log-date-format", help="strptime format of the date group (default: %%d/%%b/%%Y:%%H:%%M:%%S)")
     g.add_argument("--w3c-fields", help="the '#Fields: ...' line for W3C files that lack one")
     g.add_argument("--w3c-map-field", dest="w3c_map_fields", type=_pair_list, action="append", default=[],
@@ -237,10 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of extensions tracked as downloads, replacing the default list; "
                    "other known download extensions are then skipped")
     g.add_argument("--add-download-extensions", metavar="LIST", help="comma list added to the download extensions")
-    g.add_argument("--exclude-older-than", type=_utc_date, metavar="'YYYY-MM-DD hh:mm:ss +hhmm'",
-                   help="skip hits older than this date (exclusive)")
-    g.add_argument("--exclude-newer-than", type=_utc_date, metavar="'YYYY-MM-DD hh:mm:ss +hhmm'",
-                   help="skip hits newer than this date (exclusive)")
+    g.add_argument("--exclude-older-than", metavar="DATE",
+                   help="skip hits older than this date (exclusive): 'YYYY-MM-DD hh:mm:ss +hhmm', a date "
+                   "without offset (in --log-timezone, else UTC), today, yesterday, or an age: 2d, 12h, 30min")
+    g.add_argument("--exclude-newer-than", metavar="DATE",
+                   help="skip hits newer than this date (exclusive); the same forms")
     g.add_argument("--add-to-date", type=int, default=0, metavar="SECONDS", help="seconds added to every date")
     g.add_argument("--force-lowercase-path", action="store_true", help="lowercase URL paths")
     g.add_argument("--title-category-delimiter", default="/",
@@ -387,6 +373,17 @@ def config_from_args(argv=None) -> Config:
         raise UsageError("--query-string-delimiter must not be empty")
     if a.bot_dimension is not None and not a.enable_bots:
         raise UsageError("--bot-dimension needs --enable-bots (without it, bots are not sent)")
+    try:
+        timebounds.zone(a.log_timezone)
+    except ValueError as e:
+        raise UsageError("--log-timezone: %s" % e) from None
+    bounds = []
+    for value, option in ((a.exclude_older_than, "--exclude-older-than"),
+                          (a.exclude_newer_than, "--exclude-newer-than")):
+        try:
+            bounds.append(timebounds.utc_bound(value, a.log_timezone) if value else None)
+        except ValueError as e:
+            raise UsageError("%s: %s" % (option, e)) from None
     config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=token, login=a.login, password=password, config_file=a.matomo_config,
@@ -412,7 +409,7 @@ def config_from_args(argv=None) -> Config:
         useragent_exclude_regexes=a.useragent_exclude_regexes, bot_lists=a.bot_lists, not_bots=a.not_bots,
         bots_as_matomo=a.bots_as_matomo, bot_dimension=a.bot_dimension,
         download_extensions=downloads,
-        exclude_older_than=a.exclude_older_than, exclude_newer_than=a.exclude_newer_than,
+        exclude_older_than=bounds[0], exclude_newer_than=bounds[1], log_timezone=a.log_timezone,
         add_to_date=a.add_to_date, force_lowercase_path=a.force_lowercase_path,
         title_category_delimiter=a.title_category_delimiter,
         track_http_method=bool(a.track_http_method) and a.track_http_method not in ("0", "false", "False"),

@@ -72,6 +72,7 @@ class Config:
     log_format_file: str | None = None  # an Apache or nginx config file holding the format
     log_format_ref: str | None = None  # the name of the format in that file
     log_date_format: str | None = None
+    log_timezone: str | None = None  # IANA zone of dates written without an offset
     w3c_fields: str | None = None
     w3c_map_fields: dict[str, str] = field(default_factory=dict)
     w3c_field_regexes: dict[str, str] = field(default_factory=dict)

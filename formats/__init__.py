@@ -1,8 +1,10 @@
 """The format registry and automatic detection.
 
 Adding a format means adding a declaration (with sample lines) to one of the family modules:
-`apache` (the Apache/NCSA family and its relatives), `balancers` (ELB/ALB, HAProxy), `w3c`
-(header-driven: IIS, CloudFront, ...), `jsonlogs` (nginx, Traefik, Caddy JSON logs).
+`apache` (the Apache/NCSA family and its relatives), `balancers` (ELB/ALB, HAProxy, Squid), `cdn`
+(Bunny, Google Cloud Storage), `w3c` (header-driven: IIS, CloudFront, ...), `jsonlogs` (nginx,
+Traefik, Caddy, Cloudflare, Akamai JSON logs). Any of them may come behind a syslog prefix
+(`syslog`).
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import re
 from .apache import FORMATS as _APACHE
 from .balancers import FORMATS as _BALANCERS
 from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError
+from .cdn import FORMATS as _CDN
 from .jsonlogs import FORMATS as _JSON
 from .w3c import FORMATS as _W3C
 from .w3c import read_header
+from . import syslog
 
-REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _W3C + _JSON}
+REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _CDN + _W3C + _JSON}
 W3C_FORMATS = _W3C  # in the order detection tries them: the last (w3c_extended) takes any header
 
 DETECT_SAMPLE_LINES = 50
@@ -41,7 +45,34 @@ def _header_format(lines, w3c_fields=None, name=None, options=None):
     return REGISTRY[name].for_header(fields_line, **(options or {}))
 
 
+def behind_syslog(fmt: Format) -> Format:
+    """The same format for lines behind a syslog prefix (formats/syslog.py)."""
+    return dataclasses.replace(fmt, name=syslog.SYSLOG_NAME_PREFIX + fmt.name, syslog=True, detectable=False)
+
+
 def detect(lines, w3c_options=None):
+    """The best format for these first lines of a file, or None: `detect_plain`'s, or, where most
+    lines have a syslog prefix and the format of what follows it reads more of them, that format
+    behind the prefix."""
+    fmt = detect_plain(lines, w3c_options)
+    stripped = [found[0] for found in map(syslog.strip, lines) if found is not None]
+    if len(stripped) * 2 <= len([ln for ln in lines if ln.strip()]):
+        return fmt
+    inner = detect_plain(stripped, w3c_options)
+    if inner is None or (fmt is not None and _reads(fmt, lines) >= _reads(inner, stripped)):
+        return fmt
+    return behind_syslog(inner)
+
+
+def _reads(fmt, lines) -> int:
+    """How many of the lines the format reads."""
+    if fmt.regex is None and fmt.json_map is None:
+        return 0
+    decoder = fmt.compile()
+    return sum(decoder.extract(ln) is not None for ln in lines[:DETECT_SAMPLE_LINES])
+
+
+def detect_plain(lines, w3c_options=None):
     """The best format for these first lines of a file, or None.
 
     W3C files are recognised by a #Fields: header, wherever it is among the lines (a file may
@@ -104,6 +135,10 @@ def resolve(config, head_lines, source_name="the input"):
     fmt = user_format(config)
     if fmt is not None:
         return fmt
+    if config.log_format_name and config.log_format_name.startswith(syslog.SYSLOG_NAME_PREFIX):
+        inner = dataclasses.replace(config, log_format_name=config.log_format_name[len(syslog.SYSLOG_NAME_PREFIX):])
+        stripped = [found[0] if found else ln for ln, found in zip(head_lines, map(syslog.strip, head_lines))]
+        return behind_syslog(resolve(inner, stripped, source_name))
     if config.log_format_name:
         fmt = REGISTRY.get(config.log_format_name)
         if fmt is None:

@@ -1,5 +1,6 @@
 """The Apache/NCSA family: common, common_vhost, ncsa_extended (combined), common_complete, and
-the formats built on the same pieces: icecast2 (combined + session time), ovh, gandi and s3.
+the formats built on the same pieces: icecast2 (combined + session time), ovh, gandi, s3,
+varnishncsa, traefik_clf and caddy (common and combined modes).
 
 The regexes accept the lines Matomo's import_logs.py accepts, with the same fields, but never
 backtrack (about 3x faster) and read escaped quotes (\") inside quoted fields, where the
@@ -72,6 +73,16 @@ S3, S3_PLAIN = ((r'\S+\s+(?P<host>\S+)\s+' + DATE + r'\s+' + IP + r'\s+(?P<useri
                  + _request(path) + r'\s+\S+\s+(?P<length>\S+)\s+\S+\s+\S+\s+\S+' + _agents(quoted))
                 for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
 _S3_OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+# Traefik's default access log (doc.traefik.io, "Access Logs", Common Log Format): combined, then
+# the number of requests since Traefik started, "router name" "server URL" and the duration with
+# its unit: <request_duration_in_ms>ms.
+TRAEFIK_CLF, TRAEFIK_CLF_PLAIN = ((regex + r'\s+(?P<request_count>\d+)\s+"(?P<router_name>[^"]*)"\s+'
+                                   r'"(?P<server_url>[^"]*)"\s+(?P<generation_time_milli>\d+)ms')
+                                  for regex in (NCSA_EXTENDED, NCSA_EXTENDED_PLAIN))
+# Caddy's common and combined modes (Caddy 1's {common} and {combined}, the transform encoder's
+# {common_log}): the Common Log Format, the referrer and agent when the combined mode writes them.
+CADDY, CADDY_PLAIN = (common + r'(?:' + _agents(quoted) + ')?'
+                      for common, quoted in ((COMMON, QUOTED), (COMMON_PLAIN, QUOTED_PLAIN)))
 
 FORMATS = [
     Format(
@@ -166,5 +177,45 @@ FORMATS = [
              '"GET /files/report.pdf HTTP/1.1" 200 - 2048 2048 30 29 "-" "aws-cli/2.15.0"' % _S3_OWNER,
              {"ip": "2001:db8::7", "userid": "arn:aws:iam::123456789012:user/alice", "path": "/files/report.pdf",
               "length": "2048", "referrer": "-", "user_agent": "aws-cli/2.15.0"}),
+        ]),
+    Format(
+        "varnishncsa", unescape="backslash", regex=NCSA_EXTENDED, plain_regex=NCSA_EXTENDED_PLAIN,
+        scanner=("apache", False, True), detectable=False,
+        description="Varnish's varnishncsa, default format %h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\" "
+                    "(the request line holds the full URL, whose host is the hit's; by name only: its lines are "
+                    "combined lines; a -F format: give it with --log-format-apache)",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET http://www.example.com/docs/install?page=2 HTTP/1.1" '
+             '200 5120 "https://www.google.com/" "%s"' % _UA,
+             {"ip": "192.0.2.1", "date": "01/Mar/2026:10:00:00", "timezone": "+0100", "method": "GET",
+              "path": "http://www.example.com/docs/install?page=2", "status": "200", "length": "5120",
+              "referrer": "https://www.google.com/", "user_agent": _UA}),
+            ('2001:db8::7 - - [01/Mar/2026:10:00:01 +0100] "GET http://shop.example.net/ HTTP/1.1" 304 - "-" '
+             '"curl/8.5.0"', {"ip": "2001:db8::7", "path": "http://shop.example.net/", "status": "304", "length": "-"}),
+        ]),
+    Format(
+        "traefik_clf", TRAEFIK_CLF, plain_regex=TRAEFIK_CLF_PLAIN,
+        description="Traefik's default access log (Common Log Format): combined + requests count, "
+                    "\"router\" \"server URL\" and the duration in ms",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /docs/install?page=2 HTTP/2.0" 200 5120 '
+             '"https://www.google.com/" "%s" 42 "web@docker" "http://10.0.0.5:80" 25ms' % _UA,
+             {"ip": "192.0.2.1", "date": "01/Mar/2026:10:00:00", "timezone": "+0100", "method": "GET",
+              "path": "/docs/install?page=2", "status": "200", "length": "5120", "referrer": "https://www.google.com/",
+              "user_agent": _UA, "userid": "-", "generation_time_milli": "25"}),
+            ('2001:db8::7 - alice [01/Mar/2026:10:00:01 +0100] "POST /login HTTP/1.1" 302 0 "-" "%s" 43 "-" "-" 0ms'
+             % _UA, {"ip": "2001:db8::7", "userid": "alice", "status": "302", "generation_time_milli": "0"}),
+        ]),
+    Format(
+        "caddy", unescape="backslash", regex=CADDY, plain_regex=CADDY_PLAIN, detectable=False,
+        description="Caddy's common and combined log modes ({common}, {combined}, {common_log}); by name only: "
+                    "its lines are common or combined lines",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /docs/install?page=2 HTTP/2.0" 200 5120',
+             {"ip": "192.0.2.1", "path": "/docs/install?page=2", "status": "200", "length": "5120",
+              "referrer": None, "user_agent": None}),
+            ('2001:db8::7 - alice [01/Mar/2026:10:00:01 +0100] "GET / HTTP/2.0" 200 312 "https://www.google.com/" '
+             '"%s"' % _UA, {"ip": "2001:db8::7", "userid": "alice", "referrer": "https://www.google.com/",
+                            "user_agent": _UA}),
         ]),
 ]

@@ -100,6 +100,11 @@ class Format:
     # The escapes the server writes into fields (formats/escapes.py: "backslash" for Apache and
     # nginx, "json"), decoded on the lines that hold a backslash; None: fields are read as written.
     unescape: str | None = None
+    # Lines that start with this are the format's header (counted as comments, not invalid lines):
+    # "#" for W3C, GCS's column names.
+    header_prefix: str | None = None
+    header_lines: list[str] = field(default_factory=list)  # sample header (for detection tests)
+    syslog: bool = False  # the lines come behind a syslog prefix (formats/syslog.py)
 
     def compile(self, extra_groups=(), ignore_groups=()):
         """The decoder of this format. `extra_groups`: more names to extract after FIELDS (for
@@ -107,12 +112,17 @@ class Format:
         Raises FormatError for a regex that does not compile, or a W3C format without header."""
         if self.json_map is not None:
             from .jsonmap import JsonMapDecoder
-            return JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups)
-        if self.regex is None:
+            decoder = JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups)
+        elif self.regex is None:
             raise FormatError("format %s needs a #Fields: header to build its regex" % self.name)
-        from .regex import RegexDecoder
-        return RegexDecoder(self.name, self.regex, extra_groups, ignore_groups, self.plain_regex,
-                            self.scanner, self.converters, self.defaults, self.unescape)
+        else:
+            from .regex import RegexDecoder
+            decoder = RegexDecoder(self.name, self.regex, extra_groups, ignore_groups, self.plain_regex,
+                                   self.scanner, self.converters, self.defaults, self.unescape)
+        if self.syslog:
+            from .syslog import SyslogDecoder
+            decoder = SyslogDecoder(decoder)
+        return decoder
 
 
 def finisher(fields, converters, defaults):

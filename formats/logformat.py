@@ -52,11 +52,13 @@ APACHE_FIELDS = {
     ("headers_in", "referer"): ("referrer", 0),
     ("headers_in", "user-agent"): ("user_agent", 0),
     ("headers_in", "x-forwarded-for"): ("forwarded_for", 0),
+    # varnishncsa's -F formats: Apache's directives, and Varnish's own as %{Varnish:...}x.
+    ("variables", "varnish:time_firstbyte"): ("generation_time_secs", 1),
 }
 # What the other parameterised directives are kept as: their parameter after this prefix.
 APACHE_EXTRA_PREFIX = {"headers_in": "http_", "headers_out": "sent_http_", "env_vars": "env_",
                        "cookies": "cookie_", "notes": "note_", "trailers_in": "trailer_",
-                       "trailers_out": "sent_trailer_", "variables": "ssl_", "cryptography": "ssl_"}
+                       "trailers_out": "sent_trailer_", "variables": "x_", "cryptography": "c_"}
 _IP_NAMES = {"remote_address", "remote_host", "remote_client_address", "local_address"}
 
 # nginx: variable -> (field, rank). Any other variable is kept under its own name.

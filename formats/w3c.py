@@ -110,7 +110,7 @@ class W3cFormat(Format):
     unknown: str = UNKNOWN_FIELD
     software: str | None = None
     marker_fields: frozenset = frozenset()
-    header_lines: list[str] = field(default_factory=list)  # sample header (for detection tests)
+    header_prefix: str | None = "#"
 
     def claims(self, names, header_lines) -> bool:
         if self.marker_fields & set(names):
@@ -146,7 +146,8 @@ class W3cFormat(Format):
         patterns = _one_field_per_group(names, expected, self.unknown)
         regex = r"\s+".join(patterns)
         return Format(self.name, regex, ISO_DATE, self.description, detectable=False, header_driven=True,
-                      scanner=token_scanner(patterns), converters=self.converters, defaults=self.defaults)
+                      scanner=token_scanner(patterns), converters=self.converters, defaults=self.defaults,
+                      header_prefix="#")
 
 
 def _one_field_per_group(names, expected, unknown):

@@ -140,7 +140,7 @@ class ChunkProcessor:
         visit_groups = [(parser.fields.index(g), name) for g, name in c.visit_cvar_groups.items()]
         dimension_groups = [(parser.fields.index(g), "dimension%d" % ident) for g, ident in
                             list(c.visit_dimension_groups.items()) + list(c.action_dimension_groups.items())]
-        header_driven = task.fmt.header_driven
+        header = task.fmt.header_prefix
         sites = task.sites
         static = sites.static
         by_key = sites.by_key
@@ -201,7 +201,7 @@ class ChunkProcessor:
                 line = line[:-1]
             f = extract(line)
             if f is None:
-                if header_driven and line[:1] == "#":
+                if header is not None and line.startswith(header):
                     counts["comment"] += 1
                 elif line.strip():
                     invalid(i, "line did not match the format", line)

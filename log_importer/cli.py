@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("log formats")
     g.add_argument("--log-format-name", metavar="NAME",
-                   help="the log format (default: detected from the first lines; %s only by name): %s"
+                   help="the log format (default: detected from the first lines; %s only by name): %s; "
+                   "syslog+NAME for lines behind a syslog prefix"
                    % (", ".join(n for n in formats.names() if not formats.REGISTRY[n].detectable),
                       ", ".join(formats.names())))
     g.add_argument("--log-format-regex", metavar="REGEX",
@@ -339,7 +340,8 @@ def config_from_args(argv=None) -> Config:
         api_url = "http://" + api_url
     if a.tracker_endpoint_path and not a.tracker_endpoint_path.startswith("/"):
         a.tracker_endpoint_path = "/" + a.tracker_endpoint_path
-    if a.log_format_name and a.log_format_name not in formats.REGISTRY and not a.log_format_regex:
+    if (a.log_format_name and a.log_format_name.removeprefix("syslog+") not in formats.REGISTRY
+            and not a.log_format_regex):
         raise UsageError("unknown --log-format-name %r (known: %s)" % (a.log_format_name, ", ".join(formats.names())))
     token, password = token_and_password(a.token_auth, a.token_auth_file, a.login, a.password)
     register(token, password, a.auth_password)

@@ -111,6 +111,10 @@ def test_each_apache_directive(directive, written, name, value):
      {"ip": "192.0.2.1", "date": "1772355600123"}),
     ('%a %{usec}t "%r" %s %{%z}t', '192.0.2.1 1772355600123456 "GET / HTTP/1.1" 200 +0000',
      {"date": "1772355600123456", "timezone": "+0000"}),
+    # A varnishncsa -F format (varnishncsa(1)): %r holds the full URL; Varnish's own %{Varnish:...}x.
+    ('%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-agent}i" %{Varnish:time_firstbyte}x %{Varnish:hitmiss}x',
+     '192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET http://www.example.com/a HTTP/1.1" 200 5 "-" "UA" 0.025 hit',
+     {"path": "http://www.example.com/a", "user_agent": "UA", "generation_time_secs": "0.025"}),
 ])
 def test_apache_dates_requests_and_ranks(string, line, expected):
     fields = apache_format(string).compile().as_dict(line)

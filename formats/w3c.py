@@ -45,6 +45,9 @@ W3C_FIELDS = {
     "time-local": TIME,
     "cs(Host)": r"(?P<host>\S+)",
     "TimeTakenMS": TIME_TAKEN_MILLI,
+    # For --client-ip-from-forwarded-for (IIS custom fields, CloudFront's x-forwarded-for).
+    "X-Forwarded-For": r'(?P<forwarded_for>".*?"|\S*)',
+    "x-forwarded-for": r'(?P<forwarded_for>".*?"|\S*)',
 }
 IIS_FIELDS = dict(W3C_FIELDS, **{
     "time-taken": TIME_TAKEN_MILLI,

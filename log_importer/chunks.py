@@ -19,6 +19,7 @@ from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from . import timebounds
+from .proxies import FORWARDED_FOR, ForwardedFor, parse_networks
 from .config import Config
 from .tracking import host_key, replay_args, request_builder, visitor_key
 
@@ -98,6 +99,11 @@ class ChunkProcessor:
                   + list(config.visit_dimension_groups) + list(config.action_dimension_groups)):
             if g not in extra:
                 extra.append(g)
+        self.forwarded_for = None  # --client-ip-from-forwarded-for: the client from the format's X-Forwarded-For
+        if config.client_ip_from_forwarded_for:
+            self.forwarded_for = ForwardedFor(parse_networks(config.trusted_proxies))
+            if FORWARDED_FOR not in extra:
+                extra.append(FORWARDED_FOR)
         self.extra_groups = tuple(extra)
 
     def parser_for(self, fmt: Format):
@@ -188,6 +194,8 @@ class ChunkProcessor:
             site_keys.clear()
         raw_paths = self._raw_paths
         plain = len(parser.fields) == len(FIELDS)
+        forwarded_for = self.forwarded_for
+        xff_at = parser.fields.index(FORWARDED_FOR) if forwarded_for is not None else None
         crlf = b"\r" in data
         n = len(lines)
         for i, line in enumerate(lines):
@@ -216,6 +224,8 @@ class ChunkProcessor:
                     break
             (ip, host, date, time, tz, method, path, qs, status, length, ref, ua, userid,
              gms, gus, gs, ec, ea, en) = f if plain else f[:19]
+            if xff_at is not None:
+                ip = forwarded_for.client(f[xff_at], ip)
             if time is not None and date is not None:
                 date = date + " " + time
             if tz != last_tz:

@@ -8,7 +8,7 @@ import sys
 
 import formats
 
-from . import __version__, bots, timebounds
+from . import __version__, bots, proxies, timebounds
 from .config import DOWNLOAD_EXTENSIONS, Config
 from .credentials import token_and_password
 from .errors import EXIT_SIGINT, UsageError, UserError
@@ -245,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--regex-group-to-action-dimension", dest="action_dimension_groups", type=_dimension_pairs,
                    action="append", default=[], metavar="GROUP=ID",
                    help="send a regex group as the action-scope custom dimension ID (dimensionID); repeatable")
+    g.add_argument("--client-ip-from-forwarded-for", action="store_true",
+                   help="take the visitor's IP from the format's X-Forwarded-For field: the last address, "
+                   "walking from the right, that is not private or a --trusted-proxy (a '-' or unreadable "
+                   "field keeps the connection address)")
+    g.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", default=[], metavar="ADDRESS",
+                   help="with --client-ip-from-forwarded-for: a proxy address or CIDR network skipped in "
+                   "X-Forwarded-For like private addresses; repeatable")
     g.add_argument("--replay-tracking", action="store_true",
                    help="replay the piwik.php / matomo.php requests found in the logs (sent with rec=0)")
     g.add_argument("--replay-tracking-expected-tracker-file", metavar="NAME",
@@ -419,6 +426,7 @@ def config_from_args(argv=None) -> Config:
         visit_dimension_groups=_merge(a.visit_dimension_groups),
         action_dimension_groups=_merge(a.action_dimension_groups),
         replay_tracking=a.replay_tracking,
+        client_ip_from_forwarded_for=a.client_ip_from_forwarded_for, trusted_proxies=a.trusted_proxies,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
         bulk_tracking=not a.disable_bulk_tracking, workers=a.workers, dry_run=a.dry_run,
@@ -428,6 +436,12 @@ def config_from_args(argv=None) -> Config:
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions,
     )
+    if a.trusted_proxies and not a.client_ip_from_forwarded_for:
+        raise UsageError("--trusted-proxy needs --client-ip-from-forwarded-for")
+    try:
+        proxies.parse_networks(a.trusted_proxies)
+    except ValueError as e:
+        raise UsageError("--trusted-proxy: %s" % e) from None
     if a.log_format_ref and not a.log_format_file:
         raise UsageError("--log-format-ref needs --log-format-file")
     given = [o for o, v in (("--log-format-regex", a.log_format_regex), ("--log-format-apache", a.log_format_apache),

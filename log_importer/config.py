@@ -109,6 +109,8 @@ class Config:
     visit_dimension_groups: dict[str, int] = field(default_factory=dict)  # regex group -> dimension ID
     action_dimension_groups: dict[str, int] = field(default_factory=dict)
     replay_tracking: bool = False
+    client_ip_from_forwarded_for: bool = False  # the client from the format's X-Forwarded-For field
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses or CIDR networks to skip there
     replay_tracking_expected_tracker_file: str | None = None
 
     # Running.

@@ -48,6 +48,10 @@ class TaskMaker:
                 and "host" not in parser.present):
             raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
                              "(or a host with --log-hostname)" % (source.display_name, fmt.name))
+        if c.client_ip_from_forwarded_for and not parser.has_group("forwarded_for"):
+            raise UsageError("--client-ip-from-forwarded-for: the log format of %s (%s) has no X-Forwarded-For "
+                             "field (Apache: %%{X-Forwarded-For}i, nginx: $http_x_forwarded_for, W3C: "
+                             "X-Forwarded-For)" % (source.display_name, fmt.name))
         for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
             if not parser.has_group(group):
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)

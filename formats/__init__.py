@@ -156,5 +156,58 @@ def resolve(config, head_lines, source_name="the input"):
     fmt = detect(head_lines, w3c_options)
     if fmt is None:
         raise FormatError("cannot detect the log format of %s from its first lines: give it with "
-                          "--log-format-name (one of: %s) or --log-format-regex" % (source_name, ", ".join(names())))
+                          "--log-format-name (one of: %s), --log-format-apache/--log-format-nginx (your "
+                          "server's format string) or --log-format-regex%s"
+                          % (source_name, ", ".join(names()), "".join("\n" + t for t in _why_none(head_lines))))
     return fmt
+
+
+def is_detected(config) -> bool:
+    """Whether the options leave the format to detection."""
+    return not (config.log_format_regex or config.log_format_name or config.w3c_fields or config.log_format_apache
+                or config.log_format_nginx or config.log_format_file)
+
+
+def detection_candidates():
+    """The formats detection chooses from (not the W3C ones, which their header names)."""
+    return [f for f in REGISTRY.values() if f.detectable and not f.header_driven]
+
+
+def _why_none(lines):
+    """For a file no format reads: its first unread line, the nearest format, the column, a caret."""
+    from .explain import explain_line
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.startswith("#"):
+            return explain_line(detection_candidates(), line.rstrip("\r"), number)
+    return ["the file's first lines are empty or comments"]
+
+
+def explain_detection(lines, winner):
+    """--debug: which format detection chose, on which lines, and why the others lost."""
+    from .explain import detection_report
+    if winner is not None and (winner.header_driven or winner.syslog):
+        return ["detection: %s (%s)" % (winner.name, "its #Fields: header" if winner.header_driven
+                                        else "most lines behind a syslog prefix")]
+    return detection_report(detection_candidates(), [ln.rstrip("\r") for ln in lines], winner)
+
+
+def describe(fmt) -> list[str]:
+    """What --dump-log-regex prints for any kind of format: its regex, its JSON map, the W3C
+    regex its header built, the syslog prefix in front."""
+    out = ["format: %s" % fmt.name]
+    if fmt.json_map is None:
+        out.append("regex: %s" % fmt.regex)
+    else:
+        out.append("json map (field: key paths):")
+        for field, key in fmt.json_map.items():
+            paths = [key] if isinstance(key, str) else [".".join(p) for p in key.paths]
+            out.append("  %s: %s%s" % (field, " or ".join(paths),
+                                        " (converted)" if not isinstance(key, str) and key.convert else ""))
+        if fmt.signature:
+            out.append("detected by the keys: %s" % ", ".join(fmt.signature))
+    if fmt.syslog:
+        out.append("syslog prefix: %s" % syslog.PREFIX.pattern)
+    out.append("date format: %s" % fmt.date_format)
+    if fmt.description:
+        out.append("description: %s" % fmt.description)
+    return out

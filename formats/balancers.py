@@ -17,12 +17,14 @@ ELB = (r'(?:\S+\s+)?(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z?\s+\S+\s+(?P<
        r'"(?P<method>\S+)\s+\w+://(?P<host>[\w\-.]*)(?::\d+)?(?P<path>/\S*)\s+[^"]+"\s+'
        r'"(?P<user_agent>[^"]+)"\s+\S+\s+\S+')
 
-# HAProxy's `option httplog`, after an optional syslog prefix ("Mar  1 10:00:00 lb haproxy[42]: "):
+# HAProxy's `option httplog`, after an optional syslog prefix ("Mar  1 10:00:00 lb haproxy[42]: ", a
+# few tokens ending with a colon; RFC 5424 prefixes are formats/syslog.py's):
 # client:port [accept_date] frontend backend/server Tq/Tw/Tc/Tr/Tt status bytes_read
 # request_cookie response_cookie termination_state actconn/feconn/beconn/srv_conn/retries
 # srv_queue/backend_queue {captured request headers} {captured response headers} "request".
 # accept_date is the proxy's local time, with milliseconds (dropped: Matomo keeps seconds), no offset.
-HAPROXY = (r'(?:.*?:\s+)?(?P<ip>[\w*.:-]+):\d+\s+\[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]\s+'
+HAPROXY = (r'(?:(?:\S+\s+){0,5}\S*:\s+)?'
+           r'(?P<ip>[\w*.:-]+):\d+\s+\[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]\s+'
            r'\S+\s+\S+\s+[-+\d]+(?:/[-+\d]+){4}\s+(?P<status>\d{3})\s+\+?(?P<length>\d+)\s+\S+\s+\S+\s+\S+\s+'
            r'[-+\d]+(?:/[-+\d]+){4}\s+[-+\d]+/[-+\d]+\s+(?:\{[^}]*\}\s+)*"(?P<method>\S+)\s+(?P<path>\S+)')
 

@@ -183,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ignore-groups", help="comma list of regex groups to ignore (e.g. userid)")
     g.add_argument("--encoding", default="utf8",
                    help="encoding of the logs (default: %(default)s); undecodable lines count as invalid")
-    g.add_argument("--dump-log-regex", action="store_true", help="print the format and its regex, then exit")
+    g.add_argument("--dump-log-regex", action="store_true",
+                   help="print the format and how it is read (its regex, JSON map or W3C regex), then exit")
+    g.add_argument("--test-format", metavar="FILE",
+                   help="print the format of FILE (given with the options above, or detected) and the fields "
+                   "it reads from the first lines, as a table, then exit; nothing is sent")
 
     g = p.add_argument_group("what is tracked")
     g.add_argument("--enable-static", action="store_true", help="track static files (as downloads)")
@@ -335,10 +339,12 @@ def _readable(path, option):
 
 def config_from_args(argv=None) -> Config:
     a = _parse(argv)
+    if a.test_format and not a.files:
+        a.files = [a.test_format]
     if not a.files:
         raise UsageError("no log file given (use - for standard input)")
     url = a.url
-    if not url and not (a.dry_run or a.dump_log_regex):
+    if not url and not (a.dry_run or a.dump_log_regex or a.test_format):
         raise UsageError("--url is required (or use --dry-run)")
     if url and not url.startswith(("http://", "https://")):
         url = "http://" + url
@@ -410,7 +416,7 @@ def config_from_args(argv=None) -> Config:
         w3c_fields=a.w3c_fields, w3c_map_fields=_merge(a.w3c_map_fields),
         w3c_field_regexes=_merge(a.w3c_field_regexes), w3c_time_taken_millisecs=a.w3c_time_taken_millisecs,
         ignore_groups=[g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()],
-        encoding=a.encoding, dump_log_regex=a.dump_log_regex,
+        encoding=a.encoding, dump_log_regex=a.dump_log_regex, test_format=a.test_format,
         enable_static=a.enable_static, enable_bots=a.enable_bots, enable_http_errors=a.enable_http_errors,
         enable_http_redirects=a.enable_http_redirects, enable_reverse_dns=a.enable_reverse_dns,
         strip_query_string=a.strip_query_string, query_string_delimiter=a.query_string_delimiter,

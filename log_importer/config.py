@@ -80,6 +80,7 @@ class Config:
     ignore_groups: list[str] = field(default_factory=list)
     encoding: str = "utf8"
     dump_log_regex: bool = False
+    test_format: str | None = None  # a log file whose first lines --test-format shows as fields
 
     # What is tracked.
     enable_static: bool = False

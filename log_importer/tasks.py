@@ -42,7 +42,11 @@ class TaskMaker:
         """The format of one input, from its first block and the options. Raises FormatError or
         UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
         c = self.config
-        fmt = formats.resolve(c, head_lines(first_block, c.encoding), source.display_name)
+        head = head_lines(first_block, c.encoding)
+        fmt = formats.resolve(c, head, source.display_name)
+        if c.debug and formats.is_detected(c):
+            for text in formats.explain_detection(head, fmt):
+                log.debug("%s: %s", source.display_name, text)
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):

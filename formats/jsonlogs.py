@@ -3,6 +3,7 @@ requests) and Akamai (DataStream 2). Each is a map from the field vocabulary to 
 JSON object (formats/jsonmap.py), with converters.
 """
 import datetime as _dt
+from functools import lru_cache
 from urllib.parse import unquote_plus
 
 from .base import EPOCH, FIELDS, ISO8601, Format
@@ -39,9 +40,15 @@ def any_timestamp_seconds(value):
     return int(value // 1)
 
 
+@lru_cache(maxsize=4096)
+def _unquote_plus(value):
+    return unquote_plus(value)
+
+
 def url_decoded(value):
-    """Akamai DataStream 2 URL-encodes the user agent and referrer (spaces as +)."""
-    return unquote_plus(value) if value.__class__ is str else value
+    """Akamai DataStream 2 URL-encodes the user agent and referrer (spaces as +); memoised, as
+    the same agents and referrers come back on most lines."""
+    return _unquote_plus(value) if value.__class__ is str else value
 
 
 _UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -119,15 +119,13 @@ def _apache_piece(directive: str) -> Piece:
     if isinstance(name, tuple) and name[0].endswith("request_time_fields"):
         return _apache_date(directive, groups, regex)
     if isinstance(name, str):
-        plain = re.sub(r"^(original|final)_", "", name) if not name.endswith("status") else name
-        field, rank = APACHE_FIELDS.get(plain, (None, 0))
+        plain = re.sub(r"^(original|final)_", "", name)  # the < and > modifiers
+        field, rank = APACHE_FIELDS.get(name if name.endswith("status") else plain, (None, 0))
         extra = _identifier(plain)
     else:
-        field, rank = APACHE_FIELDS.get((name[0].replace("original_", "").replace("final_", ""),
-                                         name[1].lower()), (None, 0))
+        plain = ""
+        field, rank = APACHE_FIELDS.get((re.sub(r"^(original|final)_", "", name[0]), name[1].lower()), (None, 0))
         extra = _identifier(APACHE_EXTRA_PREFIX.get(name[0], name[0] + "_") + name[1])
-    plain = name if isinstance(name, str) else ""
-    plain = re.sub(r"^(original|final)_", "", plain)
     kind = ("ip" if plain in _IP_NAMES else "digits" if field == "status" else
             "host" if plain in ("virtual_host", "server_name") else "request" if plain == "request_line" else
             "query" if plain == "request_query" else "path" if plain == "request_uri" else
@@ -222,8 +220,6 @@ def _compile(items, plain: bool, core=False) -> str:
         quoted = before.endswith('"') and (after or "").startswith('"')
         following = after[0] if after else None
         glued = after is None and i + 1 < n
-        if item.kind == "port" and not before.endswith(":"):
-            item.kind = "text"  # a port alone, not the optional one of host:port
         out.append(_piece_regex(item, quoted, following, glued, quoted_text, plain, items[i + 1:], core))
     return "".join(out)
 
@@ -246,6 +242,7 @@ def _piece_regex(p: Piece, quoted, following, glued, quoted_text, plain, rest, c
 
     def _group(name, regex):
         return _named(name, regex, core)
+
     if p.kind == "request":
         path = family.REQUEST_PATH_PLAIN if plain else family.REQUEST_PATH
         if quoted and not _status_follows(rest):
@@ -343,6 +340,9 @@ def _check(items, option):
 
 
 def _to_format(name, items, unescape, description) -> Format:
+    for i, item in enumerate(items):
+        if isinstance(item, Piece) and item.kind == "port" and not (i > 0 and str(items[i - 1]).endswith(":")):
+            item.kind = "text"  # a port alone, not the optional one of host:port
     _assign(items)
     _check(items, "--" + name)
     date = next(p for p in items if isinstance(p, Piece) and p.target == "date")

@@ -175,13 +175,19 @@ class Importer:
         if self.connection is not None:
             self.connection.close()
 
-    def dump_regex(self) -> int:
-        source = Source(self.files[0])
+    def _format_of(self, path):
+        """(the format of the file at `path`, from the options and its first block; its first lines)."""
+        c = self.config
+        source = Source(path)
         try:
-            first = next(source.blocks(self.config.chunk_bytes), (0, b""))
-            fmt = formats.resolve(self.config, head_lines(first[1], self.config.encoding), source.display_name)
+            first = next(source.blocks(c.chunk_bytes), (0, b""))
+            head = head_lines(first[1], c.encoding)
+            return formats.resolve(c, head, source.display_name), head
         finally:
             source.close()
+
+    def dump_regex(self) -> int:
+        fmt, _ = self._format_of(self.files[0])
         self.out.write("".join(text + "\n" for text in formats.describe(fmt)))
         return EXIT_OK
 
@@ -189,14 +195,7 @@ class Importer:
         """--test-format FILE: the format of FILE (given or detected) and the fields it reads from
         the first lines, as a table."""
         from formats.explain import fields_table
-        c = self.config
-        source = Source(c.test_format)
-        try:
-            first = next(source.blocks(c.chunk_bytes), (0, b""))
-            head = head_lines(first[1], c.encoding)
-            fmt = formats.resolve(c, head, source.display_name)
-        finally:
-            source.close()
+        fmt, head = self._format_of(self.config.test_format)
         self.out.write("format: %s\n" % fmt.name)
         self.out.write("".join(text + "\n" for text in fields_table(fmt, head, TEST_FORMAT_LINES)))
         return EXIT_OK

@@ -45,11 +45,11 @@ FAMILIES = {
     "beyond the reference": {"varnishncsa": "varnishncsa", "traefik_clf": "traefik_clf", "caddy": "caddy",
                              "squid": "squid", "bunny": "bunny", "gcs": "gcs", "cloudflare_json": "cloudflare_json",
                              "akamai_json": "akamai_json", "syslog": "syslog+ncsa_extended"},
-    # Format strings: the defaults compile into the named formats (with their C scanner).
-    "format strings": {"combined": "apache combined", "combined ": "nginx main"},
 }
+# Format strings (generator format, name): the defaults compile into the named formats (with their C scanner).
+FORMAT_STRINGS = [("combined", "apache combined"), ("combined", "nginx main")]
 REFERENCE_NAME = {"netscaler": "w3c_extended"}  # not a name of the reference: its header reads as w3c
-NOT_IN_REFERENCE = set(FAMILIES["beyond the reference"].values()) | set(FAMILIES["format strings"].values())
+NOT_IN_REFERENCE = set(FAMILIES["beyond the reference"].values()) | {name for _, name in FORMAT_STRINGS}
 # The options that give a format that is not a name.
 FORMAT_OPTIONS = {
     "apache combined": {"log_format_apache": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'},
@@ -144,11 +144,12 @@ def run(lines: int, repeat: int, reference: str | None, only=None) -> list[dict]
         from log_importer.endpoint import Endpoint
         endpoint = Endpoint(token=TOKEN, sites={1: "https://www.example.com"}).start()
     try:
-        for family, members in FAMILIES.items():
-            for fmt, name in members.items():
+        families = [(family, list(members.items())) for family, members in FAMILIES.items()]
+        for family, members in families + [("format strings", FORMAT_STRINGS)]:
+            for fmt, name in members:
                 if only and fmt not in only and name not in only:
                     continue
-                path, small = ensure_log(fmt.strip(), lines), ensure_log(fmt.strip(), 1000)
+                path, small = ensure_log(fmt, lines), ensure_log(fmt, 1000)
                 row = {"family": family, "name": name, **child(name, path, repeat)}
                 if row["scanned"]:
                     regex = child(name, path, repeat, no_scanner=True)

@@ -41,8 +41,21 @@ FAMILIES = {
     "W3C-like": {"w3c": "iis", "w3c_extended": "w3c_extended", "amazon_cloudfront": "amazon_cloudfront",
                  "incapsula_w3c": "incapsula_w3c", "shoutcast": "shoutcast", "netscaler": "netscaler"},
     "JSON": {"nginx_json": "nginx_json", "traefik_json": "traefik_json", "caddy_json": "caddy_json"},
+    # Formats beyond the reference (issue 11): the reference has no cost for them.
+    "beyond the reference": {"varnishncsa": "varnishncsa", "traefik_clf": "traefik_clf", "caddy": "caddy",
+                             "squid": "squid", "bunny": "bunny", "gcs": "gcs", "cloudflare_json": "cloudflare_json",
+                             "akamai_json": "akamai_json", "syslog": "syslog+ncsa_extended"},
 }
+# Format strings (generator format, name): the defaults compile into the named formats (with their C scanner).
+FORMAT_STRINGS = [("combined", "apache combined"), ("combined", "nginx main")]
 REFERENCE_NAME = {"netscaler": "w3c_extended"}  # not a name of the reference: its header reads as w3c
+NOT_IN_REFERENCE = set(FAMILIES["beyond the reference"].values()) | {name for _, name in FORMAT_STRINGS}
+# The options that give a format that is not a name.
+FORMAT_OPTIONS = {
+    "apache combined": {"log_format_apache": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'},
+    "nginx main": {"log_format_nginx": '$remote_addr - $remote_user [$time_local] "$request" $status '
+                                       '$body_bytes_sent "$http_referer" "$http_user_agent"'},
+}
 
 
 def ensure_log(fmt: str, lines: int, seed: int = 1) -> str:
@@ -66,7 +79,7 @@ def _measure(name: str, path: str, repeat: int) -> dict:
     with open(path, "rb") as f:
         data = f.read()
     text_lines = data.decode("utf-8", "surrogateescape").split("\n")[:-1]
-    config = Config(log_format_name=name, idsite=1, dry_run=True)
+    config = Config(**FORMAT_OPTIONS.get(name, {"log_format_name": name}), idsite=1, dry_run=True)
     fmt = formats.resolve(config, text_lines[:200])
     records = [ln for ln in text_lines if not ln.startswith("#")]
     decoder = fmt.compile()
@@ -131,8 +144,9 @@ def run(lines: int, repeat: int, reference: str | None, only=None) -> list[dict]
         from log_importer.endpoint import Endpoint
         endpoint = Endpoint(token=TOKEN, sites={1: "https://www.example.com"}).start()
     try:
-        for family, members in FAMILIES.items():
-            for fmt, name in members.items():
+        families = [(family, list(members.items())) for family, members in FAMILIES.items()]
+        for family, members in families + [("format strings", FORMAT_STRINGS)]:
+            for fmt, name in members:
                 if only and fmt not in only and name not in only:
                     continue
                 path, small = ensure_log(fmt, lines), ensure_log(fmt, 1000)
@@ -140,7 +154,7 @@ def run(lines: int, repeat: int, reference: str | None, only=None) -> list[dict]
                 if row["scanned"]:
                     regex = child(name, path, repeat, no_scanner=True)
                     row["decode_regex_us"], row["chunk_regex_us"] = regex["decode_us"], regex["chunk_us"]
-                if reference:
+                if reference and name not in NOT_IN_REFERENCE:
                     row["reference_us"] = reference_cost(reference, name, path, small, endpoint.url)
                 rows.append(row)
                 print("  %-17s decode %5.2f µs  chunk stage %5.2f µs%s%s" % (

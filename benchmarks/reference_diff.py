@@ -31,6 +31,9 @@ NAMES = {"combined": "ncsa_extended", "vhost": "common_complete", "w3c": "iis"} 
 OPTIONS = ["--idsite", "1", "--enable-http-errors", "--enable-http-redirects"]
 # The reference has no netscaler name: its W3C header is read as w3c_extended there.
 REFERENCE_NAME = {"netscaler": "w3c_extended"}
+# Generator formats the reference has no name for (issue 11's formats beyond it).
+NOT_IN_REFERENCE = {"varnishncsa", "traefik_clf", "caddy", "squid", "bunny", "gcs", "cloudflare_json",
+                    "akamai_json", "syslog"}
 
 
 def requests_of(command, log):
@@ -55,7 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--only", help="comma list of generator formats")
     a = p.parse_args(argv)
-    wanted = a.only.split(",") if a.only else [f for f in FORMATS if f not in ALIASES]
+    wanted = a.only.split(",") if a.only else [f for f in FORMATS if f not in ALIASES and f not in NOT_IN_REFERENCE]
     differing = 0
     with tempfile.TemporaryDirectory(prefix="refdiff-") as tmp:
         for fmt in wanted:

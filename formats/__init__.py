@@ -1,21 +1,26 @@
 """The format registry and automatic detection.
 
 Adding a format means adding a declaration (with sample lines) to one of the family modules:
-`apache` (the Apache/NCSA family and its relatives), `balancers` (ELB/ALB, HAProxy), `w3c`
-(header-driven: IIS, CloudFront, ...), `jsonlogs` (nginx, Traefik, Caddy JSON logs).
+`apache` (the Apache/NCSA family and its relatives), `balancers` (ELB/ALB, HAProxy, Squid), `cdn`
+(Bunny, Google Cloud Storage), `w3c` (header-driven: IIS, CloudFront, ...), `jsonlogs` (nginx,
+Traefik, Caddy, Cloudflare, Akamai JSON logs). Any of them may come behind a syslog prefix
+(`syslog`).
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from .apache import FORMATS as _APACHE
 from .balancers import FORMATS as _BALANCERS
 from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError
+from .cdn import FORMATS as _CDN
 from .jsonlogs import FORMATS as _JSON
 from .w3c import FORMATS as _W3C
 from .w3c import read_header
+from . import syslog
 
-REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _W3C + _JSON}
+REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _CDN + _W3C + _JSON}
 W3C_FORMATS = _W3C  # in the order detection tries them: the last (w3c_extended) takes any header
 
 DETECT_SAMPLE_LINES = 50
@@ -41,7 +46,34 @@ def _header_format(lines, w3c_fields=None, name=None, options=None):
     return REGISTRY[name].for_header(fields_line, **(options or {}))
 
 
+def behind_syslog(fmt: Format) -> Format:
+    """The same format for lines behind a syslog prefix (formats/syslog.py)."""
+    return dataclasses.replace(fmt, name=syslog.SYSLOG_NAME_PREFIX + fmt.name, syslog=True, detectable=False)
+
+
 def detect(lines, w3c_options=None):
+    """The best format for these first lines of a file, or None: `detect_plain`'s, or, where most
+    lines have a syslog prefix and the format of what follows it reads more of them, that format
+    behind the prefix."""
+    fmt = detect_plain(lines, w3c_options)
+    stripped = [found[0] for found in map(syslog.strip, lines) if found is not None]
+    if len(stripped) * 2 <= len([ln for ln in lines if ln.strip()]):
+        return fmt
+    inner = detect_plain(stripped, w3c_options)
+    if inner is None or (fmt is not None and _reads(fmt, lines) >= _reads(inner, stripped)):
+        return fmt
+    return behind_syslog(inner)
+
+
+def _reads(fmt, lines) -> int:
+    """How many of the lines the format reads."""
+    if fmt.regex is None and fmt.json_map is None:
+        return 0
+    decoder = fmt.compile()
+    return sum(decoder.extract(ln) is not None for ln in lines[:DETECT_SAMPLE_LINES])
+
+
+def detect_plain(lines, w3c_options=None):
     """The best format for these first lines of a file, or None.
 
     W3C files are recognised by a #Fields: header, wherever it is among the lines (a file may
@@ -85,6 +117,24 @@ def unread_characters(decoder, line: str) -> int:
     return -1 if m is None else max(0, len(line.rstrip()) - m.end())
 
 
+def user_format(config):
+    """The format the user wrote (--log-format-apache, --log-format-nginx, --log-format-file with
+    --log-format-ref), or None. Raises FormatError with what to fix."""
+    from . import logformat
+    if config.log_format_apache:
+        return logformat.apache_format(config.log_format_apache)
+    if config.log_format_nginx:
+        text = config.log_format_nginx
+        escape = "default"
+        m = re.match(r"\s*escape=(\w+)\s+", text)
+        if m:
+            escape, text = m.group(1), text[m.end():]
+        return logformat.nginx_format(text, escape)
+    if config.log_format_file:
+        return logformat.format_from_file(config.log_format_file, config.log_format_ref)
+    return None
+
+
 def resolve(config, head_lines, source_name="the input"):
     """The Format to parse one file with, from the options and the file's first lines.
 
@@ -97,6 +147,13 @@ def resolve(config, head_lines, source_name="the input"):
             raise FormatError("--log-format-regex needs named groups, such as (?P<ip>\\S+)")
         return Format("custom", config.log_format_regex, config.log_date_format or APACHE_DATE,
                       detectable=False)
+    fmt = user_format(config)
+    if fmt is not None:
+        return fmt
+    if config.log_format_name and config.log_format_name.startswith(syslog.SYSLOG_NAME_PREFIX):
+        inner = dataclasses.replace(config, log_format_name=config.log_format_name[len(syslog.SYSLOG_NAME_PREFIX):])
+        stripped = [found[0] if found else ln for ln, found in zip(head_lines, map(syslog.strip, head_lines))]
+        return behind_syslog(resolve(inner, stripped, source_name))
     if config.log_format_name:
         fmt = REGISTRY.get(config.log_format_name)
         if fmt is None:
@@ -114,5 +171,58 @@ def resolve(config, head_lines, source_name="the input"):
     fmt = detect(head_lines, w3c_options)
     if fmt is None:
         raise FormatError("cannot detect the log format of %s from its first lines: give it with "
-                          "--log-format-name (one of: %s) or --log-format-regex" % (source_name, ", ".join(names())))
+                          "--log-format-name (one of: %s), --log-format-apache/--log-format-nginx (your "
+                          "server's format string) or --log-format-regex%s"
+                          % (source_name, ", ".join(names()), "".join("\n" + t for t in _why_none(head_lines))))
     return fmt
+
+
+def is_detected(config) -> bool:
+    """Whether the options leave the format to detection."""
+    return not (config.log_format_regex or config.log_format_name or config.w3c_fields or config.log_format_apache
+                or config.log_format_nginx or config.log_format_file)
+
+
+def detection_candidates():
+    """The formats detection chooses from (not the W3C ones, which their header names)."""
+    return [f for f in REGISTRY.values() if f.detectable and not f.header_driven]
+
+
+def _why_none(lines):
+    """For a file no format reads: its first unread line, the nearest format, the column, a caret."""
+    from .explain import explain_line
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.startswith("#"):
+            return explain_line(detection_candidates(), line.rstrip("\r"), number)
+    return ["the file's first lines are empty or comments"]
+
+
+def explain_detection(lines, winner):
+    """--debug: which format detection chose, on which lines, and why the others lost."""
+    from .explain import detection_report
+    if winner is not None and (winner.header_driven or winner.syslog):
+        return ["detection: %s (%s)" % (winner.name, "its #Fields: header" if winner.header_driven
+                                        else "most lines behind a syslog prefix")]
+    return detection_report(detection_candidates(), [ln.rstrip("\r") for ln in lines], winner)
+
+
+def describe(fmt) -> list[str]:
+    """What --dump-log-regex prints for any kind of format: its regex, its JSON map, the W3C
+    regex its header built, the syslog prefix in front."""
+    out = ["format: %s" % fmt.name]
+    if fmt.json_map is None:
+        out.append("regex: %s" % fmt.regex)
+    else:
+        out.append("json map (field: key paths):")
+        for field, key in fmt.json_map.items():
+            paths = [key] if isinstance(key, str) else [".".join(p) for p in key.paths]
+            out.append("  %s: %s%s" % (field, " or ".join(paths),
+                                        " (converted)" if not isinstance(key, str) and key.convert else ""))
+        if fmt.signature:
+            out.append("detected by the keys: %s" % ", ".join(fmt.signature))
+    if fmt.syslog:
+        out.append("syslog prefix: %s" % syslog.PREFIX.pattern)
+    out.append("date format: %s" % fmt.date_format)
+    if fmt.description:
+        out.append("description: %s" % fmt.description)
+    return out

@@ -214,7 +214,7 @@ typedef struct { SCANNER_HEAD } ScannerBase;
 
 typedef struct {
     SCANNER_HEAD
-    int vhost, combined;
+    int vhost, combined, escapes;
 } Scanner;
 
 static inline uint64_t hash_bytes(const char *s, Py_ssize_t n, uint64_t h)
@@ -318,6 +318,8 @@ static PyObject *Scanner_extract(Scanner *self, PyObject *line)
     const char *s = ascii_line((ScannerBase *)self, line, &n, &answer);
     if (s == NULL)
         return answer;
+    if (self->escapes && memchr(s, '\\', n) != NULL)  /* escapes to decode: the regex's work */
+        return PyObject_CallOneArg(self->fallback, line);
     if (!scan(s, n, self->vhost, self->combined, f))
         Py_RETURN_NONE;
     return make_tuple(self->intern, s, f);
@@ -325,13 +327,14 @@ static PyObject *Scanner_extract(Scanner *self, PyObject *line)
 
 static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"vhost", "combined", "fallback", NULL};
-    int vhost, combined;
+    static char *kwlist[] = {"vhost", "combined", "fallback", "escapes", NULL};
+    int vhost, combined, escapes = 0;
     PyObject *fallback;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ppO", kwlist, &vhost, &combined, &fallback))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ppO|p", kwlist, &vhost, &combined, &fallback, &escapes))
         return -1;
     self->vhost = vhost;
     self->combined = combined;
+    self->escapes = escapes;
     return set_fallback((ScannerBase *)self, fallback);
 }
 
@@ -346,7 +349,8 @@ static PyTypeObject ScannerType = {
     .tp_name = "formats._scan.Scanner",
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Scanner(vhost, combined, fallback): the Apache family's line scanner",
+    .tp_doc = "Scanner(vhost, combined, fallback, escapes=False): the Apache family's line scanner; "
+              "with escapes, lines holding a backslash go to the fallback",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scanner_init,
     .tp_dealloc = (destructor)scanner_dealloc,

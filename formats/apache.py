@@ -1,11 +1,14 @@
 """The Apache/NCSA family: common, common_vhost, ncsa_extended (combined), common_complete, and
-the formats built on the same pieces: icecast2 (combined + session time), ovh, gandi and s3.
+the formats built on the same pieces: icecast2 (combined + session time), ovh, gandi, s3,
+varnishncsa, traefik_clf and caddy (common and combined modes).
 
 The regexes accept the lines Matomo's import_logs.py accepts, with the same fields, but never
-backtrack (about 3x faster) and keep escaped quotes (\") inside quoted fields, where the
-reference cut a user agent at its first escaped quote. For lines of ASCII, a hand-written C
-scanner (`_scan.c`, named by `scanner=`) does the regex's work about 6x faster, with the same
-result, for the four Apache formats.
+backtrack (about 3x faster) and read escaped quotes (\") inside quoted fields, where the
+reference cut a user agent at its first escaped quote. The escapes Apache and nginx write
+(escaped quotes and backslashes, hex bytes: formats/escapes.py) are decoded back into the
+original text. For lines of ASCII without a backslash, a hand-written C scanner (`_scan.c`,
+named by `scanner=`) does the regex's work about 6x faster, with the same result, for the four
+Apache formats.
 """
 from .base import Format
 
@@ -21,7 +24,10 @@ QUOTED_PLAIN = r'[^"]*'
 REQUEST_PATH_PLAIN = r'[^"\s]*(?:\s+(?!\s|\S+"\s+\d)[^"\s]*)*'
 
 
-IP = r'(?P<ip>[\w*.:/-]+)'  # '/': unix:/run/php.sock is read, then counted as no client IP
+# A client address: IPv4, IPv6, a host name, or '/' for unix:/run/php.sock (read, then counted as a
+# hit without a client IP rather than as a line in the wrong format).
+CLIENT_ADDRESS = r'[\w*.:/-]+'
+IP = r'(?P<ip>' + CLIENT_ADDRESS + ')'
 DATE = r'\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]'
 
 
@@ -70,10 +76,20 @@ S3, S3_PLAIN = ((r'\S+\s+(?P<host>\S+)\s+' + DATE + r'\s+' + IP + r'\s+(?P<useri
                  + _request(path) + r'\s+\S+\s+(?P<length>\S+)\s+\S+\s+\S+\s+\S+' + _agents(quoted))
                 for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
 _S3_OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+# Traefik's default access log (doc.traefik.io, "Access Logs", Common Log Format): combined, then
+# the number of requests since Traefik started, "router name" "server URL" and the duration with
+# its unit: <request_duration_in_ms>ms.
+TRAEFIK_CLF, TRAEFIK_CLF_PLAIN = ((regex + r'\s+(?P<request_count>\d+)\s+"(?P<router_name>[^"]*)"\s+'
+                                   r'"(?P<server_url>[^"]*)"\s+(?P<generation_time_milli>\d+)ms')
+                                  for regex in (NCSA_EXTENDED, NCSA_EXTENDED_PLAIN))
+# Caddy's common and combined modes (Caddy 1's {common} and {combined}, the transform encoder's
+# {common_log}): the Common Log Format, the referrer and agent when the combined mode writes them.
+CADDY, CADDY_PLAIN = (common + r'(?:' + _agents(quoted) + ')?'
+                      for common, quoted in ((COMMON, QUOTED), (COMMON_PLAIN, QUOTED_PLAIN)))
 
 FORMATS = [
     Format(
-        "common", COMMON, plain_regex=COMMON_PLAIN, scanner=("apache", False, False),
+        "common", unescape="backslash", regex=COMMON, plain_regex=COMMON_PLAIN, scanner=("apache", False, False),
         description="Apache/NCSA Common Log Format: %h %l %u %t \"%r\" %>s %b",
         samples=[
             ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /blog/intro?page=2 HTTP/1.1" 200 5120',
@@ -83,7 +99,7 @@ FORMATS = [
              {"ip": "2001:db8::7", "userid": "alice", "status": "302", "length": "-"}),
         ]),
     Format(
-        "common_vhost", HOST_PREFIX + COMMON, plain_regex=HOST_PREFIX + COMMON_PLAIN,
+        "common_vhost", unescape="backslash", regex=HOST_PREFIX + COMMON, plain_regex=HOST_PREFIX + COMMON_PLAIN,
         scanner=("apache", True, False),
         description="Common Log Format with the virtual host first: %v:%p %h %l %u %t \"%r\" %>s %b",
         samples=[
@@ -91,7 +107,7 @@ FORMATS = [
              {"host": "www.example.com", "ip": "192.0.2.1", "path": "/", "status": "200"}),
         ]),
     Format(
-        "ncsa_extended", NCSA_EXTENDED, plain_regex=NCSA_EXTENDED_PLAIN,
+        "ncsa_extended", unescape="backslash", regex=NCSA_EXTENDED, plain_regex=NCSA_EXTENDED_PLAIN,
         scanner=("apache", False, True),
         description="Combined Log Format: common + \"%{Referer}i\" \"%{User-Agent}i\"",
         samples=[
@@ -101,10 +117,11 @@ FORMATS = [
               "user_agent": _UA, "status": "200"}),
             ('192.0.2.9 - - [01/Mar/2026:10:00:00 +0100] "GET /a\\"q\\"/p HTTP/1.1" 200 512 "-" '
              '"Mozilla/5.0 \\"weird\\" agent"',
-             {"path": '/a\\"q\\"/p', "referrer": "-", "user_agent": 'Mozilla/5.0 \\"weird\\" agent'}),
+             {"path": '/a"q"/p', "referrer": "-", "user_agent": 'Mozilla/5.0 "weird" agent'}),
         ]),
     Format(
-        "common_complete", HOST_PREFIX + NCSA_EXTENDED, plain_regex=HOST_PREFIX + NCSA_EXTENDED_PLAIN,
+        "common_complete", unescape="backslash", regex=HOST_PREFIX + NCSA_EXTENDED,
+        plain_regex=HOST_PREFIX + NCSA_EXTENDED_PLAIN,
         scanner=("apache", True, True),
         description="Combined Log Format with the virtual host first",
         samples=[
@@ -113,7 +130,7 @@ FORMATS = [
              {"host": "blog.example.org", "ip": "192.0.2.1", "path": "/news", "user_agent": _UA}),
         ]),
     Format(
-        "icecast2", ICECAST2, plain_regex=ICECAST2_PLAIN,
+        "icecast2", unescape="backslash", regex=ICECAST2, plain_regex=ICECAST2_PLAIN,
         description="Icecast 2 access log: combined + the listener's session time in seconds",
         samples=[
             ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /live.ogg HTTP/1.1" 200 1048576 "-" '
@@ -123,7 +140,7 @@ FORMATS = [
               "user_agent": "VLC/3.0.20 LibVLC/3.0.20"}),
         ]),
     Format(
-        "ovh", OVH, plain_regex=OVH_PLAIN, detectable=False,
+        "ovh", unescape="backslash", regex=OVH, plain_regex=OVH_PLAIN, detectable=False,
         description="OVH web hosting: %h %v %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" "
                     "(by name only: its lines are also combined lines with an ident)",
         samples=[
@@ -134,7 +151,7 @@ FORMATS = [
               "referrer": "https://www.google.com/", "user_agent": _UA}),
         ]),
     Format(
-        "gandi", GANDI, plain_regex=GANDI_PLAIN,
+        "gandi", unescape="backslash", regex=GANDI, plain_regex=GANDI_PLAIN,
         description="Gandi Simple Hosting: the virtual host, then %a %l %u %t (N s) \"%r\" %>s %b "
                     "\"%{Referer}i\" \"%{User-Agent}i\"",
         samples=[
@@ -163,5 +180,45 @@ FORMATS = [
              '"GET /files/report.pdf HTTP/1.1" 200 - 2048 2048 30 29 "-" "aws-cli/2.15.0"' % _S3_OWNER,
              {"ip": "2001:db8::7", "userid": "arn:aws:iam::123456789012:user/alice", "path": "/files/report.pdf",
               "length": "2048", "referrer": "-", "user_agent": "aws-cli/2.15.0"}),
+        ]),
+    Format(
+        "varnishncsa", unescape="backslash", regex=NCSA_EXTENDED, plain_regex=NCSA_EXTENDED_PLAIN,
+        scanner=("apache", False, True), detectable=False,
+        description="Varnish's varnishncsa, default format %h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\" "
+                    "(the request line holds the full URL, whose host is the hit's; by name only: its lines are "
+                    "combined lines; a -F format: give it with --log-format-apache)",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET http://www.example.com/docs/install?page=2 HTTP/1.1" '
+             '200 5120 "https://www.google.com/" "%s"' % _UA,
+             {"ip": "192.0.2.1", "date": "01/Mar/2026:10:00:00", "timezone": "+0100", "method": "GET",
+              "path": "http://www.example.com/docs/install?page=2", "status": "200", "length": "5120",
+              "referrer": "https://www.google.com/", "user_agent": _UA}),
+            ('2001:db8::7 - - [01/Mar/2026:10:00:01 +0100] "GET http://shop.example.net/ HTTP/1.1" 304 - "-" '
+             '"curl/8.5.0"', {"ip": "2001:db8::7", "path": "http://shop.example.net/", "status": "304", "length": "-"}),
+        ]),
+    Format(
+        "traefik_clf", TRAEFIK_CLF, plain_regex=TRAEFIK_CLF_PLAIN,
+        description="Traefik's default access log (Common Log Format): combined + requests count, "
+                    "\"router\" \"server URL\" and the duration in ms",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /docs/install?page=2 HTTP/2.0" 200 5120 '
+             '"https://www.google.com/" "%s" 42 "web@docker" "http://10.0.0.5:80" 25ms' % _UA,
+             {"ip": "192.0.2.1", "date": "01/Mar/2026:10:00:00", "timezone": "+0100", "method": "GET",
+              "path": "/docs/install?page=2", "status": "200", "length": "5120", "referrer": "https://www.google.com/",
+              "user_agent": _UA, "userid": "-", "generation_time_milli": "25"}),
+            ('2001:db8::7 - alice [01/Mar/2026:10:00:01 +0100] "POST /login HTTP/1.1" 302 0 "-" "%s" 43 "-" "-" 0ms'
+             % _UA, {"ip": "2001:db8::7", "userid": "alice", "status": "302", "generation_time_milli": "0"}),
+        ]),
+    Format(
+        "caddy", unescape="backslash", regex=CADDY, plain_regex=CADDY_PLAIN, detectable=False,
+        description="Caddy's common and combined log modes ({common}, {combined}, {common_log}); by name only: "
+                    "its lines are common or combined lines",
+        samples=[
+            ('192.0.2.1 - - [01/Mar/2026:10:00:00 +0100] "GET /docs/install?page=2 HTTP/2.0" 200 5120',
+             {"ip": "192.0.2.1", "path": "/docs/install?page=2", "status": "200", "length": "5120",
+              "referrer": None, "user_agent": None}),
+            ('2001:db8::7 - alice [01/Mar/2026:10:00:01 +0100] "GET / HTTP/2.0" 200 312 "https://www.google.com/" '
+             '"%s"' % _UA, {"ip": "2001:db8::7", "userid": "alice", "referrer": "https://www.google.com/",
+                            "user_agent": _UA}),
         ]),
 ]

@@ -1,9 +1,10 @@
-"""Load balancers: AWS Elastic Load Balancing (classic ELB and ALB) and HAProxy's HTTP log.
+"""Load balancers and proxies: AWS Elastic Load Balancing (classic ELB and ALB), HAProxy's HTTP log
+and Squid's native access.log.
 
 Both are read by regexes written from the vendors' layouts, which accept the lines Matomo's
 import_logs.py accepts with the same fields (README: "Formats" says where they read more).
 """
-from .base import ISO_T_DATE, Format
+from .base import EPOCH, ISO_T_DATE, Format
 
 # Classic ELB: time elb client:port backend:port request_processing_time backend_processing_time
 # response_processing_time elb_status_code backend_status_code received_bytes sent_bytes
@@ -16,14 +17,25 @@ ELB = (r'(?:\S+\s+)?(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z?\s+\S+\s+(?P<
        r'"(?P<method>\S+)\s+\w+://(?P<host>[\w\-.]*)(?::\d+)?(?P<path>/\S*)\s+[^"]+"\s+'
        r'"(?P<user_agent>[^"]+)"\s+\S+\s+\S+')
 
-# HAProxy's `option httplog`, after an optional syslog prefix ("Mar  1 10:00:00 lb haproxy[42]: "):
+# HAProxy's `option httplog`, after an optional syslog prefix ("Mar  1 10:00:00 lb haproxy[42]: ", a
+# few tokens ending with a colon; RFC 5424 prefixes are formats/syslog.py's):
 # client:port [accept_date] frontend backend/server Tq/Tw/Tc/Tr/Tt status bytes_read
 # request_cookie response_cookie termination_state actconn/feconn/beconn/srv_conn/retries
 # srv_queue/backend_queue {captured request headers} {captured response headers} "request".
 # accept_date is the proxy's local time, with milliseconds (dropped: Matomo keeps seconds), no offset.
-HAPROXY = (r'(?:.*?:\s+)?(?P<ip>[\w*.:-]+):\d+\s+\[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]\s+'
+HAPROXY = (r'(?:(?:\S+\s+){0,5}\S*:\s+)?'
+           r'(?P<ip>[\w*.:-]+):\d+\s+\[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]\s+'
            r'\S+\s+\S+\s+[-+\d]+(?:/[-+\d]+){4}\s+(?P<status>\d{3})\s+\+?(?P<length>\d+)\s+\S+\s+\S+\s+\S+\s+'
            r'[-+\d]+(?:/[-+\d]+){4}\s+[-+\d]+/[-+\d]+\s+(?:\{[^}]*\}\s+)*"(?P<method>\S+)\s+(?P<path>\S+)')
+
+# Squid's native access.log (squid-cache.org, "Squid native access.log format"; logformat squid:
+# %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt): time in seconds since 1970 with
+# milliseconds, elapsed milliseconds, client, cache result/status, bytes, method, URL, user,
+# hierarchy/peer, content type. No referrer, no user agent. A CONNECT line's URL is host:port (a
+# tunnel, not a page): it does not match.
+SQUID = (r'(?P<date>\d+(?:\.\d+)?)\s+(?P<generation_time_milli>-?\d+)\s+(?P<ip>[\w*.:-]+)\s+'
+         r'(?P<cache_result>[\w-]+)/(?P<status>\d{3})\s+(?P<length>\d+)\s+(?P<method>[\w-]+)\s+'
+         r'(?P<path>(?:[a-zA-Z][\w+.-]*://|/)\S*)\s+(?P<userid>\S+)\s+(?P<hierarchy>[\w-]+)/\S+')
 
 _UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
@@ -64,5 +76,18 @@ FORMATS = [
              'web/web2 10/0/0/57/+67 302 +310 SESSID=ab12 - --VN 3/3/1/1/+1 0/0 {www.example.com|Mozilla/5.0} '
              '{} "POST /login HTTP/1.1"',
              {"ip": "2001:db8::7", "status": "302", "length": "310", "method": "POST", "path": "/login"}),
+        ]),
+    Format(
+        "squid", SQUID, EPOCH,
+        description="Squid's native access.log (epoch time with milliseconds, elapsed ms, the full URL; no agent)",
+        samples=[
+            ("1772355600.123    25 192.0.2.1 TCP_MISS/200 5120 GET http://www.example.com/docs/install?page=2 - "
+             "HIER_DIRECT/198.51.100.7 text/html",
+             {"date": "1772355600.123", "generation_time_milli": "25", "ip": "192.0.2.1", "status": "200",
+              "length": "5120", "method": "GET", "path": "http://www.example.com/docs/install?page=2",
+              "userid": "-"}),
+            ("1772355601.008      0 2001:db8::7 TCP_MEM_HIT/304 312 GET https://shop.example.net/ alice "
+             "HIER_NONE/- -",
+             {"ip": "2001:db8::7", "status": "304", "path": "https://shop.example.net/", "userid": "alice"}),
         ]),
 ]

@@ -11,7 +11,9 @@ of decoder, a hit came from. The kinds (one module each):
 - W3C header (`formats/w3c.py`): builds the regex (and scanner) from a file's `#Fields:` line;
 - JSON map (`formats/jsonmap.py`): decodes a JSON object and reads the vocabulary from keys or key
   paths, with converters;
-- format strings (Apache's LogFormat, nginx's log_format) will be one more kind behind this face.
+- format strings (`formats/logformat.py`): Apache's LogFormat and nginx's log_format, compiled into
+  one of the kinds above (a regex, with the Apache family's C scanner where the layout is one of
+  theirs, or a JSON map for a JSON-shaped log_format).
 
 Decoders also give `fields` (the names of the tuple's positions), `present` (the fields they can
 fill), `group_count`, `has_group(name)` and `score(line)` (used by detection).
@@ -38,6 +40,10 @@ APACHE_DATE = "%d/%b/%Y:%H:%M:%S"
 ISO_DATE = "%Y-%m-%d %H:%M:%S"
 ISO_T_DATE = "%Y-%m-%dT%H:%M:%S"
 EPOCH = "epoch"  # seconds since 1970-01-01 UTC: an int, a float or their text (Caddy's `ts`)
+EPOCH_MS = "epoch_ms"  # the same in milliseconds (Apache's %{msec}t, Cloudflare's EdgeStartTimestamp)
+EPOCH_US = "epoch_us"  # the same in microseconds (Apache's %{usec}t)
+EPOCH_NS = "epoch_ns"  # the same in nanoseconds (Cloudflare Logpush's default unixnano)
+_EPOCH_UNITS = {EPOCH: 1, EPOCH_MS: 1000, EPOCH_US: 1000000, EPOCH_NS: 1000000000}
 ISO8601 = "iso8601"  # 2026-03-01T10:00:00[.fraction][Z|+01:00|+0100]: the offset is in the date
 # Memo tables are emptied past this many entries: a worker's memory stays flat on long logs.
 MEMO_ENTRIES = 50_000
@@ -91,6 +97,14 @@ class Format:
     defaults: dict = field(default_factory=dict)
     json_map: dict | None = None
     signature: tuple = ()  # JSON: the keys whose presence says a line is of this format
+    # The escapes the server writes into fields (formats/escapes.py: "backslash" for Apache and
+    # nginx, "json"), decoded on the lines that hold a backslash; None: fields are read as written.
+    unescape: str | None = None
+    # Lines that start with this are the format's header (counted as comments, not invalid lines):
+    # "#" for W3C, GCS's column names.
+    header_prefix: str | None = None
+    header_lines: list[str] = field(default_factory=list)  # sample header (for detection tests)
+    syslog: bool = False  # the lines come behind a syslog prefix (formats/syslog.py)
 
     def compile(self, extra_groups=(), ignore_groups=()):
         """The decoder of this format. `extra_groups`: more names to extract after FIELDS (for
@@ -98,12 +112,17 @@ class Format:
         Raises FormatError for a regex that does not compile, or a W3C format without header."""
         if self.json_map is not None:
             from .jsonmap import JsonMapDecoder
-            return JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups)
-        if self.regex is None:
+            decoder = JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups)
+        elif self.regex is None:
             raise FormatError("format %s needs a #Fields: header to build its regex" % self.name)
-        from .regex import RegexDecoder
-        return RegexDecoder(self.name, self.regex, extra_groups, ignore_groups, self.plain_regex,
-                            self.scanner, self.converters, self.defaults)
+        else:
+            from .regex import RegexDecoder
+            decoder = RegexDecoder(self.name, self.regex, extra_groups, ignore_groups, self.plain_regex,
+                                   self.scanner, self.converters, self.defaults, self.unescape)
+        if self.syslog:
+            from .syslog import SyslogDecoder
+            decoder = SyslogDecoder(decoder)
+        return decoder
 
 
 def finisher(fields, converters, defaults):
@@ -130,7 +149,7 @@ _MISSING = object()
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
 _TZ = re.compile(r"^[+-]?\d{1,4}$")
-_EPOCH_START = _dt.datetime(1970, 1, 1)
+_UTC_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def timezone_offset(tz: str) -> int:
@@ -148,30 +167,37 @@ class DateConverter:
     """Turns a log date (+ optional timezone) into Matomo's `cdt`: UTC "YYYY-MM-DD HH:MM:SS".
 
     `date_format` is a strptime format (fast paths for APACHE_DATE, ISO_DATE and ISO_T_DATE), or
-    EPOCH (seconds since 1970, UTC; fractions are cut, as Matomo keeps whole seconds) or ISO8601
-    (RFC 3339 dates with their own offset, `Z` for UTC, any fraction: nginx's $time_iso8601,
-    Traefik's `time`). A date whose layout carries an offset (ISO8601, or a strptime `%z`) is
-    moved to UTC by it; otherwise by `tz` ("+0100", "-05:30"), and a date without either is
-    taken as UTC. `add_seconds` (--add-to-date) is added last.
+    EPOCH, EPOCH_MS, EPOCH_US, EPOCH_NS (time since 1970 in s, ms, µs or ns, UTC, as a number or
+    its text; fractions of a second are cut, as Matomo keeps whole seconds) or ISO8601 (RFC 3339
+    dates with their own offset, `Z` for UTC, any fraction: nginx's $time_iso8601, Traefik's
+    `time`). A date whose layout carries an offset (ISO8601, or a strptime `%z`) is moved to UTC
+    by it; otherwise by `tz` ("+0100", "-05:30"); a date without either is local time of `zone`
+    (a tzinfo, --log-timezone: daylight saving time is followed; a time that happens twice when
+    the clocks go back is read as the first, a time skipped when they go forward with the offset
+    before the change), or UTC without a zone. `add_seconds` (--add-to-date) is added last.
 
     Memoised per distinct (date, timezone), and behind that per minute (a timezone offset is whole
     minutes, so the seconds pass through unchanged). Returns None for an invalid date or timezone.
     """
 
-    def __init__(self, date_format=APACHE_DATE, add_seconds=0):
+    def __init__(self, date_format=APACHE_DATE, add_seconds=0, zone=None):
         self.date_format = date_format
         self.add_seconds = add_seconds
+        self.zone = zone
+        self._unit = _EPOCH_UNITS.get(date_format)
         self._cache: dict = {}  # tz -> {date: cdt}
         self._minutes: dict = {}
         # The per-minute memo (not when --add-to-date moves the seconds): where the seconds are
         # ("...:SS" at the end) in the fixed layouts; how to find them in the other two.
         whole_minutes = add_seconds % 60 == 0
         self._seconds_at = {APACHE_DATE: 20, ISO_DATE: 19, ISO_T_DATE: 19}.get(date_format) if whole_minutes else None
-        self._split_minute = {ISO8601: self._split_iso8601, EPOCH: self._split_epoch}.get(date_format) \
-            if whole_minutes else None
-        self._parse = {
+        self._split_minute = None
+        if whole_minutes:
+            self._split_minute = self._split_epoch if self._unit else \
+                {ISO8601: self._split_iso8601}.get(date_format)
+        self._parse = self._parse_epoch if self._unit else {
             APACHE_DATE: self._parse_apache, ISO_DATE: self._parse_iso, ISO_T_DATE: self._parse_iso,
-            EPOCH: self._parse_epoch, ISO8601: _dt.datetime.fromisoformat,
+            ISO8601: _dt.datetime.fromisoformat,
         }.get(date_format) or (lambda s: _dt.datetime.strptime(s, date_format))
 
     @staticmethod
@@ -190,9 +216,12 @@ class DateConverter:
         return _dt.datetime(int(s[0:4]), int(s[5:7]), int(s[8:10]),
                             int(s[11:13]), int(s[14:16]), int(s[17:19]))
 
-    @staticmethod
-    def _parse_epoch(value):
-        return _EPOCH_START + _dt.timedelta(seconds=math.floor(float(value)))
+    def _parse_epoch(self, value):
+        if value.__class__ is str and value.isdigit():
+            seconds = int(value) // self._unit  # exact, where a float would round nanoseconds
+        else:
+            seconds = math.floor(float(value) / self._unit)
+        return _UTC_EPOCH + _dt.timedelta(seconds=seconds)
 
     def memo(self, tz: str | None) -> dict:
         """The memo of one timezone: date -> cdt, or None for an invalid date. A hot loop may
@@ -244,11 +273,19 @@ class DateConverter:
             tail = tail.lstrip(".0123456789")
         return date[:17] + "00" + tail, date[17:19]
 
-    @staticmethod
-    def _split_epoch(date):
-        if date.__class__ is not int:
+    def _split_epoch(self, date):
+        if date.__class__ is str:
+            whole = date.partition(".")[0]
+            if not whole.isdigit():
+                return None
+            date = int(whole)
+        elif date.__class__ is float and date == date and abs(date) < 1e30:
+            date = int(date)
+        elif date.__class__ is not int:
             return None
-        return date - date % 60, "%02d" % (date % 60)
+        unit = self._unit
+        seconds = date // unit
+        return (seconds - seconds % 60) * unit, "%02d" % (seconds % 60)
 
     def _full(self, date: str, tz: str | None):
         try:
@@ -258,6 +295,8 @@ class DateConverter:
                 d = d.replace(tzinfo=None) - d.utcoffset()
             elif tz:
                 seconds -= timezone_offset(tz)
+            elif self.zone is not None:
+                d -= d.replace(tzinfo=self.zone).utcoffset()
             if seconds:
                 d += _dt.timedelta(seconds=seconds)
             result = "%04d-%02d-%02d %02d:%02d:%02d" % (

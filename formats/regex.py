@@ -12,6 +12,7 @@ from operator import itemgetter
 
 from . import base
 from .base import FIELDS, FormatError, finisher
+from .escapes import fields_unescaper
 
 
 class RegexDecoder:
@@ -20,11 +21,13 @@ class RegexDecoder:
     `regex` must match from the line's start (re.match: what follows the match is ignored, so
     extra trailing fields never stop a line). Group names outside the vocabulary are allowed
     (they can be asked for as `extra_groups`). Raises FormatError for a regex that does not
-    compile, or a `plain_regex` with other groups.
+    compile, or a `plain_regex` with other groups. `unescape` names the escapes to decode in the
+    fields of lines that hold a backslash (formats/escapes.py); the C scanner then leaves such
+    lines to the regex.
     """
 
     def __init__(self, name, regex, extra_groups=(), ignore_groups=(), plain_regex=None,
-                 scanner=None, converters=None, defaults=None):
+                 scanner=None, converters=None, defaults=None, unescape=None):
         self.name = name
         try:
             self.regex = re.compile(regex)
@@ -56,10 +59,20 @@ class RegexDecoder:
                 return None
             return getter(m.groups() + none)
 
+        if unescape is not None:
+            decode_escapes, read = fields_unescaper(unescape), extract
+
+            def extract(line):
+                values = read(line)
+                if values is None or "\\" not in line:
+                    return values
+                return decode_escapes(values)
+
         self.scanned = False
         make = {"apache": base.Scanner, "tokens": base.TokenScanner}.get(scanner[0]) if scanner else None
         if make is not None and self.fields == FIELDS and not ignored:
-            extract = make(*scanner[1:], fallback=extract).extract
+            options = {"escapes": True} if unescape is not None else {}
+            extract = make(*scanner[1:], fallback=extract, **options).extract
             self.scanned = True
         finish = finisher(self.fields, converters or {}, defaults)
         if finish is not None:

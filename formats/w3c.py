@@ -45,6 +45,9 @@ W3C_FIELDS = {
     "time-local": TIME,
     "cs(Host)": r"(?P<host>\S+)",
     "TimeTakenMS": TIME_TAKEN_MILLI,
+    # For --client-ip-from-forwarded-for (IIS custom fields, CloudFront's x-forwarded-for).
+    "X-Forwarded-For": r'(?P<forwarded_for>".*?"|\S*)',
+    "x-forwarded-for": r'(?P<forwarded_for>".*?"|\S*)',
 }
 IIS_FIELDS = dict(W3C_FIELDS, **{
     "time-taken": TIME_TAKEN_MILLI,
@@ -110,7 +113,7 @@ class W3cFormat(Format):
     unknown: str = UNKNOWN_FIELD
     software: str | None = None
     marker_fields: frozenset = frozenset()
-    header_lines: list[str] = field(default_factory=list)  # sample header (for detection tests)
+    header_prefix: str | None = "#"
 
     def claims(self, names, header_lines) -> bool:
         if self.marker_fields & set(names):
@@ -146,7 +149,8 @@ class W3cFormat(Format):
         patterns = _one_field_per_group(names, expected, self.unknown)
         regex = r"\s+".join(patterns)
         return Format(self.name, regex, ISO_DATE, self.description, detectable=False, header_driven=True,
-                      scanner=token_scanner(patterns), converters=self.converters, defaults=self.defaults)
+                      scanner=token_scanner(patterns), converters=self.converters, defaults=self.defaults,
+                      header_prefix="#")
 
 
 def _one_field_per_group(names, expected, unknown):

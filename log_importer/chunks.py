@@ -21,7 +21,9 @@ from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
 from . import invalid_lines as why
+from . import timebounds
 from .config import Config
+from .proxies import FORWARDED_FOR, ForwardedFor, parse_networks
 from .classify import IS_DOWNLOAD
 from .tracking import host_key, replay_args, request_builder, visitor_key
 
@@ -107,6 +109,11 @@ class ChunkProcessor:
                   + list(config.visit_dimension_groups) + list(config.action_dimension_groups)):
             if g not in extra:
                 extra.append(g)
+        self.forwarded_for = None  # --client-ip-from-forwarded-for: the client from the format's X-Forwarded-For
+        if config.client_ip_from_forwarded_for:
+            self.forwarded_for = ForwardedFor(parse_networks(config.trusted_proxies))
+            if FORWARDED_FOR not in extra:
+                extra.append(FORWARDED_FOR)
         self.extra_groups = tuple(extra)
         self._tracker_files = ((config.replay_tracking_expected_tracker_file.lower(),)
                                if config.replay_tracking_expected_tracker_file else ("piwik.php", "matomo.php"))
@@ -116,7 +123,8 @@ class ChunkProcessor:
         found = self._parsers.get(key)
         if found is None:
             parser = fmt.compile(self.extra_groups, self.config.ignore_groups)
-            found = (parser, DateConverter(fmt.date_format, self.config.add_to_date))
+            found = (parser, DateConverter(fmt.date_format, self.config.add_to_date,
+                                           timebounds.zone(self.config.log_timezone)))
             self._parsers[key] = found
         return found
 
@@ -243,7 +251,7 @@ class ChunkProcessor:
         raw_paths = self._raw_paths
         lower_path = c.force_lowercase_path
         log_hostname = c.log_hostname
-        header_driven = task.fmt.header_driven
+        header = task.fmt.header_prefix
         plain = len(parser.fields) == len(FIELDS)
         max_valid = task.max_valid
         invalid = self._invalid_counter(res, counts)
@@ -256,7 +264,7 @@ class ChunkProcessor:
         for i, line in enumerate(lines.texts):
             f = extract(line)
             if f is None:
-                if header_driven and line[:1] == "#":
+                if header is not None and line.startswith(header):
                     counts["comment"] += 1
                 elif line.strip():
                     invalid(i, why.NOT_MATCHED, line)
@@ -380,6 +388,8 @@ class ChunkProcessor:
         days = res.dates
         invalid = self._invalid_counter(res, counts)
         client_ips = self._client_ips
+        forwarded_for = self.forwarded_for
+        xff_at = parser.fields.index(FORWARDED_FOR) if forwarded_for is not None else None
         site_keys = self._site_keys
         if len(site_keys) > MEMO_ENTRIES:
             site_keys.clear()
@@ -400,6 +410,8 @@ class ChunkProcessor:
                 if key is None:
                     key = site_keys[host] = host_key(host)
             ip = f[0]
+            if xff_at is not None:  # --client-ip-from-forwarded-for: the visitor behind the proxies
+                ip = forwarded_for.client(f[xff_at], ip)
             if ip not in client_ips:  # the client address must be an IP (memoised per address)
                 ip = self._client_ip(ip)
                 if ip is None:

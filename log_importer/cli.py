@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import difflib
 import logging
 import os
@@ -11,7 +10,7 @@ import sys
 
 import formats
 
-from . import __version__, bots
+from . import __version__, bots, proxies, timebounds
 from .config import DOWNLOAD_EXTENSIONS, Config
 from .credentials import token_and_password
 from .errors import EXIT_SIGINT, UsageError, UserError
@@ -50,22 +49,6 @@ def _pair_list(value):
 
 def _regex_pair(value):
     return _pairs(value, split_commas=False)
-
-
-def _utc_date(value: str) -> str:
-    """'YYYY-MM-DD hh:mm:ss +hhmm' → UTC 'YYYY-MM-DD hh:mm:ss'."""
-    m = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s+([-+]\d{4})\s*", value)
-    if not m:
-        raise argparse.ArgumentTypeError(
-            "invalid date %r: expected 'YYYY-MM-DD hh:mm:ss +hhmm' (the timezone offset is required)" % value)
-    try:
-        d = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
-    except ValueError as e:
-        raise argparse.ArgumentTypeError("invalid date %r: %s" % (value, e)) from None
-    tz = int(m.group(2))
-    sign = -1 if tz < 0 else 1
-    d -= sign * dt.timedelta(hours=abs(tz) // 100, minutes=abs(tz) % 100)
-    return d.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _positive(value):
@@ -169,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("log formats")
     g.add_argument("--log-format-name", metavar="NAME",
-                   help="the log format (default: detected from the first lines; %s only by name): %s"
+                   help="the log format (default: detected from the first lines; %s only by name): %s; "
+                   "syslog+NAME for lines behind a syslog prefix"
                    % (", ".join(n for n in formats.names() if not formats.REGISTRY[n].detectable),
                       ", ".join(formats.names())))
     g.add_argument("--log-format-regex", metavar="REGEX",
@@ -177,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "
                    "event_category/_action/_name; any other group must be read by --regex-group-to-*-cvar "
                    "or named in --ignore-groups); overrides --log-format-name")
+    g.add_argument("--log-format-apache", metavar="FORMAT",
+                   help="an Apache LogFormat string, as in your config, e.g. '%%h %%l %%u %%t \"%%r\" %%>s %%b "
+                   "\"%%{Referer}i\" \"%%{User-Agent}i\" %%D'; overrides --log-format-name")
+    g.add_argument("--log-format-nginx", metavar="FORMAT",
+                   help="an nginx log_format string, e.g. '$remote_addr - $remote_user [$time_local] \"$request\" "
+                   "$status $body_bytes_sent'; start it with escape=json or escape=none when the log_format "
+                   "has that; a JSON-shaped format is read as JSON")
+    g.add_argument("--log-format-file", metavar="PATH",
+                   help="read the format from an Apache (LogFormat) or nginx (log_format) config file")
+    g.add_argument("--log-format-ref", metavar="NAME",
+                   help="with --log-format-file: the name of the format in that file (e.g. combined, main)")
+    g.add_argument("--log-timezone", metavar="ZONE",
+                   help="the time zone of logs written without a UTC offset (an IANA name such as "
+                   "Europe/Paris; daylight saving time is followed); W3C/IIS dates are UTC unless this is given")
     g.add_argument("--log-date-format", help="strptime format of the date group (default: %%d/%%b/%%Y:%%H:%%M:%%S)")
     g.add_argument("--w3c-fields", help="the '#Fields: ...' line for W3C files that lack one")
     g.add_argument("--w3c-map-field", dest="w3c_map_fields", type=_pair_list, action="append", default=[],
@@ -189,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--encoding", default="utf8",
                    help="encoding of the logs (default: %(default)s); a line with bytes that are not valid "
                    "in it is kept: those bytes are percent-encoded in URLs and become U+FFFD elsewhere")
-    g.add_argument("--dump-log-regex", action="store_true", help="print the format and its regex, then exit")
+    g.add_argument("--dump-log-regex", action="store_true",
+                   help="print the format and how it is read (its regex, JSON map or W3C regex), then exit")
+    g.add_argument("--test-format", metavar="FILE",
+                   help="print the format of FILE (given with the options above, or detected) and the fields "
+                   "it reads from the first lines, as a table, then exit; nothing is sent")
 
     g = p.add_argument_group("what is tracked")
     g.add_argument("--enable-static", action="store_true", help="track static files (as downloads)")
@@ -230,10 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of extensions tracked as downloads, replacing the default list; "
                    "other known download extensions are then skipped")
     g.add_argument("--add-download-extensions", metavar="LIST", help="comma list added to the download extensions")
-    g.add_argument("--exclude-older-than", type=_utc_date, metavar="'YYYY-MM-DD hh:mm:ss +hhmm'",
-                   help="skip hits older than this date (exclusive)")
-    g.add_argument("--exclude-newer-than", type=_utc_date, metavar="'YYYY-MM-DD hh:mm:ss +hhmm'",
-                   help="skip hits newer than this date (exclusive)")
+    g.add_argument("--exclude-older-than", metavar="DATE",
+                   help="skip hits older than this date (exclusive): 'YYYY-MM-DD hh:mm:ss +hhmm', a date "
+                   "without offset (in --log-timezone, else UTC), today, yesterday, or an age: 2d, 12h, 30min")
+    g.add_argument("--exclude-newer-than", metavar="DATE",
+                   help="skip hits newer than this date (exclusive); the same forms")
     g.add_argument("--add-to-date", type=int, default=0, metavar="SECONDS", help="seconds added to every date")
     g.add_argument("--force-lowercase-path", action="store_true", help="lowercase URL paths")
     g.add_argument("--title-category-delimiter", default="/",
@@ -251,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--regex-group-to-action-dimension", dest="action_dimension_groups", type=_dimension_pairs,
                    action="append", default=[], metavar="GROUP=ID",
                    help="send a regex group as the action-scope custom dimension ID (dimensionID); repeatable")
+    g.add_argument("--client-ip-from-forwarded-for", action="store_true",
+                   help="take the visitor's IP from the format's X-Forwarded-For field: the last address, "
+                   "walking from the right, that is not private or a --trusted-proxy (a '-' or unreadable "
+                   "field keeps the connection address)")
+    g.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", default=[], metavar="ADDRESS",
+                   help="with --client-ip-from-forwarded-for: a proxy address or CIDR network skipped in "
+                   "X-Forwarded-For like private addresses; repeatable")
     g.add_argument("--replay-tracking", action="store_true",
                    help="replay the piwik.php / matomo.php requests found in the logs (sent with rec=0)")
     g.add_argument("--replay-tracking-expected-tracker-file", metavar="NAME",
@@ -337,10 +347,12 @@ def _readable(path, option):
 
 def config_from_args(argv=None) -> Config:
     a = _parse(argv)
+    if a.test_format and not a.files:
+        a.files = [a.test_format]
     if not a.files:
         raise UsageError("no log file given (use - for standard input)")
     url = a.url
-    if not url and not (a.dry_run or a.dump_log_regex):
+    if not url and not (a.dry_run or a.dump_log_regex or a.test_format):
         raise UsageError("--url is required (or use --dry-run)")
     if url and not url.startswith(("http://", "https://")):
         url = "http://" + url
@@ -349,7 +361,8 @@ def config_from_args(argv=None) -> Config:
         api_url = "http://" + api_url
     if a.tracker_endpoint_path and not a.tracker_endpoint_path.startswith("/"):
         a.tracker_endpoint_path = "/" + a.tracker_endpoint_path
-    if a.log_format_name and a.log_format_name not in formats.REGISTRY and not a.log_format_regex:
+    if (a.log_format_name and a.log_format_name.removeprefix("syslog+") not in formats.REGISTRY
+            and not a.log_format_regex):
         raise UsageError("unknown --log-format-name %r (known: %s)" % (a.log_format_name, ", ".join(formats.names())))
     token, password = token_and_password(a.token_auth, a.token_auth_file, a.login, a.password)
     register(token, password, a.auth_password)
@@ -383,13 +396,25 @@ def config_from_args(argv=None) -> Config:
         raise UsageError("--query-string-delimiter must not be empty")
     if a.bot_dimension is not None and not a.enable_bots:
         raise UsageError("--bot-dimension needs --enable-bots (without it, bots are not sent)")
+    try:
+        timebounds.zone(a.log_timezone)
+    except ValueError as e:
+        raise UsageError("--log-timezone: %s" % e) from None
+    bounds = []
+    for value, option in ((a.exclude_older_than, "--exclude-older-than"),
+                          (a.exclude_newer_than, "--exclude-newer-than")):
+        try:
+            bounds.append(timebounds.utc_bound(value, a.log_timezone) if value else None)
+        except ValueError as e:
+            raise UsageError("%s: %s" % (option, e)) from None
     ignore_groups = [g.strip() for g in (a.ignore_groups or "").split(",") if g.strip()]
     visit_cvar_groups, page_cvar_groups = _merge(a.visit_cvar_groups), _merge(a.page_cvar_groups)
     visit_dimension_groups = _merge(a.visit_dimension_groups)
     action_dimension_groups = _merge(a.action_dimension_groups)
     if a.log_format_regex:
         _check_regex_groups(a.log_format_regex, set(visit_cvar_groups) | set(page_cvar_groups)
-                            | set(visit_dimension_groups) | set(action_dimension_groups) | set(ignore_groups))
+                            | set(visit_dimension_groups) | set(action_dimension_groups) | set(ignore_groups)
+                            | ({proxies.FORWARDED_FOR} if a.client_ip_from_forwarded_for else set()))
     config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=token, login=a.login, password=password, config_file=a.matomo_config,
@@ -402,10 +427,12 @@ def config_from_args(argv=None) -> Config:
         hostnames=a.hostnames, include_hosts=[h.lower() for h in a.include_hosts],
         exclude_hosts=[h.lower() for h in a.exclude_hosts], log_hostname=a.log_hostname,
         log_format_name=a.log_format_name, log_format_regex=a.log_format_regex, log_date_format=a.log_date_format,
+        log_format_apache=a.log_format_apache, log_format_nginx=a.log_format_nginx,
+        log_format_file=a.log_format_file, log_format_ref=a.log_format_ref,
         w3c_fields=a.w3c_fields, w3c_map_fields=_merge(a.w3c_map_fields),
         w3c_field_regexes=_merge(a.w3c_field_regexes), w3c_time_taken_millisecs=a.w3c_time_taken_millisecs,
         ignore_groups=ignore_groups,
-        encoding=a.encoding, dump_log_regex=a.dump_log_regex,
+        encoding=a.encoding, dump_log_regex=a.dump_log_regex, test_format=a.test_format,
         enable_static=a.enable_static, enable_bots=a.enable_bots, enable_http_errors=a.enable_http_errors,
         enable_http_redirects=a.enable_http_redirects, enable_reverse_dns=a.enable_reverse_dns,
         strip_query_string=a.strip_query_string, query_string_delimiter=a.query_string_delimiter,
@@ -413,13 +440,14 @@ def config_from_args(argv=None) -> Config:
         useragent_exclude_regexes=a.useragent_exclude_regexes, bot_lists=a.bot_lists, not_bots=a.not_bots,
         bots_as_matomo=a.bots_as_matomo, bot_dimension=a.bot_dimension,
         download_extensions=downloads,
-        exclude_older_than=a.exclude_older_than, exclude_newer_than=a.exclude_newer_than,
+        exclude_older_than=bounds[0], exclude_newer_than=bounds[1], log_timezone=a.log_timezone,
         add_to_date=a.add_to_date, force_lowercase_path=a.force_lowercase_path,
         title_category_delimiter=a.title_category_delimiter,
         track_http_method=bool(a.track_http_method) and a.track_http_method not in ("0", "false", "False"),
         visit_cvar_groups=visit_cvar_groups, page_cvar_groups=page_cvar_groups,
         visit_dimension_groups=visit_dimension_groups, action_dimension_groups=action_dimension_groups,
         replay_tracking=a.replay_tracking,
+        client_ip_from_forwarded_for=a.client_ip_from_forwarded_for, trusted_proxies=a.trusted_proxies,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
         bulk_tracking=not a.disable_bulk_tracking, workers=a.workers, dry_run=a.dry_run,
@@ -429,6 +457,23 @@ def config_from_args(argv=None) -> Config:
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
     )
+    if a.trusted_proxies and not a.client_ip_from_forwarded_for:
+        raise UsageError("--trusted-proxy needs --client-ip-from-forwarded-for")
+    try:
+        proxies.parse_networks(a.trusted_proxies)
+    except ValueError as e:
+        raise UsageError("--trusted-proxy: %s" % e) from None
+    if a.log_format_ref and not a.log_format_file:
+        raise UsageError("--log-format-ref needs --log-format-file")
+    given = [o for o, v in (("--log-format-regex", a.log_format_regex), ("--log-format-apache", a.log_format_apache),
+                            ("--log-format-nginx", a.log_format_nginx), ("--log-format-file", a.log_format_file))
+             if v]
+    if len(given) > 1:
+        raise UsageError("%s: give one format only" % " and ".join(given))
+    try:
+        formats.user_format(config)  # a format that cannot be read stops here, before anything is sent
+    except formats.FormatError as e:
+        raise UsageError(str(e)) from None
     bots.prepare(config)  # bad bot patterns stop here; the rules are built before the workers fork
     return config
 

@@ -67,7 +67,12 @@ class Config:
     # Formats.
     log_format_name: str | None = None
     log_format_regex: str | None = None
+    log_format_apache: str | None = None  # an Apache LogFormat string
+    log_format_nginx: str | None = None  # an nginx log_format string, "escape=json ..." allowed
+    log_format_file: str | None = None  # an Apache or nginx config file holding the format
+    log_format_ref: str | None = None  # the name of the format in that file
     log_date_format: str | None = None
+    log_timezone: str | None = None  # IANA zone of dates written without an offset
     w3c_fields: str | None = None
     w3c_map_fields: dict[str, str] = field(default_factory=dict)
     w3c_field_regexes: dict[str, str] = field(default_factory=dict)
@@ -75,6 +80,7 @@ class Config:
     ignore_groups: list[str] = field(default_factory=list)
     encoding: str = "utf8"
     dump_log_regex: bool = False
+    test_format: str | None = None  # a log file whose first lines --test-format shows as fields
 
     # What is tracked.
     enable_static: bool = False
@@ -104,6 +110,8 @@ class Config:
     visit_dimension_groups: dict[str, int] = field(default_factory=dict)  # regex group -> dimension ID
     action_dimension_groups: dict[str, int] = field(default_factory=dict)
     replay_tracking: bool = False
+    client_ip_from_forwarded_for: bool = False  # the client from the format's X-Forwarded-For field
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses or CIDR networks to skip there
     replay_tracking_expected_tracker_file: str | None = None
 
     # Running.

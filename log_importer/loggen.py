@@ -546,6 +546,82 @@ def _go_json_object(obj) -> str:
     return _go_json(obj).decode()
 
 
+def _varnishncsa(h, c):
+    # varnishncsa's default format: %r holds the full URL (http://, Varnish speaks plain HTTP).
+    return '%s - %s [%s] "%s http://%s%s %s" %d %s "%s" "%s"' % (
+        h.ip, h.user or "-", c.apache(h.time, h.offset), h.method, h.host, h.path, h.protocol, h.status,
+        h.length if h.length else "-", h.referrer, h.user_agent)
+
+
+def _traefik_clf(h, c):
+    return '%s %d "web@docker" "http://10.0.0.5:80" %dms' % (_combined(h, c), h.time % 100000, h.time_taken)
+
+
+def _squid(h, c):
+    scheme = "https" if h.port == 443 else "http"
+    return "%d.%03d %6d %s %s/%03d %d %s %s://%s%s %s HIER_DIRECT/10.0.0.5 text/html" % (
+        h.time, h.time_taken % 1000, h.time_taken, h.ip, "TCP_MISS" if h.time % 3 else "TCP_HIT", h.status,
+        h.length, h.method, scheme, h.host, h.path, h.user or "-")
+
+
+def _bunny(h, c):
+    return "%s|%d|%d%03d|%d|123456|%s|%s|https://%s%s|FR|%s|%032x|FR" % (
+        "HIT" if h.time % 3 else "MISS", h.status, h.time, h.time_taken % 1000, h.length, h.ip, h.referrer,
+        h.host, h.path, h.user_agent, (h.time * 2654435761 + h.length) % (1 << 128))
+
+
+def _csv(values):
+    return ",".join('"%s"' % str(v).replace('"', '""') for v in values)
+
+
+def _gcs(h, c):
+    key = h.path.partition("?")[0].lstrip("/") or "-"
+    return _csv(["%d%06d" % (h.time, (h.time_taken * 7919) % 1000000), h.ip, 2 if ":" in h.ip else 1, "", h.method,
+                 h.path, h.status, 0, h.length, h.time_taken * 1000, h.host, "" if h.referrer == "-" else h.referrer,
+                 h.user_agent, "ADPyc%016X" % (h.time * 2654435761 % (1 << 64)), "GET_Object", h.host, key])
+
+
+def _gcs_header(first, c):
+    return ",".join('"%s"' % n for n in (
+        "time_micros", "c_ip", "c_ip_type", "c_ip_region", "cs_method", "cs_uri", "sc_status", "cs_bytes", "sc_bytes",
+        "time_taken_micros", "cs_host", "cs_referer", "cs_user_agent", "s_request_id", "cs_operation", "cs_bucket",
+        "cs_object")) + "\n"
+
+
+def _cloudflare_json(h, c):
+    fields = {"ClientIP": h.ip, "ClientRequestHost": h.host, "ClientRequestMethod": h.method,
+              "ClientRequestURI": h.path, "ClientRequestProtocol": h.protocol,
+              "ClientRequestUserAgent": h.user_agent, "EdgeResponseBytes": h.length, "EdgeResponseStatus": h.status,
+              "EdgeStartTimestamp": h.time * 1000000000 + (h.time_taken % 1000) * 1000000,
+              "EdgeEndTimestamp": (h.time + 1) * 1000000000, "OriginResponseDurationMs": h.time_taken,
+              "RayID": "%016x" % (h.time * 2654435761 % (1 << 64))}
+    if h.referrer != "-":
+        fields["ClientRequestReferer"] = h.referrer
+    return _go_json_object(fields)
+
+
+def _akamai_json(h, c):
+    from urllib.parse import quote_plus
+    path, _, query = h.path.partition("?")
+    fields = {"version": 1, "streamId": "12345", "cp": "123456", "reqId": "%08x" % (h.time % (1 << 32)),
+              "reqTimeSec": "%d.%03d" % (h.time, h.time_taken % 1000), "bytes": str(h.length), "cliIP": h.ip,
+              "statusCode": str(h.status), "proto": "HTTPS" if h.port == 443 else "HTTP", "reqHost": h.host,
+              "reqMethod": h.method, "reqPath": path, "reqPort": str(h.port),
+              "UA": quote_plus(h.user_agent, safe=""), "turnAroundTimeMSec": str(h.time_taken)}
+    if query:
+        fields["queryStr"] = query
+    if h.referrer != "-":  # DataStream leaves out fields that would be "-"
+        fields["referer"] = quote_plus(h.referrer, safe="")
+    return _go_json_object(fields)
+
+
+def _syslog(h, c):
+    # A combined line sent through syslog (RFC 3164, the server's local time, no year).
+    g = time.gmtime(h.time + h.offset)
+    return "%s %2d %02d:%02d:%02d web1 nginx: %s" % (MONTHS[g.tm_mon - 1], g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec,
+                                                    _combined(h, c))
+
+
 # name -> (render hit -> str, header(first hit, clock) -> str or None, description)
 FORMATS = {
     "combined": (_combined, None, "Apache/nginx combined (ncsa_extended)"),
@@ -567,6 +643,15 @@ FORMATS = {
     "nginx_json": (_nginx_json, None, "nginx JSON log_format (Matomo's keys, escape=default)"),
     "traefik_json": (_traefik_json, None, "Traefik JSON access log"),
     "caddy_json": (_caddy_json, None, "Caddy JSON access log"),
+    "varnishncsa": (_varnishncsa, None, "varnishncsa's default format (full URLs in the request line)"),
+    "traefik_clf": (_traefik_clf, None, "Traefik's default (CLF) access log"),
+    "caddy": (_combined, None, "Caddy's combined mode (the same lines as combined)"),
+    "squid": (_squid, None, "Squid native access.log"),
+    "bunny": (_bunny, None, "Bunny CDN raw log"),
+    "gcs": (_gcs, _gcs_header, "Google Cloud Storage usage log (CSV), with its header"),
+    "cloudflare_json": (_cloudflare_json, None, "Cloudflare Logpush HTTP requests (JSON, unixnano)"),
+    "akamai_json": (_akamai_json, None, "Akamai DataStream 2 (JSON)"),
+    "syslog": (_syslog, None, "combined lines behind a syslog prefix (host web1)"),
 }
 ALIASES = {"ncsa_extended": "combined", "common_complete": "vhost", "iis": "w3c"}
 
@@ -574,7 +659,7 @@ ALIASES = {"ncsa_extended": "combined", "common_complete": "vhost", "iis": "w3c"
 # Hostile lines -----------------------------------------------------------------------------------
 def _hostile(rng: random.Random, h: Hit, fmt: str, line: str) -> bytes:
     """One odd line in place of `line` (the rendering of `h`)."""
-    w3c = FORMATS[fmt][1] is not None  # the formats with a W3C header
+    w3c = FORMATS[fmt][1] is not None and fmt != "gcs"  # the formats with a W3C header
     kind = rng.randrange(22)
     if kind == 0:  # escaped quotes (Apache writes \" inside quoted fields)
         h.user_agent = 'Mozilla/5.0 (X11) \\"quoted\\" agent'

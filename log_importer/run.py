@@ -36,6 +36,7 @@ from .tasks import TaskMaker
 from .workers import WorkerFailed, WorkerPool
 
 log = logging.getLogger("log_importer")
+TEST_FORMAT_LINES = 10  # --test-format: the lines shown
 
 
 def available_cores() -> int:
@@ -78,7 +79,7 @@ class Importer:
         self.files = expand(c.files)
         self.stats.files = ["(stdin)" if f == "-" else f for f in self.files]
         self.stats.stdin_used = "-" in self.files
-        if c.dump_log_regex:
+        if c.dump_log_regex or c.test_format:
             return
         if not c.dry_run:
             self.connection = connect(c)
@@ -91,6 +92,8 @@ class Importer:
         self.prepare()
         if c.dump_log_regex:
             return self.dump_regex()
+        if c.test_format:
+            return self.test_format()
         workers = worker_count(c)
         partitions = 1 if c.dry_run else max(1, c.recorders)
         acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
@@ -173,14 +176,29 @@ class Importer:
         if self.connection is not None:
             self.connection.close()
 
-    def dump_regex(self) -> int:
-        source = Source(self.files[0])
+    def _format_of(self, path):
+        """(the format of the file at `path`, from the options and its first block; its first lines)."""
+        c = self.config
+        source = Source(path)
         try:
-            first = next((b for b in source.blocks(self.config.chunk_bytes) if b[1] is not IDLE), (0, b""))
-            fmt = formats.resolve(self.config, head_lines(first[1], self.config.encoding), source.display_name)
+            first = next((b for b in source.blocks(c.chunk_bytes) if b[1] is not IDLE), (0, b""))
+            head = head_lines(first[1], c.encoding)
+            return formats.resolve(c, head, source.display_name), head
         finally:
             source.close()
-        self.out.write("format: %s\nregex: %s\n" % (fmt.name, fmt.regex))
+
+    def dump_regex(self) -> int:
+        fmt, _ = self._format_of(self.files[0])
+        self.out.write("".join(text + "\n" for text in formats.describe(fmt)))
+        return EXIT_OK
+
+    def test_format(self) -> int:
+        """--test-format FILE: the format of FILE (given or detected) and the fields it reads from
+        the first lines, as a table."""
+        from formats.explain import fields_table
+        fmt, head = self._format_of(self.config.test_format)
+        self.out.write("format: %s\n" % fmt.name)
+        self.out.write("".join(text + "\n" for text in fields_table(fmt, head, TEST_FORMAT_LINES)))
         return EXIT_OK
 
     def _show_progress(self):

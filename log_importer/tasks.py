@@ -47,15 +47,22 @@ class TaskMaker:
         c = self.config
         head = head_lines(first_block, c.encoding)
         fmt = formats.resolve(c, head, source.display_name)
-        detected = not (c.log_format_regex or c.log_format_name or c.w3c_fields)
+        detected = formats.is_detected(c)
         self.stats.file_formats[file_index] = (fmt.name, detected)
         if detected and not fmt.header_driven:
             _warn_unread(source.display_name, fmt, head)
+        if c.debug and detected:
+            for text in formats.explain_detection(head, fmt):
+                log.debug("%s: %s", source.display_name, text)
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):
             raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
                              "(or a host with --log-hostname)" % (source.display_name, fmt.name))
+        if c.client_ip_from_forwarded_for and not parser.has_group("forwarded_for"):
+            raise UsageError("--client-ip-from-forwarded-for: the log format of %s (%s) has no X-Forwarded-For "
+                             "field (Apache: %%{X-Forwarded-For}i, nginx: $http_x_forwarded_for, W3C: "
+                             "X-Forwarded-For)" % (source.display_name, fmt.name))
         for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
             if not parser.has_group(group):
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)

@@ -154,7 +154,8 @@ def test_bad_inputs_are_one_line(args, message, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--recorders", "0", "x"], "--recorders: must be at least 1"),
-    (["--exclude-older-than", "2026-03-01", "x"], "timezone offset is required"),
+    (["--dry-run", "--exclude-older-than", "the day before", "x"], "--exclude-older-than: invalid date"),
+    (["--dry-run", "--log-timezone", "Mars/Olympus_Mons", "x"], "--log-timezone: unknown time zone"),
     (["--frobnicate", "x"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_options_exit_2_without_traceback(args, message):

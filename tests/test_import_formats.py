@@ -12,7 +12,6 @@ import pytest
 
 import formats
 from conftest import ROOT, TOKEN, process_lines
-from formats.w3c import W3cFormat
 from log_importer.loggen import generate
 from test_import_http import importer, write
 
@@ -51,7 +50,7 @@ EXPECTED = {
     "common_vhost": [page(SITE + "/", "2026-03-01 10:00:00", "192.0.2.1", bw_bytes=312)],
     "ncsa_extended": [
         page(SITE + "/docs/install", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, GOOGLE, bw_bytes=5120),
-        page(SITE + '/a\\"q\\"/p', "2026-03-01 09:00:00", "192.0.2.9", 'Mozilla/5.0 \\"weird\\" agent', bw_bytes=512),
+        page(SITE + '/a"q"/p', "2026-03-01 09:00:00", "192.0.2.9", 'Mozilla/5.0 "weird" agent', bw_bytes=512),
     ],
     "common_complete": [
         page("https://blog.example.org/news", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, bw_bytes=99)],
@@ -102,6 +101,43 @@ EXPECTED = {
              bw_bytes=5120),
         page("https://shop.example.net/", "2026-03-01 09:00:01", "2001:db8::7", status="304", uid="alice", pf_srv=2),
     ],
+    # Beyond the reference. A full URL in the line gives the host and scheme (varnishncsa, squid,
+    # bunny); the second samples of varnishncsa and bunny are curl: a bot, skipped.
+    "varnishncsa": [page("http://www.example.com/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1",
+                         FIREFOX_LINUX, GOOGLE, bw_bytes=5120)],
+    "traefik_clf": [
+        page(SITE + "/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, GOOGLE, pf_srv=25,
+             bw_bytes=5120),
+        page(SITE + "/login", "2026-03-01 09:00:01", "2001:db8::7", FIREFOX_LINUX, status="302", uid="alice"),
+    ],
+    "caddy": [
+        page(SITE + "/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", bw_bytes=5120),
+        page(SITE + "/", "2026-03-01 09:00:01", "2001:db8::7", FIREFOX_LINUX, GOOGLE, uid="alice", bw_bytes=312),
+    ],
+    "squid": [  # epoch time with milliseconds; no agent, no referrer
+        page("http://www.example.com/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", pf_srv=25,
+             bw_bytes=5120),
+        page("https://shop.example.net/", "2026-03-01 09:00:01", "2001:db8::7", status="304", uid="alice",
+             bw_bytes=312),
+    ],
+    "bunny": [page(SITE + "/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, GOOGLE,
+                   bw_bytes=5120)],
+    "gcs": [  # its header line is not an invalid line; time_taken_micros 1200 is 1.2 ms
+        page(SITE + "/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, GOOGLE, pf_srv=25,
+             bw_bytes=5120),
+        page(SITE + "/files/report.pdf", "2026-03-01 09:00:01", "2001:db8::7", 'Mozilla/5.0 "quoted" agent',
+             download=SITE + "/files/report.pdf", pf_srv=1, bw_bytes=2048),
+    ],
+    "cloudflare_json": [  # EdgeStartTimestamp in nanoseconds, then as RFC 3339
+        page(SITE + "/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_MAC, GOOGLE, pf_srv=25,
+             bw_bytes=5120),
+        page("https://shop.example.net/", "2026-03-01 09:00:01", "2001:db8::7", FIREFOX_MAC, status="304"),
+    ],
+    "akamai_json": [  # the agent and referrer were URL-encoded
+        page(SITE + "/docs/install?page=2", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_MAC, GOOGLE, pf_srv=25,
+             bw_bytes=5120),
+        page("https://shop.example.net/", "2026-03-01 09:00:01", "2001:db8::7", status="304", bw_bytes=312),
+    ],
 }
 OPTIONS = ["--idsite", 1, "--enable-http-errors", "--enable-http-redirects"]
 
@@ -113,7 +149,7 @@ def test_every_format_has_its_expected_requests():
 @pytest.mark.parametrize("name", sorted(formats.REGISTRY))
 def test_whole_import_sends_the_exact_requests(name, endpoint, tmp_path):
     fmt = formats.REGISTRY[name]
-    header = fmt.header_lines if isinstance(fmt, W3cFormat) else []
+    header = fmt.header_lines
     log = write(tmp_path, header + [line for line, _ in fmt.samples], name="%s.log" % name)
     by_name = [] if fmt.detectable else ["--log-format-name", name]
     ep = endpoint()
@@ -152,9 +188,9 @@ def test_cloudfront_rtmp_lines_become_events(endpoint, tmp_path):
 
 
 # A generated log of each format: the same visits as the same hits in a combined (or common) log.
-WITHOUT_AGENT = {"common", "common_vhost", "haproxy"}  # no user agent: bots are not told apart
+WITHOUT_AGENT = {"common", "common_vhost", "haproxy", "squid"}  # no user agent: bots are not told apart
 LOCAL_TIME = {"haproxy"}  # no offset in the line: imported as the proxy's local time (+01:00 here)
-GENERATED = ["combined", "common", "vhost", "common_vhost", "w3c"] + sorted(
+GENERATED = ["combined", "common", "vhost", "common_vhost", "w3c", "syslog"] + sorted(
     n for n in formats.REGISTRY if n not in ("ncsa_extended", "common", "common_complete", "common_vhost", "iis"))
 LINES = 1500
 

@@ -21,7 +21,7 @@ ALPHABET = ['"', "\\", " ", "  ", "\t", "\x1c", "\x0b", "[", "]", ":", "-", ".",
 
 def parsers(name):
     fmt = REGISTRY[name]
-    regex = RegexDecoder(fmt.name, fmt.regex, plain_regex=fmt.plain_regex)
+    regex = RegexDecoder(fmt.name, fmt.regex, plain_regex=fmt.plain_regex, unescape=fmt.unescape)
     scanner = fmt.compile()
     return regex.extract, scanner
 

@@ -23,6 +23,7 @@ from .reporting import ReportError, Reports, periods
 from .sites import host_of, strip_www
 
 TOP = 10
+MAX_CHART_DAYS = 3660  # ten years of days on the report page's chart
 TYPE_KEYS = {"pageview": "pageviews", "download": "downloads", "outlink": "outlinks",
              "event": "events", "site_search": "site_searches"}
 
@@ -228,10 +229,19 @@ def chart_svg(ep, site, date: str, width: int = 720, height: int = 180) -> str:
     """Visits (bars) and actions (line) per day as an inline SVG, on a time axis: one slot per
     calendar day from the first to the last, days without visits included."""
     first, last = _span(date)
+    if (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days >= MAX_CHART_DAYS:
+        # A period of centuries (date=last5000, 1900-01-01,2100-12-31): the axis runs over the
+        # days that hold data, at most MAX_CHART_DAYS of them (the latest).
+        held = ep.store.query("SELECT min(day), max(day) FROM visit WHERE idsite = ? AND day BETWEEN ? AND ?",
+                              (site.idsite, first, last))[0]
+        if held[0] is not None:
+            first, last = held
+        first = max(first, (dt.date.fromisoformat(last) - dt.timedelta(days=MAX_CHART_DAYS - 1)).isoformat())
     counts = {d: [0, 0] for d in _days(first, last)}
     for day, n in ep.store.query("SELECT day, count(*) FROM visit WHERE idsite = ? AND day "
                                  "BETWEEN ? AND ? GROUP BY day", (site.idsite, first, last)):
-        counts[day][0] = n
+        if day in counts:
+            counts[day][0] = n
     for day, n in ep.store.query("SELECT day, sum(counted) FROM action WHERE idsite = ? AND day "
                                  "BETWEEN ? AND ? GROUP BY day", (site.idsite, first, last)):
         if day in counts:
@@ -273,7 +283,7 @@ def chart_svg(ep, site, date: str, width: int = 720, height: int = 180) -> str:
 def _days(first: str, last: str) -> list[str]:
     d, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     out = []
-    while d <= end and len(out) < 3660:
+    while d <= end and len(out) < MAX_CHART_DAYS:
         out.append(d.isoformat())
         d += dt.timedelta(days=1)
     return out

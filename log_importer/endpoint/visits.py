@@ -187,7 +187,7 @@ class Visits:
 
     def _add(self, index: dict, key, visit: Visit) -> None:
         visits = index.get(key)
-        if visits is not None and (visits[-1] is visit or visit in visits):
+        if visits and (visits[-1] is visit or visit in visits):
             return
         skey = (id(index), key)
         if skey not in self._saved:
@@ -205,6 +205,8 @@ class Visits:
         if skey not in self._saved:
             self._saved[skey] = (index, key, list(visits))
         visits.remove(visit)
+        if not visits:  # no empty lists left behind: _add reads visits[-1]
+            del index[key]
 
     def touch(self, v: Visit) -> None:
         """Remember `v` as it is now, before the batch changes it."""

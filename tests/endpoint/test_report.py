@@ -67,3 +67,14 @@ def test_report_page_for_one_site_and_a_period(ep, client):
     assert "Please specify" not in client.get("/report", params={"idSite": "2"}).text
     bad = client.get("/report", params={"period": "fortnight", "date": "today"}).text
     assert "The period &#x27;fortnight&#x27; is not supported" in bad
+
+
+def test_report_page_for_a_period_of_centuries(ep, client):
+    """Found by a user's trial: a range longer than the chart's ten years answered 500."""
+    bulk(client, [hit(cip="1.1.1.1", cdt="2026-03-01 10:00:00"),
+                  hit(cip="1.1.1.2", cdt="2026-03-05 10:00:00")])
+    for params in ({"idSite": "1", "period": "range", "date": "1900-01-01,2100-12-31"},
+                   {"idSite": "1", "period": "day", "date": "last5000"}):
+        r = client.get("/report", params=params)
+        assert r.status_code == 200, params
+        assert "2026-03-05: 1 visits" in r.text and r.text.count("<rect class=\"day\"") == 5

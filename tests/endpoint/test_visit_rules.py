@@ -161,3 +161,19 @@ def test_libraries_are_visits_and_link_previewers_are_bots_as_in_matomo(ep, clie
     assert r.json()["tracked"] == len(agents)
     assert [x["outcome"] for x in ep.received()] == list(agents.values())
     assert len(visits(ep)) == 4
+
+
+def test_a_visitor_who_logged_in_and_comes_back_later_starts_a_visit(ep, client):
+    """Found by a user's trial: an anonymous visit joined by a uid (its visitor id changes), then
+    the same IP and agent anonymously 59 minutes later. The visit index must not keep an empty
+    entry for the old visitor id (that answered HTTP 500 to every batch)."""
+    r = bulk(client, [at("2026-03-01 10:00:00"),
+                      at("2026-03-01 10:01:00", uid="alice"),
+                      at("2026-03-01 11:00:00")])
+    assert r.status_code == 200 and r.json()["tracked"] == 3
+    rows = visits(ep)
+    assert [(v[1], v[4]) for v in rows] == [(2, "alice"), (1, None)]  # (total_actions, user_id)
+    # The same again in a later batch, and with visitor ids from _id (replayed requests).
+    r = bulk(client, [at("2026-03-01 12:00:00", _id="a" * 16), at("2026-03-01 12:01:00", _id="b" * 16),
+                      at("2026-03-01 12:02:00", _id="a" * 16, cip="1.1.1.2")])
+    assert r.status_code == 200 and r.json()["tracked"] == 3

@@ -15,6 +15,7 @@ from . import __version__, bots
 from .config import DOWNLOAD_EXTENSIONS, Config
 from .credentials import token_and_password
 from .errors import EXIT_SIGINT, UsageError, UserError
+from .option_errors import did_you_mean, explain
 from .redaction import RedactingFilter, redact, register, register_url
 
 DESCRIPTION = """\
@@ -100,8 +101,9 @@ def _non_negative_float(value):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        """argparse's error, completed with what was expected and a suggestion (option_errors)."""
         self.print_usage(sys.stderr)
-        self.exit(2, "%s: error: %s\n" % (self.prog, message))
+        self.exit(2, "%s: error: %s\n" % (self.prog, explain(message, self._option_string_actions)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -350,7 +352,8 @@ def config_from_args(argv=None) -> Config:
     if a.tracker_endpoint_path and not a.tracker_endpoint_path.startswith("/"):
         a.tracker_endpoint_path = "/" + a.tracker_endpoint_path
     if a.log_format_name and a.log_format_name not in formats.REGISTRY and not a.log_format_regex:
-        raise UsageError("unknown --log-format-name %r (known: %s)" % (a.log_format_name, ", ".join(formats.names())))
+        raise UsageError("unknown --log-format-name %r%s; known: %s" % (
+            a.log_format_name, did_you_mean(a.log_format_name, formats.names(), 2), ", ".join(formats.names())))
     token, password = token_and_password(a.token_auth, a.token_auth_file, a.login, a.password)
     register(token, password, a.auth_password)
     register_url(url)
@@ -462,10 +465,13 @@ def warn_about_options(config: Config):
 
 def _check_encoding(name):
     import codecs
+    import encodings.aliases
     try:
         codecs.lookup(name)
     except LookupError:
-        raise UsageError("unknown --encoding %r" % name) from None
+        known = set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
+        hint = did_you_mean(name.lower().replace("-", "_"), sorted(known), 2)
+        raise UsageError("unknown --encoding %r%s" % (name, hint)) from None
 
 
 def setup_logging(config: Config, stream):

@@ -33,8 +33,11 @@ $(TRACKER_JS): | $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m flake8
 
+# BENCH_ARGS: options of benchmarks/run.py (e.g. --quick). Stopped by SIGTERM or Ctrl-C, the
+# benchmarks stop every process they started (benchmarks/children.py).
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/endpoint_bench.py --target 20000
 
 clean:

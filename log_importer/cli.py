@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--request-suffix", help="extra query text appended to every tracker and API request URL")
     g.add_argument("--request-timeout", type=_non_negative_float, default=300.0,
                    help="seconds to wait for an answer from Matomo (default: %(default)s)")
+    g.add_argument("--connect-timeout", type=_non_negative_float, default=5.0, metavar="SECONDS",
+                   help="seconds to open a connection to Matomo; before Matomo has answered once, a "
+                   "connection that cannot be opened stops the run at once (default: %(default)s)")
     g.add_argument("--retry-max-attempts", type=_positive, default=3,
                    help="attempts per request before giving up (default: %(default)s)")
     g.add_argument("--retry-delay", type=_non_negative_float, default=10.0,
@@ -399,7 +402,8 @@ def config_from_args(argv=None) -> Config:
         auth_user=a.auth_user, auth_password=a.auth_password,
         accept_invalid_ssl_certificate=a.accept_invalid_ssl_certificate, ca_bundle=a.ca_bundle,
         client_cert=a.client_cert, client_key=a.client_key, request_suffix=a.request_suffix,
-        request_timeout=a.request_timeout, retry_max_attempts=a.retry_max_attempts, retry_delay=a.retry_delay,
+        request_timeout=a.request_timeout, connect_timeout=a.connect_timeout,
+        retry_max_attempts=a.retry_max_attempts, retry_delay=a.retry_delay,
         idsite=a.idsite, idsite_fallback=a.idsite_fallback, add_sites_new_hosts=a.add_sites_new_hosts,
         max_new_sites=a.max_new_sites, site_map=site_map,
         hostnames=a.hostnames, include_hosts=[h.lower() for h in a.include_hosts],

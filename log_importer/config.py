@@ -50,6 +50,7 @@ class Config:
     client_key: str | None = None  # its key, when not in the certificate file
     request_suffix: str | None = None
     request_timeout: float = 300.0
+    connect_timeout: float = 5.0  # seconds to open a connection (before --request-timeout runs)
     retry_max_attempts: int = 3
     retry_delay: float = 10.0
 

@@ -276,9 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "~/.local/state/log-importer)")
     g.add_argument("--reimport", action="store_true",
                    help="import from the start of every file, ignoring the positions of earlier runs")
-    g.add_argument("--summary-json", metavar="FILE", help="write the final counters as JSON (for monitoring)")
+    g.add_argument("--summary-json", metavar="FILE",
+                   help="write the final counters as JSON, for monitoring (schema: README, --summary-json); "
+                   "checked for writability before the run")
     g.add_argument("--invalid-lines-file", metavar="FILE",
-                   help="append the log lines of the hits Matomo refused to FILE")
+                   help="append the log lines of the hits Matomo refused to FILE (checked for writability "
+                   "before the run)")
     g.add_argument("--bulk-without-transactions", action="store_true",
                    help="Matomo runs bulk requests without transactions ([Tracker] "
                    "bulk_requests_use_transaction=0): after a 500, resend only the hits it did not track")
@@ -286,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when standard input has brought nothing new for SECONDS (a pipe from a live "
                    "server), send the hits already read (default: %(default)s)")
     g.add_argument("--show-progress", action="store_true", default=None,
-                   help="show the progress bar even when stderr is not a terminal")
+                   help="show progress even when stderr is not a terminal: a plain line every "
+                   "--show-progress-delay seconds (on a terminal: a bar)")
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
                    help="seconds between progress updates (default: %(default)s)")
     g.add_argument("--output", metavar="FILE", help="write all output (summary, messages) to FILE")
@@ -435,6 +439,7 @@ def config_from_args(argv=None) -> Config:
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
+        command=tuple(sys.argv[1:] if argv is None else (str(x) for x in argv)),
     )
     bots.prepare(config)  # bad bot patterns stop here; the rules are built before the workers fork
     return config

@@ -128,6 +128,7 @@ class Config:
     idle_flush: float = 1.0  # seconds without new lines on standard input before partial batches go
     checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19
+    command: tuple = ()  # the command line's arguments as given (the summary says how to continue)
 
     @property
     def tracker_url(self) -> str:

@@ -81,7 +81,7 @@ class Importer:
         if c.dump_log_regex:
             return
         check_writable(c)
-        with self.stats.timing(MATOMO):
+        with self.stats.timing(MATOMO) if not c.dry_run else contextlib.nullcontext():
             if not c.dry_run:
                 self.connection = connect(c)
                 self.stats.destination = "embedded" if self.connection.embedded else "matomo"

@@ -187,12 +187,15 @@ def _time_section(s: Stats, config: Config) -> list[str]:
     total = round(s.elapsed, digits)
     reading, matomo, idle = s.time_split()
     shares = [100.0 * x / elapsed for x in (reading, matomo, idle)]
-    matomo, idle = round(matomo, digits), round(idle, digits)
-    reading = round(total - matomo - idle, digits)
+    shown_matomo = not config.dry_run
+    shown_idle = s.stdin_used or idle > 0
+    matomo = round(matomo, digits) if shown_matomo else 0.0
+    idle = round(idle, digits) if shown_idle else 0.0
+    reading = round(total - matomo - idle, digits)  # the parts shown add up to the total shown
     parts = ["reading and parsing the logs: %.*f s (%.0f%%)" % (digits, reading, shares[0])]
-    if not config.dry_run:
+    if shown_matomo:
         parts.append("waiting for Matomo: %.*f s (%.0f%%)" % (digits, matomo, shares[1]))
-    if s.stdin_used or idle:
+    if shown_idle:
         parts.append("idle, waiting for standard input: %.*f s (%.0f%%)" % (digits, idle, shares[2]))
     return ["Total time: %.*f seconds" % (digits, total)] + ["    " + p for p in parts]
 

@@ -146,8 +146,12 @@ class TaskMaker:
 
 
 def _warn_unread(name: str, fmt, head: list):
-    """Detection picked a format that reads only the start of the lines: say how much is left."""
+    """Detection picked a format that reads only the start of the lines: say how much is left.
+    Not for a format whose own sample lines go on past what it reads (ELB's, S3's and HAProxy's
+    lines end with fields the importer has no use for): there, more text is the format's."""
     parser = fmt.compile()
+    if any(formats.unread_characters(parser, sample) > 0 for sample, _ in fmt.samples):
+        return
     sample = [(number, text.rstrip()) for number, text in enumerate(head, 1)
               if text.strip() and not text.startswith("#")][:formats.DETECT_SAMPLE_LINES]
     unread = []

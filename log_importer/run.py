@@ -96,7 +96,7 @@ class Importer:
             return self.dump_regex()
         workers = worker_count(c)
         partitions = 1 if c.dry_run else max(1, c.recorders)
-        self.stats.workers, self.stats.recorders = workers, partitions
+        self.stats.workers, self.stats.recorders, self.stats.cores = workers, partitions, available_cores()
         acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
         self.positions.acks = acks
         acks.on_progress = self.positions.save

@@ -46,6 +46,7 @@ class Stats:
     waited: dict = field(default_factory=lambda: {MATOMO: 0.0, IDLE: 0.0})  # main thread, seconds
     destination: str | None = None  # "matomo", "embedded" (the embedded endpoint); None: a dry run
     workers: int = 1           # parsing processes
+    cores: int = 1             # the cores this process may use
     recorders: int = 1         # senders
     bytes_total: int | None = None  # input bytes (compressed bytes for compressed files); None: stdin
     bytes_done: int = 0  # of them, the bytes whose lines were handed on (all, once the run is complete)

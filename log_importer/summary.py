@@ -16,7 +16,6 @@ SCHEMA_VERSION, in the README ("--summary-json").
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from . import classify as C
 from . import invalid_lines
@@ -63,6 +62,12 @@ def _with_parts(line: str, parts: list, indent: str) -> list[str]:
     return [line + ":"] + [indent + p for p in parts]
 
 
+def answered_neither(stats: Stats) -> int:
+    """Hits in requests Matomo answered that it neither tracked nor refused (a lock wait timeout
+    drops a hit so: behaviour spec 1.2)."""
+    return stats.hits_sent - stats.tracked - stats.rejected
+
+
 def not_confirmed(stats: Stats, config: Config) -> int:
     """Hits built that Matomo did not answer for (0 in a dry run): they stay pending."""
     return 0 if config.dry_run else stats.hits_built - stats.hits_sent
@@ -79,7 +84,7 @@ def _lines_section(s: Stats, config: Config) -> list[str]:
         sent.append("%s requests imported successfully" % _n(s.tracked))
         if s.rejected:
             sent.append("%s requests refused by Matomo as invalid" % _n(s.rejected))
-        neither = s.hits_sent - s.tracked - s.rejected
+        neither = answered_neither(s)
         if neither:
             sent.append("%s requests answered but neither tracked nor refused" % _n(neither))
         pending = not_confirmed(s, config)
@@ -136,13 +141,6 @@ def _website_section(s: Stats, config: Config) -> list[str]:
     return out
 
 
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
 def _ms(value: float) -> str:
     return ("%.2f" if value < 1 else "%.1f" if value < 10 else "%.0f") % value
 
@@ -153,7 +151,7 @@ def bottleneck(s: Stats, config: Config) -> tuple[str, str]:
     total = max(s.elapsed, 1e-9)
     lines_per_s = _n(int(s.lines_read / total))
     processes = "%d parsing process%s" % (s.workers, "" if s.workers == 1 else "es")
-    cores = _cores()
+    cores = s.cores
     more_workers = ("more --workers may help: this machine has %d cores" % cores if s.workers < cores
                     else "this machine's %d cores were the limit" % cores)
     if config.dry_run:
@@ -279,7 +277,7 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "lines_skipped_option": s.lines_skipped_option, "comment_lines": s.comment_lines,
         "hits_built": s.hits_built,
         "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
-        "unconfirmed": s.hits_sent - s.tracked - s.rejected, "not_confirmed": not_confirmed(s, config),
+        "unconfirmed": answered_neither(s), "not_confirmed": not_confirmed(s, config),
         "may_be_sent_twice": s.may_be_sent_twice, "confirmed_ahead": s.confirmed_ahead,
         "unanswered_pending": s.unanswered_pending,
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,

@@ -46,9 +46,7 @@ class Wait:
         self._timer = None       # None: not waiting; False: waiting without a notice to give
         self._last_notice = None
 
-    def start(self, what: str | None = None) -> "Wait":
-        if what is not None:
-            self.what = what
+    def start(self) -> "Wait":
         if self._timer is not None:
             return self
         with _lock:

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -10,6 +12,14 @@ TOKEN = "0123456789abcdef0123456789abcdef"
 WRITE_TOKEN = "feedfacefeedfacefeedfacefeedface"
 SITES = {1: "https://www.example.com", 2: ["http://blog.example.org"]}
 COMBINED_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+CLI = str(Path(sys.executable).parent / "log-importer")  # the console script, as users run it
+
+
+def cli(args, timeout=120, **kw):
+    """Run the console script `log-importer` in a subprocess; (exit status, stdout + stderr)."""
+    proc = subprocess.run([CLI] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, cwd=ROOT, timeout=timeout, **kw)
+    return proc.returncode, proc.stdout
 
 
 def process_lines(lines, fmt_name="ncsa_extended", site=None, partitions=1, **options):
@@ -88,8 +98,6 @@ def _every_summary_adds_up(monkeypatch):
     through the summary's renderer and --summary-json's data, the runs in a subprocess through
     the output their tests capture (Popen.communicate, which subprocess.run uses too; tests that
     read a pipe themselves call summary_check.check_text)."""
-    import subprocess
-
     import summary_check
     from log_importer import finishing
     texts, data = [], []

@@ -1,20 +1,9 @@
 """Connections that cannot be opened before anything is sent fail at once and say what was tried;
 a wait of more than 2 s says what it waits for. Through the console script, over real sockets."""
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from conftest import ROOT, TOKEN, line
-
-CLI = str(Path(sys.executable).parent / "log-importer")
-
-
-def cli(args):
-    proc = subprocess.run([CLI] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, cwd=ROOT, timeout=120)
-    return proc.returncode, proc.stdout
+from conftest import TOKEN, cli, line
 
 
 def test_a_refused_connection_fails_at_once_and_says_what_was_tried(tmp_path):

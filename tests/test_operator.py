@@ -14,23 +14,12 @@ import select
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TOKEN, line
-
-CLI = str(Path(sys.executable).parent / "log-importer")
-
-
-def cli(args, **kw):
-    """Run the console script; (exit status, stdout + stderr)."""
-    proc = subprocess.run([CLI] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, cwd=ROOT, timeout=kw.pop("timeout", 120), **kw)
-    return proc.returncode, proc.stdout
+from conftest import CLI, ROOT, TOKEN, cli, line
 
 
 def start(args, **kw):

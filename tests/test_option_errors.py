@@ -1,21 +1,9 @@
 """Option errors in argparse's style, saying what was expected, with the closest option or value
 (option_errors.py), through the console script."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import ROOT
+from conftest import cli
 from log_importer.option_errors import explain
-
-CLI = str(Path(sys.executable).parent / "log-importer")
-
-
-def cli(args):
-    proc = subprocess.run([CLI] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                          timeout=60)
-    return proc.returncode, proc.stdout
 
 
 @pytest.mark.parametrize("args,message", [

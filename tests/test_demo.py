@@ -46,7 +46,8 @@ def test_make_demo_serve_keeps_the_endpoint_up_until_ctrl_c(tmp_path):
     report = tmp_path / "report.html"
     proc = subprocess.Popen(["make", "-s", "demo-serve", "DEMO_ARGS=--report %s" % report], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, MAKEFLAGS=""), start_new_session=True)
+                            env={k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")},
+                            start_new_session=True)
     seen = []
     try:
         for text in proc.stdout:

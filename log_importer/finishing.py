@@ -121,7 +121,7 @@ def finish(config: Config, stats: Stats, fatal: str | None, signals, aborted: bo
             signals.name, "in-flight batches were abandoned" if aborted and not fatal
             else "batches already sent were finished")
     stopped = interrupted or fatal
-    command = continue_command(config) if stopped and (store_path or config.dry_run) else None
+    command = continue_command(config) if stopped and store_path else None
     write_invalid_lines(config, stats)
     out.write(redact(render(stats, config, stopped, store_path if not config.dry_run else None,
                             how_to_continue(config, stats, command) if stopped else None)))

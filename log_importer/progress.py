@@ -120,7 +120,7 @@ class Progress:
         return s.hits_built if self.dry_run else s.tracked
 
     def _measure(self):
-        """(bytes read, smoothed (bytes/s, lines/s, hits/s)) now."""
+        """(input bytes done, smoothed (bytes/s, lines/s, hits/s)) now."""
         now = time.monotonic()
         done = self.bytes_done()
         point = (now, done, self.stats.lines_read, self._hits())

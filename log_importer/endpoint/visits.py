@@ -187,7 +187,7 @@ class Visits:
 
     def _add(self, index: dict, key, visit: Visit) -> None:
         visits = index.get(key)
-        if visits is not None and (visits[-1] is visit or visit in visits):
+        if visits and (visits[-1] is visit or visit in visits):  # [] once _remove took its last
             return
         skey = (id(index), key)
         if skey not in self._saved:

@@ -7,15 +7,23 @@ STAMP  := $(VENV)/.installed
 NODE_DIR   := $(VENV)/node
 TRACKER_JS := $(NODE_DIR)/node_modules/matomo-tracker/package.json
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo demo-serve test lint bench clean browser
 
 $(STAMP): pyproject.toml setup.py formats/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+# The demo imports the sample logs and generated ones into the embedded endpoint, prints the
+# summaries and the report, and writes the report page to demo-report.html; demo-serve then keeps
+# the endpoint up (its /report page and Reporting API) until Ctrl-C. DEMO_ARGS: options of
+# log_importer/demo.py (--report FILE, --port N).
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(BIN)/python -m log_importer.demo
+	$(BIN)/python -m log_importer.demo $(DEMO_ARGS)
+
+demo-serve: $(STAMP)
+	$(BIN)/python -m log_importer.demo --serve $(DEMO_ARGS)
 
 test: $(STAMP) browser $(TRACKER_JS)
 	$(BIN)/python -m pytest -q
@@ -33,8 +41,11 @@ $(TRACKER_JS): | $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m flake8
 
+# BENCH_ARGS: options of benchmarks/run.py (e.g. --quick). Stopped by SIGTERM or Ctrl-C, the
+# benchmarks stop every process they started (benchmarks/children.py).
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/endpoint_bench.py --target 20000
 
 clean:

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+import children  # benchmarks/children.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
@@ -222,6 +224,7 @@ def cost_lines(r: dict, import_cpu: float | None = None) -> list[str]:
 
 
 def main(argv=None):
+    children.install()  # stopped by a signal, it leaves nothing running
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--log", help="a generated log (default: generate --lines with --agents)")
     p.add_argument("--lines", type=int, default=1_000_000)

@@ -24,6 +24,8 @@ import time
 import httpx
 import orjson
 
+import children  # benchmarks/children.py
+
 TOKEN = "0123456789abcdef0123456789abcdef"
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -106,6 +108,7 @@ def send_all(url: str, bodies: list[bytes], senders: int) -> tuple[float, list[d
 
 
 def main() -> int:
+    children.install()  # stopped by a signal, it leaves nothing running
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hits", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=200)

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+import children  # benchmarks/children.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, "data")
@@ -200,6 +202,7 @@ def report(rows: list[dict], lines: int) -> None:
 
 
 def main(argv=None) -> int:
+    children.install()  # stopped by a signal, it leaves nothing running
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lines", type=int, default=50_000)
     p.add_argument("--repeat", type=int, default=3)

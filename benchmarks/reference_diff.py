@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 
 from log_importer.endpoint import Endpoint  # noqa: E402
 from log_importer.loggen import ALIASES, FORMATS, generate  # noqa: E402
+import children  # noqa: E402  (benchmarks/children.py)
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 NAMES = {"combined": "ncsa_extended", "vhost": "common_complete", "w3c": "iis"}  # generator -> importer
@@ -52,6 +53,7 @@ def canonical(params):
 
 
 def main(argv=None) -> int:
+    children.install()  # stopped by a signal, it leaves nothing running
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reference", required=True, help="path of a local copy of import_logs.py")
     p.add_argument("--lines", type=int, default=3000)

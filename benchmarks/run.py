@@ -52,6 +52,8 @@ import threading
 import time
 import urllib.request
 
+import children  # benchmarks/children.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, "data")
@@ -388,6 +390,7 @@ def run_once(key, label, endpoint_kind, extra, log_path, expected_lines, timeout
             except ProcessLookupError:
                 pass
         timer = threading.Timer(timeout, kill)
+        timer.daemon = True  # a benchmark stopped meanwhile must not wait for it (children.py)
         timer.start()
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
@@ -839,6 +842,7 @@ def profile(log_path: str, nlines: int, instant: Endpoint | None):
 
 # Main ------------------------------------------------------------------------------------------
 def main(argv=None):
+    children.install()  # stopped by a signal, it leaves nothing running
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--lines", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=1)

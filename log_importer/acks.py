@@ -2,7 +2,9 @@
 
 It keeps the counters of what Matomo confirmed or refused, reports refused hits with their file
 and line, and knows each file's committed offset: the end of the longest prefix of lines that are
-all confirmed, skipped or invalid (never past a hit still buffered or in flight).
+all confirmed, skipped or invalid (never past a hit still buffered or in flight). A run that
+stops with hits unconfirmed leaves the hits confirmed past that offset (by other senders) to be
+sent again by the next run: `confirmed_past_committed` counts them.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ class Acknowledger:
         self._read_through: dict = {}  # file_index -> (end offset, lines) of the lines handed on
         self._first_answer_seen = False
         self._heads: dict = {}  # file_index -> (offset, lines) of the first hit still buffered
+        self._confirmed: list = []  # (file_index, line start offsets) of confirmed hits, the recent ones
+        self._prune_at = 256
         self.on_progress = None  # called (outside the lock) after each confirmed batch
 
     # Main thread -----------------------------------------------------------------------
@@ -50,12 +54,32 @@ class Acknowledger:
     def committed(self, file_index: int) -> tuple:
         """(offset, lines) below which every line of the file is confirmed, skipped or invalid."""
         with self._lock:
-            low = self._read_through.get(file_index, (0, 0))
-            for offsets in list(self._pending.values()) + [self._heads]:
-                off = offsets.get(file_index)
-                if off is not None and off < low:
-                    low = off
+            return self._committed(file_index)
+
+    def _committed(self, file_index: int) -> tuple:
+        low = self._read_through.get(file_index, (0, 0))
+        for offsets in list(self._pending.values()) + [self._heads]:
+            off = offsets.get(file_index)
+            if off is not None and off < low:
+                low = off
         return low
+
+    def all_done(self, file_index: int) -> bool:
+        """Every line of the file handed on so far is confirmed, skipped or invalid."""
+        with self._lock:
+            return self._committed(file_index) == self._read_through.get(file_index, (0, 0))
+
+    def confirmed_past_committed(self) -> int:
+        """Hits Matomo confirmed that lie at or past their file's committed offset: a next run
+        starts there, and sends them again."""
+        with self._lock:
+            self._forget_committed()
+            return sum(sum(1 for o in offsets if o >= self._committed(fi)[0]) for fi, offsets in self._confirmed)
+
+    def _forget_committed(self):
+        """Drop the confirmed hits that are all below their file's committed offset (under the lock)."""
+        self._confirmed = [(fi, offsets) for fi, offsets in self._confirmed
+                           if offsets and offsets[-1] >= self._committed(fi)[0]]
 
     @property
     def in_flight(self) -> int:
@@ -69,12 +93,16 @@ class Acknowledger:
             first = not self._first_answer_seen
             self._first_answer_seen = True
             if outcome.kind != OK:
-                self._fail(outcome.message, batch)
+                self._fail(outcome.message, batch, outcome)
                 return
             if first and outcome.tracked == 0 and outcome.invalid >= batch.count > 0:
                 self._fail(FIRST_BATCH_REFUSED % (outcome.invalid, batch.count), batch)
                 return
             del self._pending[batch.id]
+            self._confirmed.extend((fi, offsets) for fi, offsets, _, _ in batch.segments)
+            if len(self._confirmed) > self._prune_at:
+                self._forget_committed()
+                self._prune_at = max(256, 2 * len(self._confirmed))
             s.requests += 1
             s.hits_sent += batch.count
             s.tracked += outcome.tracked
@@ -107,14 +135,20 @@ class Acknowledger:
                 self.fatal = message
         self.stop_event.set()
 
-    def batch_abandoned(self, batch: Batch):
-        """A batch that was never sent because the run is stopping: its hits stay pending."""
+    def batch_abandoned(self, batch: Batch, sent: bool = False):
+        """A batch left unconfirmed because the run is stopping: its hits stay pending. `sent`:
+        its request was cut off in flight, so Matomo may have stored its hits (they may be
+        sent twice when the import continues)."""
         with self._lock:
             self.stats.pending_unsent += batch.count
+            if sent:
+                self.stats.unanswered_pending += batch.count
 
-    def _fail(self, message: str, batch: Batch):
+    def _fail(self, message: str, batch: Batch, outcome: Outcome | None = None):
         if self.fatal is None:
             fi, line = batch.locate(0)
             self.fatal = "%s (first hit of the batch: %s line %d)" % (message, self.file_names[fi], line)
         self.stats.pending_unsent += batch.count
+        if outcome is not None and outcome.details.get("unanswered"):
+            self.stats.unanswered_pending += batch.count  # an attempt went unanswered: perhaps stored
         self.stop_event.set()

@@ -6,9 +6,15 @@ on a Matomo behind a redirecting web server; httpx, like browsers, would turn a 
 a GET without the body); a redirect from https to http is refused, as it would send the token in
 clear. TLS: the system's certificate authorities (httpx's), or --ca-bundle, or none with
 --accept-invalid-ssl-certificate; --client-cert/--client-key for client authentication.
+
+Connections get --connect-timeout (short) to open and --request-timeout to be answered. Until
+Matomo has answered once, a connection that cannot be opened (refused, unknown host, no answer
+within --connect-timeout, TLS refused) is a configuration problem: the run stops at once and
+says what was tried (responses.unreachable); afterwards it is an outage, retried with backoff.
 """
 from __future__ import annotations
 
+import logging
 import ssl
 import time
 from urllib.parse import urljoin, urlsplit
@@ -20,7 +26,10 @@ from . import __version__
 from .config import Config
 from .errors import ConfigError, UsageError
 from .redaction import redact
-from .responses import RETRY, backoff_delay, classify_exception
+from .responses import RETRY, backoff_delay, classify_exception, unreachable
+from .waiting import Wait
+
+log = logging.getLogger("log_importer")
 
 USER_AGENT = "Matomo/LogImport log-importer/%s" % __version__
 MAX_REDIRECTS = 5
@@ -68,7 +77,8 @@ def make_client(config: Config, context: ssl.SSLContext | None = None) -> httpx.
     limits = httpx.Limits(max_connections=config.recorders + 4, max_keepalive_connections=config.recorders + 4)
     return httpx.Client(
         auth=auth, verify=context or ssl_context(config), limits=limits,
-        timeout=httpx.Timeout(config.request_timeout), headers={"User-Agent": USER_AGENT},
+        timeout=httpx.Timeout(config.request_timeout, connect=config.connect_timeout),
+        headers={"User-Agent": USER_AGENT},
         follow_redirects=False)
 
 
@@ -110,6 +120,8 @@ class MatomoApi:
         self.token = token
         self.url = with_suffix(config.api_endpoint, config.request_suffix)
         self.sleep = sleep
+        self.answered = False  # Matomo has answered once: later connection failures are retried
+        self.server = ""       # the Server header of the last answer
 
     def call(self, method: str, _token: str | None = None, **params):
         """POST a Reporting API call; return its decoded JSON. Raises ApiError or ConfigError."""
@@ -123,27 +135,45 @@ class MatomoApi:
                     data["%s[%d]" % (key, i)] = str(v)
             else:
                 data[key] = str(value)
-        attempts = max(1, self.config.retry_max_attempts)
+        c = self.config
+        attempts = max(1, c.retry_max_attempts)
+        wait = Wait("the Matomo API at %s to answer %s (%g s to connect, then up to --request-timeout=%g s)"
+                    % (c.api_endpoint, method, c.connect_timeout, c.request_timeout))
         for attempt in range(1, attempts + 1):
             try:
-                response, final = post(self.client, self.url, data=data)
+                with wait:
+                    response, final = post(self.client, self.url, data=data)
             except RedirectError as e:
-                raise ConfigError("the Matomo API at %s: %s" % (self.config.api_endpoint, e)) from None
+                raise ConfigError("the Matomo API at %s: %s" % (c.api_endpoint, e)) from None
             except httpx.HTTPError as e:
+                tried = None if self.answered else unreachable(self.url, e, c.connect_timeout)
+                if tried is not None:  # nothing answered yet: a wrong --url, not an outage
+                    raise ConfigError(redact("cannot reach the Matomo API at %s: %s; check --url / --api-url"
+                                             % (c.api_endpoint, tried), token, c.password)) from None
                 outcome = classify_exception(e, "it")
-                problem = "the Matomo API at %s: %s" % (self.config.api_endpoint, outcome.message)
+                problem = "the Matomo API at %s: %s" % (c.api_endpoint, outcome.message)
                 if isinstance(e, httpx.TimeoutException):
-                    problem += " (--request-timeout=%g s)" % self.config.request_timeout
+                    problem += " (--request-timeout=%g s)" % c.request_timeout
                 if outcome.kind != RETRY or attempt == attempts:
-                    raise ConfigError(redact(problem + " (check --url / --api-url)", token, self.config.password))
-                self.sleep(backoff_delay(attempt, self.config.retry_delay))
+                    raise ConfigError(redact(problem + " (check --url / --api-url)", token, c.password))
+                self._pause(attempt, attempts, problem, method)
                 continue
+            self.answered = True
+            self.server = response.headers.get("server", "")
             if response.status_code >= 500 and attempt < attempts:
-                self.sleep(backoff_delay(attempt, self.config.retry_delay))
+                self._pause(attempt, attempts, "the Matomo API at %s answered HTTP %d"
+                            % (c.api_endpoint, response.status_code), method)
                 continue
             if final != self.url:  # remember the redirect: later calls go straight there
                 self.url = final
             return self._decode(method, response, token)
+
+    def _pause(self, attempt: int, attempts: int, problem: str, method: str):
+        """Wait before the next attempt, saying why and for how long."""
+        delay = backoff_delay(attempt, self.config.retry_delay)
+        log.warning("%s to %s; retrying in %.1f s (attempt %d of %d)",
+                    redact(problem, self.token, self.config.password), method, delay, attempt + 1, attempts)
+        self.sleep(delay)
 
     def _decode(self, method, response, token):
         body = response.content
@@ -194,4 +224,5 @@ def obtain_token(config: Config, api: MatomoApi) -> str:
             return result["value"]
         raise ConfigError("Matomo did not return a token for --login %s" % config.login)
     from .matomo_config import token_from_config
-    return token_from_config(config)
+    with Wait("PHP to give a token_auth from --config %s" % config.config_file):
+        return token_from_config(config)

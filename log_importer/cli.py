@@ -14,6 +14,7 @@ from . import __version__, bots, proxies, timebounds
 from .config import DOWNLOAD_EXTENSIONS, Config
 from .credentials import token_and_password
 from .errors import EXIT_SIGINT, UsageError, UserError
+from .option_errors import did_you_mean, explain
 from .redaction import RedactingFilter, redact, register, register_url
 
 DESCRIPTION = """\
@@ -83,8 +84,9 @@ def _non_negative_float(value):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        """argparse's error, completed with what was expected and a suggestion (option_errors)."""
         self.print_usage(sys.stderr)
-        self.exit(2, "%s: error: %s\n" % (self.prog, message))
+        self.exit(2, "%s: error: %s\n" % (self.prog, explain(message, self._option_string_actions)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--request-suffix", help="extra query text appended to every tracker and API request URL")
     g.add_argument("--request-timeout", type=_non_negative_float, default=300.0,
                    help="seconds to wait for an answer from Matomo (default: %(default)s)")
+    g.add_argument("--connect-timeout", type=_non_negative_float, default=5.0, metavar="SECONDS",
+                   help="seconds to open a connection to Matomo; before Matomo has answered once, a "
+                   "connection that cannot be opened stops the run at once (default: %(default)s)")
     g.add_argument("--retry-max-attempts", type=_positive, default=3,
                    help="attempts per request before giving up (default: %(default)s)")
     g.add_argument("--retry-delay", type=_non_negative_float, default=10.0,
@@ -281,9 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "~/.local/state/log-importer)")
     g.add_argument("--reimport", action="store_true",
                    help="import from the start of every file, ignoring the positions of earlier runs")
-    g.add_argument("--summary-json", metavar="FILE", help="write the final counters as JSON (for monitoring)")
+    g.add_argument("--summary-json", metavar="FILE",
+                   help="write the final counters as JSON, for monitoring (schema: README, --summary-json); "
+                   "checked for writability before the run")
     g.add_argument("--invalid-lines-file", metavar="FILE",
-                   help="append the log lines of the hits Matomo refused to FILE")
+                   help="append the log lines of the hits Matomo refused to FILE (checked for writability "
+                   "before the run)")
     g.add_argument("--bulk-without-transactions", action="store_true",
                    help="Matomo runs bulk requests without transactions ([Tracker] "
                    "bulk_requests_use_transaction=0): after a 500, resend only the hits it did not track")
@@ -291,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when standard input has brought nothing new for SECONDS (a pipe from a live "
                    "server), send the hits already read (default: %(default)s)")
     g.add_argument("--show-progress", action="store_true", default=None,
-                   help="show the progress bar even when stderr is not a terminal")
+                   help="show progress even when stderr is not a terminal: a plain line every "
+                   "--show-progress-delay seconds (on a terminal: a bar)")
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
                    help="seconds between progress updates (default: %(default)s)")
     g.add_argument("--output", metavar="FILE", help="write all output (summary, messages) to FILE")
@@ -363,7 +372,8 @@ def config_from_args(argv=None) -> Config:
         a.tracker_endpoint_path = "/" + a.tracker_endpoint_path
     if (a.log_format_name and a.log_format_name.removeprefix("syslog+") not in formats.REGISTRY
             and not a.log_format_regex):
-        raise UsageError("unknown --log-format-name %r (known: %s)" % (a.log_format_name, ", ".join(formats.names())))
+        raise UsageError("unknown --log-format-name %r%s; known: %s" % (
+            a.log_format_name, did_you_mean(a.log_format_name, formats.names(), 2), ", ".join(formats.names())))
     token, password = token_and_password(a.token_auth, a.token_auth_file, a.login, a.password)
     register(token, password, a.auth_password)
     register_url(url)
@@ -421,7 +431,8 @@ def config_from_args(argv=None) -> Config:
         auth_user=a.auth_user, auth_password=a.auth_password,
         accept_invalid_ssl_certificate=a.accept_invalid_ssl_certificate, ca_bundle=a.ca_bundle,
         client_cert=a.client_cert, client_key=a.client_key, request_suffix=a.request_suffix,
-        request_timeout=a.request_timeout, retry_max_attempts=a.retry_max_attempts, retry_delay=a.retry_delay,
+        request_timeout=a.request_timeout, connect_timeout=a.connect_timeout,
+        retry_max_attempts=a.retry_max_attempts, retry_delay=a.retry_delay,
         idsite=a.idsite, idsite_fallback=a.idsite_fallback, add_sites_new_hosts=a.add_sites_new_hosts,
         max_new_sites=a.max_new_sites, site_map=site_map,
         hostnames=a.hostnames, include_hosts=[h.lower() for h in a.include_hosts],
@@ -456,6 +467,7 @@ def config_from_args(argv=None) -> Config:
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
+        command=tuple(sys.argv[1:] if argv is None else (str(x) for x in argv)),
     )
     if a.trusted_proxies and not a.client_ip_from_forwarded_for:
         raise UsageError("--trusted-proxy needs --client-ip-from-forwarded-for")
@@ -507,10 +519,13 @@ def warn_about_options(config: Config):
 
 def _check_encoding(name):
     import codecs
+    import encodings.aliases
     try:
         codecs.lookup(name)
     except LookupError:
-        raise UsageError("unknown --encoding %r" % name) from None
+        known = set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
+        hint = did_you_mean(name.lower().replace("-", "_"), sorted(known), 2)
+        raise UsageError("unknown --encoding %r%s" % (name, hint)) from None
 
 
 def setup_logging(config: Config, stream):

@@ -50,6 +50,7 @@ class Config:
     client_key: str | None = None  # its key, when not in the certificate file
     request_suffix: str | None = None
     request_timeout: float = 300.0
+    connect_timeout: float = 5.0  # seconds to open a connection (before --request-timeout runs)
     retry_max_attempts: int = 3
     retry_delay: float = 10.0
 
@@ -135,6 +136,7 @@ class Config:
     idle_flush: float = 1.0  # seconds without new lines on standard input before partial batches go
     checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19
+    command: tuple = ()  # the command line's arguments as given (the summary says how to continue)
 
     @property
     def tracker_url(self) -> str:

@@ -81,7 +81,9 @@ def arguments(path: str, actions: dict) -> tuple[list[str], list[str]]:
         option = "--" + key
         action = actions.get(option)
         if action is None:
-            raise UsageError("--config-file %s: unknown option %r" % (path, raw_key))
+            from .option_errors import did_you_mean
+            hint = did_you_mean(option, [o for o in actions if o.startswith("--")], 2)
+            raise UsageError("--config-file %s: unknown option %r%s" % (path, raw_key, hint))
         if key in SECRET_KEYS:
             check_private(path, "--config-file")
         items = value if isinstance(value, list) else [value]

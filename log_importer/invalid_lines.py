@@ -81,8 +81,16 @@ def hint(reason: str, detail, format_name: str | None, detected: bool) -> str:
     return ""
 
 
+_CONTROL = {c: "\\x%02x" % c for c in list(range(0x20)) + [0x7f] if c != 0x09}
+_CONTROL.update({c: "\\x%02x" % c for c in range(0x80, 0xa0)})  # C1 controls, and the line breaks
+_CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029"})    # that str.splitlines() knows
+
+
 def _cut(text: str) -> str:
-    return text if len(text) <= TEXT_CUT else text[:TEXT_CUT] + "…"
+    """The line as shown: cut at TEXT_CUT characters, control characters written \\xNN (a line of
+    binary junk must not move the terminal's cursor, nor break the summary's lines)."""
+    text = text if len(text) <= TEXT_CUT else text[:TEXT_CUT] + "…"
+    return text.translate(_CONTROL)
 
 
 def render_section(stats) -> list:

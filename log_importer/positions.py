@@ -57,14 +57,18 @@ class Positions:
         `head` is the input's first block. Raises SameContent for an input that starts like
         another input of this run.
         """
-        if source.is_stdin or self.store is None:
+        if source.is_stdin:
             return (0, 0)
         identity = FileIdentity.of(head)
-        entry = self.store.find(head) if identity is not None else None
+        # Copies are recognised with or without a store (a dry run counts a copy once, as the
+        # import does).
+        entry = self.store.find(head) if identity is not None and self.store is not None else None
         for other, st in self.file_state.items():
             if identity is not None and (st["identity"] == identity or (entry is not None and st["entry"] is entry)):
                 raise SameContent(self.stats.files[other])
         self.file_state[file_index] = {"identity": identity, "entry": entry}
+        if self.store is None:
+            return (0, 0)
         if identity is None:
             log.info("%s is too short to be recognised later: it is not remembered", source.display_name)
             return (0, 0)

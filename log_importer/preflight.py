@@ -7,6 +7,11 @@ accepted (a 401, JSON or Matomo 5's HTML page, is a token problem, never a URL p
 tracker answers an empty bulk request with Matomo's bulk JSON (404: the tracker path is wrong;
 400 with Matomo's text: BulkTracking is disabled; HTML: not a Matomo tracker). Which sites the
 token may write to is checked next, by sites.SiteResolver.start.
+
+A connection that cannot be opened fails at once and says what was tried (api.py); a wait of
+more than 2 s says what it waits for (waiting.py). The embedded endpoint names itself in its
+Server header (EMBEDDED_SERVER, log_importer/endpoint/server.py): the summary then gives no
+advice that only a real Matomo needs (core:archive).
 """
 from __future__ import annotations
 
@@ -22,10 +27,12 @@ from .api import ApiError, MatomoApi, RedirectError, make_client, obtain_token, 
 from .config import Config
 from .errors import ConfigError
 from .redaction import register
-from .responses import GIF_PREFIX, OK, classify_bulk
+from .responses import GIF_PREFIX, OK, classify_bulk, unreachable
+from .waiting import Wait
 
 log = logging.getLogger("log_importer")
 MATOMO_TEXT = b"This resource is part of Matomo"
+EMBEDDED_SERVER = "MatomoCompatibleEndpoint/"  # the embedded endpoint's Server header
 _VERSION = re.compile(r"\d+\.\d+")
 
 
@@ -37,6 +44,11 @@ class Connection:
     token: str | None
     ssl_context: object = None
     tracker_url: str | None = None  # after the redirects the pre-flight request followed
+
+    @property
+    def embedded(self) -> bool:
+        """The destination is log-importer's embedded endpoint, not a Matomo."""
+        return self.api.server.startswith(EMBEDDED_SERVER)
 
     def close(self):
         self.client.close()
@@ -82,15 +94,18 @@ def check_matomo(config: Config, api: MatomoApi, client: httpx.Client, token: st
     url = with_suffix(c.tracker_url, c.request_suffix, "queuedtracking=0")
     body = b'{"requests":[],"token_auth":' + orjson.dumps(token) + b"}"
     try:
-        r, final = post(client, url, content=body, headers={"Content-Type": "application/json"})
+        with Wait("the tracker at %s to answer an empty bulk request (%g s to connect, then up to "
+                  "--request-timeout=%g s)" % (c.tracker_url, c.connect_timeout, c.request_timeout)):
+            r, final = post(client, url, content=body, headers={"Content-Type": "application/json"})
+    except httpx.ConnectTimeout as e:
+        raise _unreachable_tracker(c, url, e) from None
     except httpx.TimeoutException:
         raise ConfigError("the tracker at %s did not answer within --request-timeout=%g s"
                           % (c.tracker_url, c.request_timeout)) from None
     except RedirectError as e:
         raise ConfigError("the tracker at %s: %s" % (c.tracker_url, e)) from None
     except httpx.HTTPError as e:
-        raise ConfigError("cannot reach the tracker at %s: %s (check --url and --tracker-endpoint-path)"
-                          % (c.tracker_url, e)) from None
+        raise _unreachable_tracker(c, url, e) from None
     outcome = classify_bulk(r.status_code, r.headers, r.content, 0)
     if outcome.kind == OK:
         if final != url:
@@ -117,10 +132,11 @@ def check_single_tracker(config: Config, client: httpx.Client) -> str:
     Matomo" text (core/Tracker/Response.php, monitoring use). Returns the tracker URL."""
     c = config
     try:
-        r = client.get(with_suffix(c.tracker_url, c.request_suffix), follow_redirects=True)
+        with Wait("the tracker at %s to answer (%g s to connect, then up to --request-timeout=%g s)"
+                  % (c.tracker_url, c.connect_timeout, c.request_timeout)):
+            r = client.get(with_suffix(c.tracker_url, c.request_suffix), follow_redirects=True)
     except httpx.HTTPError as e:
-        raise ConfigError("cannot reach the tracker at %s: %s (check --url and --tracker-endpoint-path)"
-                          % (c.tracker_url, e)) from None
+        raise _unreachable_tracker(c, c.tracker_url, e) from None
     if r.status_code == 404:
         raise ConfigError("the tracker %s does not exist (HTTP 404): check --url and "
                           "--tracker-endpoint-path" % c.tracker_url)
@@ -132,3 +148,10 @@ def check_single_tracker(config: Config, client: httpx.Client) -> str:
         raise ConfigError("the tracker at %s redirects to %s: refusing to send the token in clear"
                           % (c.tracker_url, final))
     return final
+
+
+def _unreachable_tracker(config: Config, url: str, exc: Exception) -> ConfigError:
+    """The tracker could not be reached (the API could): what was tried, in one line."""
+    tried = unreachable(url, exc, config.connect_timeout) or str(exc) or type(exc).__name__
+    return ConfigError("cannot reach the tracker at %s: %s (check --url and --tracker-endpoint-path)"
+                       % (config.tracker_url, tried))

@@ -17,7 +17,9 @@ from . import chunks
 from .config import Config
 from .errors import UserError
 from .sources import IDLE
-from .stats import Stats
+from .stats import IDLE as WAITED_IDLE
+from .stats import MATOMO, Stats
+from .waiting import Wait
 
 log = logging.getLogger("log_importer")
 
@@ -26,12 +28,13 @@ PARTIAL_BATCH_MAX_AGE = 2.0  # seconds a partial batch may wait for more hits
 
 class Pump:
     """One run's pump. `pool` is a WorkerPool or None (chunks done inline, in this process);
-    `save_state()` writes the positions; `bytes_read()` feeds the progress bar (or None);
-    `unresumable`: the file indexes of inputs that cannot be read again (standard input)."""
+    `save_state()` writes the positions; `unresumable`: the file indexes of inputs that cannot
+    be read again (standard input). The time the main thread spends waiting for standard input
+    or for a site lookup is counted in `stats` (Stats.timing)."""
 
     def __init__(self, config: Config, stats: Stats, resolver, acks, batcher, pool, save_state,
-                 stop_reading: threading.Event, stop_event: threading.Event, progress=None, bytes_read=None,
-                 unresumable=frozenset()):
+                 stop_reading: threading.Event, stop_event: threading.Event, unresumable=frozenset(),
+                 consumed=None):
         self.config = config
         self.unresumable = unresumable  # file indexes of inputs that cannot be read again (stdin)
         self.stats = stats
@@ -42,10 +45,12 @@ class Pump:
         self.save_state = save_state
         self.stop_reading = stop_reading
         self.stop_event = stop_event
-        self.progress = progress
-        self.bytes_read = bytes_read
         self.limit_left = config.debug_request_limit  # --debug-request-limit: parsed lines left
+        self.limit_reached = False
+        self.consumed = consumed  # consumed(file index, seq): a chunk was handed on (the progress)
         self._processor = None
+        self._idle = Wait("more lines on standard input (the import ends when it is closed; Ctrl-C stops it)",
+                          repeat=None)  # said once a run: a live pipe is idle most of the time
 
     @property
     def processor(self) -> chunks.ChunkProcessor:
@@ -80,13 +85,17 @@ class Pump:
             idle = False
             while (not exhausted and len(window) < depth and not self.stop_reading.is_set()
                    and not self.stop_event.is_set()):
+                asked = time.monotonic()
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True
                     break
                 if task is IDLE:
+                    self.stats.waited[WAITED_IDLE] += time.monotonic() - asked
+                    self._idle.start()
                     idle = True
                     break
+                self._idle.end()
                 if self.pool is not None:
                     self.pool.submit(task)
                 window.append(task)
@@ -104,6 +113,7 @@ class Pump:
                 break
             if self._take(result, line_bases):
                 break
+        self._idle.end()
         tasks.close()
 
     def _finish_read(self, window: deque, line_bases: dict):
@@ -128,6 +138,7 @@ class Pump:
         if self.limit_left is not None:
             self.limit_left -= result.lines - result.counts.get("invalid", 0) - result.counts.get("comment", 0)
             if result.limit_reached or self.limit_left <= 0:
+                self.limit_reached = True
                 log.info("reached --debug-request-limit=%d: stopping", self.config.debug_request_limit)
                 return True
         return False
@@ -142,7 +153,8 @@ class Pump:
             result = self.processor.process(task)
         while result.need_keys:
             try:
-                self.resolver.resolve(result.need_keys)
+                with self.stats.timing(MATOMO):
+                    self.resolver.resolve(result.need_keys)
             except UserError as e:  # the API failed mid-run: hits may have been sent
                 self.acks.abort(str(e))
                 return None
@@ -163,5 +175,5 @@ class Pump:
         self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
             fi, result.end, base + result.lines, self.batcher.head_offsets()))
         self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)
-        if self.progress is not None:
-            self.progress.update(self.bytes_read())
+        if self.consumed is not None:
+            self.consumed(fi, result.seq)

@@ -22,17 +22,17 @@ from .acks import Acknowledger
 from .batching import Batcher
 from .config import Config
 from .errors import EXIT_OK, ImportFailed, UsageError, UserError
-from .finishing import finish
+from .finishing import check_writable, finish
 from .positions import Positions
 from .preflight import connect
 from .pump import Pump
-from .responses import OK, Outcome
 from .sending import Sender, TrackerTransport
 from .signals import StopSignals
 from .sites import SiteResolver
 from .sources import IDLE, STDIN, Source, SourceError, expand, head_lines
-from .stats import Stats
+from .stats import MATOMO, Stats
 from .tasks import TaskMaker
+from .waiting import Wait
 from .workers import WorkerFailed, WorkerPool
 
 log = logging.getLogger("log_importer")
@@ -81,10 +81,13 @@ class Importer:
         self.stats.stdin_used = "-" in self.files
         if c.dump_log_regex or c.test_format:
             return
-        if not c.dry_run:
-            self.connection = connect(c)
-        self.resolver = SiteResolver(c, self.connection.api if self.connection else None, self.stats)
-        self.resolver.start()
+        check_writable(c)
+        with self.stats.timing(MATOMO) if not c.dry_run else contextlib.nullcontext():
+            if not c.dry_run:
+                self.connection = connect(c)
+                self.stats.destination = "embedded" if self.connection.embedded else "matomo"
+            self.resolver = SiteResolver(c, self.connection.api if self.connection else None, self.stats)
+            self.resolver.start()
         self.positions.open()
 
     def run(self) -> int:
@@ -96,6 +99,7 @@ class Importer:
             return self.test_format()
         workers = worker_count(c)
         partitions = 1 if c.dry_run else max(1, c.recorders)
+        self.stats.workers, self.stats.recorders, self.stats.cores = workers, partitions, available_cores()
         acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
         self.positions.acks = acks
         acks.on_progress = self.positions.save
@@ -105,54 +109,104 @@ class Importer:
         self.signals.install()
         self.batcher = Batcher(partitions, c.recorder_max_payload_size, self.start_sending(partitions))
         self.task_maker = TaskMaker(c, self.files, self.stats, self.positions, acks, self.resolver, self.stop_reading)
+        sizes = [None if f == STDIN else os.path.getsize(f) for f in self.files]
+        self.stats.bytes_total = None if None in sizes else sum(sizes)
+        redirect = contextlib.nullcontext()
         if self._show_progress():
             from .progress import Progress
-            total = sum(os.path.getsize(f) for f in self.files if f != STDIN) or None
-            self.progress = Progress(total, self.stats, self.err, c.show_progress_delay, c.dry_run)
-        redirect = contextlib.nullcontext()
-        if self.progress is not None:  # messages go above the bar, not through it
-            from tqdm.contrib.logging import logging_redirect_tqdm
-            redirect = logging_redirect_tqdm(loggers=[log])
+            terminal = self._terminal()
+            self.progress = Progress(self.stats, self.err, self.stats.files, sizes, self._bytes_done,
+                                     c.show_progress_delay, c.dry_run, terminal)
+            if terminal:  # messages go above the bar, not through it
+                from tqdm.contrib.logging import logging_redirect_tqdm
+                redirect = logging_redirect_tqdm(loggers=[log])
         pump = Pump(c, self.stats, self.resolver, acks, self.batcher, self.pool, self.positions.save,
-                    self.stop_reading, self.stop_event, self.progress, self.task_maker.bytes_read,
-                    frozenset(i for i, f in enumerate(self.files) if f == STDIN))
+                    self.stop_reading, self.stop_event,
+                    frozenset(i for i, f in enumerate(self.files) if f == STDIN), self.task_maker.consumed)
+        complete = False
         try:
             with redirect:
+                if self.progress is not None:
+                    self.progress.start()
                 pump.run(self.task_maker.tasks(partitions), workers)
+                complete = not (self.stop_reading.is_set() or self.stop_event.is_set() or pump.limit_reached)
                 if not self.stop_event.is_set():  # on a first signal too: what is read gets sent
-                    self.batcher.flush_all()
+                    self.finish_sending()
         finally:
             self.shutdown()
             self.positions.save(final=True)
             self.positions.close()
-        self.stats.stopped = time.monotonic()
-        if self.progress is not None:
-            self.progress.close(self.task_maker.bytes_read())
+            self.stats.stopped = time.monotonic()
+            self.stats.bytes_done = self._bytes_done(complete and not acks.fatal)
+            if self.progress is not None:
+                self.progress.close(complete and not acks.fatal, self.stats.bytes_done)
+        self.record_positions(complete and not acks.fatal)
+        self.stats.confirmed_ahead = acks.confirmed_past_committed()
         return finish(c, self.stats, acks.fatal, self.signals, self.stop_event.is_set(),
                       self.positions.store_path, self.out)
+
+    def _bytes_done(self, complete: bool = False) -> int:
+        """Input bytes done: every byte read once the run is complete; before, the bytes of the
+        chunks handed on to the senders (the progress and the summary show it)."""
+        return self.task_maker.bytes_read() if complete else self.task_maker.bytes_done()
+
+    def record_positions(self, complete: bool):
+        """Where each input stands after the run: finished, or the lines a next run skips (the
+        inputs after the one being read when the run stopped were not started)."""
+        s = self.stats
+        for fi in range(len(self.files)):
+            if complete or (fi < s.consumed_index and self.acks.all_done(fi)):
+                s.inputs_finished.add(fi)
+            elif fi <= s.consumed_index:
+                s.resume_lines[fi] = self.acks.committed(fi)[1]
 
     def start_sending(self, partitions: int):
         """Start the senders (none in a dry run); return emit(batch), the batcher's outlet."""
         acks = self.acks
         if self.config.dry_run:
-            def emit(batch):
-                acks.batch_created(batch, self.batcher.head_offsets())
-                acks.batch_done(batch, Outcome(OK, tracked=batch.count))
+            def emit(batch):  # counted when built (Stats.hits_built); nothing is sent
+                return None
             return emit
         conn = self.connection
         transport = self.transport = TrackerTransport(self.config, conn.client, conn.token, self.stop_event,
                                                       conn.tracker_url, conn.ssl_context)
         transport.on_retry = self._count_retry
+        transport.on_attempt = self.stats.add_attempt
         self.signals.on_abort = transport.cut  # requests in progress end now, unconfirmed
         self.senders = [Sender(i, transport, acks) for i in range(partitions)]
         for s in self.senders:
             s.start()
+        full = Wait("Matomo (the batches sent wait for its answers, and every sender's queue is full)",
+                    repeat=60.0)
 
         def emit(batch):
             acks.batch_created(batch, self.batcher.head_offsets())
-            if not self.senders[batch.partition].put(batch, self.stop_event):
+            sender = self.senders[batch.partition]
+            if not sender.queue.full():  # only this thread puts: room now is room for the put
+                queued = sender.put(batch, self.stop_event)
+            else:
+                with self.stats.timing(MATOMO), full:
+                    queued = sender.put(batch, self.stop_event)
+            if not queued:
                 acks.batch_abandoned(batch)
         return emit
+
+    def finish_sending(self):
+        """Send what is left in the batcher and wait for every answer (senders end)."""
+        in_flight = self.acks.in_flight + self.batcher.buffered() // max(1, self.config.recorder_max_payload_size)
+        what = ("Matomo to answer the batches already sent (about %d; send the signal again to abandon them)"
+                if self.stop_reading.is_set() else "Matomo to answer the last batches (about %d)")
+        with self.stats.timing(MATOMO), Wait(what % max(1, in_flight)):
+            self.batcher.flush_all()
+            self.stop_senders()
+
+    def stop_senders(self):
+        """Tell the senders to end once their queues are done, and wait for them."""
+        senders, self.senders = self.senders, []
+        for s in senders:
+            s.put(None, self.stop_event)
+        for s in senders:
+            s.join()
 
     def _count_retry(self, outcome):
         with self.stats.lock:
@@ -167,10 +221,7 @@ class Importer:
             else:
                 self.pool.close()
             self.pool = None
-        for s in self.senders:
-            s.put(None, self.stop_event)
-        for s in self.senders:
-            s.join()
+        self.stop_senders()
         if self.transport is not None:
             self.transport.close()
         if self.connection is not None:
@@ -201,11 +252,15 @@ class Importer:
         self.out.write("".join(text + "\n" for text in fields_table(fmt, head, TEST_FORMAT_LINES)))
         return EXIT_OK
 
+    def _terminal(self) -> bool:
+        return hasattr(self.err, "isatty") and self.err.isatty()
+
     def _show_progress(self):
+        """On a terminal by default; elsewhere (a plain line) with --show-progress."""
         c = self.config
         if c.show_progress is not None:
             return c.show_progress
-        return hasattr(self.err, "isatty") and self.err.isatty()
+        return self._terminal()
 
 
 def run(config: Config, out=None, err=None) -> int:

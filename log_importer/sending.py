@@ -9,6 +9,7 @@ import http.client
 import logging
 import queue
 import threading
+import time
 from urllib.parse import urlencode
 
 import httpx
@@ -40,7 +41,8 @@ class TrackerTransport:
         self.http = TrackerHttp(config, self.url, client, USER_AGENT, ssl_context)
         self.stop_event = stop_event or threading.Event()
         self._token_json = orjson.dumps(token or "")
-        self.on_retry = None  # callback(outcome) for counting retries
+        self.on_retry = None  # callback(outcome of the failed attempt), when a retry is made
+        self.on_attempt = None  # callback(seconds the attempt waited for its answer)
 
     def deliver(self, batch: Batch) -> Outcome:
         if not self.config.bulk_tracking:
@@ -68,25 +70,41 @@ class TrackerTransport:
         return outcome
 
     def _with_retries(self, attempt_once) -> Outcome:
+        """Attempt until an answer is final or the attempts run out. A retry is counted
+        (`on_retry`) only when it is made, after a failure the server caused: never for a
+        request the run cut itself (a second signal), nor for one a stop made pointless.
+        `details["unanswered"]` on a failed outcome: some attempt got no answer, so the server
+        may have stored its hits."""
         attempts = max(1, self.config.retry_max_attempts)
+        unanswered = False
+        outcome = None
         for attempt in range(1, attempts + 1):
+            if attempt > 1 and self.on_retry is not None:
+                self.on_retry(outcome)
+            started = time.monotonic()
             try:
                 outcome = attempt_once()
             except TRANSPORT_ERRORS as e:
+                if self.stop_event.is_set():  # cut by the run itself (signals.py): not the server's doing
+                    return Outcome(FATAL, message="cut off by the stop", details={"unanswered": True})
                 outcome = classify_exception(e)
+            if self.on_attempt is not None:
+                self.on_attempt(time.monotonic() - started)
+            unanswered = unanswered or outcome.details.get("unanswered", False)
             if outcome.kind != RETRY:
+                if outcome.kind == FATAL and unanswered:
+                    outcome.details["unanswered"] = True
                 return outcome
             if attempt == attempts:
                 break
             delay = backoff_delay(attempt, self.config.retry_delay, outcome.retry_after)
             log.warning("%s; retrying in %.1f s (attempt %d of %d)",
                         redact(outcome.message, self.token), delay, attempt + 1, attempts)
-            if self.on_retry is not None:
-                self.on_retry(outcome)
             if self.stop_event.wait(delay):
-                return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message)
+                return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message,
+                               details={"unanswered": unanswered})
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
-                       % (attempts, redact(outcome.message, self.token)))
+                       % (attempts, redact(outcome.message, self.token)), details={"unanswered": unanswered})
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
         body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")
@@ -116,6 +134,8 @@ class TrackerTransport:
         for i, params in enumerate(requests):
             outcome = self._with_retries(lambda p=params: self._post_one(p))
             if outcome.kind != OK:
+                if i > 0:  # the hits before it are stored; the batch stays pending: they will go again
+                    outcome.details["unanswered"] = True
                 return outcome
             tracked += outcome.tracked
             if outcome.invalid:
@@ -151,7 +171,8 @@ class Sender(threading.Thread):
                 log.debug("sender error", exc_info=True)
                 outcome = Outcome(FATAL, message="unexpected error while sending: %s" % e)
             if outcome.kind != OK and self.acks.stop_event.is_set():
-                self.acks.batch_abandoned(batch)  # cut by the abort: its hits stay pending
+                # cut by the abort: its hits stay pending, and Matomo may have stored them
+                self.acks.batch_abandoned(batch, sent=True)
             else:
                 self.acks.batch_done(batch, outcome)
 

@@ -45,7 +45,11 @@ class StopSignals:
             log.warning("%s: stopping; batches already sent will finish (again to abort them)",
                         signal.Signals(signum).name)
         else:
+            first = not self.stop_event.is_set()
             self.stop_event.set()
+            if first:
+                log.warning("%s again: abandoning the batches in flight (their hits stay pending for the next run)",
+                            signal.Signals(signum).name)
             if self.on_abort is not None:
                 self.on_abort()
 

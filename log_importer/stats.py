@@ -1,12 +1,22 @@
-"""Counters per stage: the progress bar and the final summary read the same ones."""
+"""Counters per stage: the progress bar and the final summary read the same ones.
+
+Time: `elapsed` is the run's wall time, from the main thread's point of view; `timing(kind)`
+adds the time of a block to what the main thread waited for: MATOMO (the pre-flight checks,
+site lookups, a full sender queue, the last answers) or IDLE (standard input brought nothing).
+The rest is reading and parsing (`time_split`).
+"""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from . import classify as C
+
+MATOMO = "matomo"   # the main thread waited for Matomo
+IDLE = "idle"       # the main thread waited for standard input
 
 
 @dataclass
@@ -27,8 +37,22 @@ class Stats:
     rejected: int = 0          # answered as invalid by Matomo (final)
     unconfirmed: int = 0       # answered, but neither tracked nor invalid
     pending_unsent: int = 0    # built but never sent (the run stopped early)
+    unanswered_pending: int = 0  # pending hits whose request went unanswered: Matomo may have stored them
+    confirmed_ahead: int = 0   # confirmed hits past their file's committed position: a next run sends them again
     retries: int = 0
     requests: int = 0
+    attempts: int = 0          # tracker requests made, retries included
+    answer_seconds: float = 0.0  # time those requests waited for their answers, summed over senders
+    waited: dict = field(default_factory=lambda: {MATOMO: 0.0, IDLE: 0.0})  # main thread, seconds
+    destination: str | None = None  # "matomo", "embedded" (the embedded endpoint); None: a dry run
+    workers: int = 1           # parsing processes
+    cores: int = 1             # the cores this process may use
+    recorders: int = 1         # senders
+    bytes_total: int | None = None  # input bytes (compressed bytes for compressed files); None: stdin
+    bytes_done: int = 0  # of them, the bytes whose lines were handed on (all, once the run is complete)
+    inputs_finished: set = field(default_factory=set)  # file indexes imported to their end (or skipped whole)
+    consumed_index: int = -1   # the input whose chunks the pump takes now (inputs are taken in order)
+    resume_lines: dict = field(default_factory=dict)   # file index -> lines done, where a next run continues
     rejected_lines: list = field(default_factory=list)  # (file, line) of hits Matomo refused
     sites_used: set = field(default_factory=set)
     sites_created: list = field(default_factory=list)  # (host, idsite)
@@ -63,6 +87,8 @@ class Stats:
         """Fold one chunk's lines and invalid lines per reason into its file's (main thread);
         `line_base`: the file's lines before the chunk."""
         self.lines_by_file[file_index] = self.lines_by_file.get(file_index, 0) + result.lines
+        if file_index > self.consumed_index:
+            self.consumed_index = file_index
         if not result.invalid_reasons:
             return
         mine = self.invalid_reasons.setdefault(file_index, {})
@@ -75,6 +101,33 @@ class Stats:
     @property
     def elapsed(self):
         return (self.stopped or time.monotonic()) - self.started
+
+    @contextlib.contextmanager
+    def timing(self, kind: str):
+        """Count the block's wall time as waiting for `kind` (MATOMO or IDLE); main thread only."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.waited[kind] += time.monotonic() - started
+
+    def time_split(self) -> tuple:
+        """(reading and parsing, waiting for Matomo, idle) in seconds; they add up to `elapsed`."""
+        total = self.elapsed
+        matomo = min(self.waited[MATOMO], total)
+        idle = min(self.waited[IDLE], total - matomo)
+        return total - matomo - idle, matomo, idle
+
+    @property
+    def may_be_sent_twice(self) -> int:
+        """At most this many hits are sent twice when the import continues after a stop."""
+        return self.unanswered_pending + self.confirmed_ahead
+
+    def add_attempt(self, seconds: float):
+        """One tracker request answered or failed after `seconds` (sender threads)."""
+        with self.lock:
+            self.attempts += 1
+            self.answer_seconds += seconds
 
     @property
     def total_skipped(self):

@@ -1,4 +1,18 @@
-"""The summary printed at the end of a run (and on interruption): the contract's section 5."""
+"""The summary printed at the end of a run (and on interruption): the contract's section 5, as
+one account whose numbers add up.
+
+Every line read is accounted for once: a hit to import, a request ignored for one reason, a line
+skipped with --skip, a W3C header line. Every hit to import is imported, refused by Matomo,
+answered but neither, or not confirmed (still pending). A line that ends with a colon is
+followed by its parts, indented, and they add up to it (a list of the bots skipped most adds up
+to at most its line). The run's time is split into reading and parsing, waiting for Matomo and
+idle (waiting for standard input), and one line names the bottleneck. Advice is given where it
+applies: `core:archive` only for a real Matomo (the embedded endpoint names itself), how to
+continue only after a stop.
+
+`summary_data` gives the same account for --summary-json; its fields are documented, with
+SCHEMA_VERSION, in the README ("--summary-json").
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +21,10 @@ from . import classify as C
 from . import invalid_lines
 from .bots import Bot
 from .config import Config
+from .progress import size_text
 from .stats import Stats
+
+SCHEMA_VERSION = 1  # of --summary-json: a field's meaning never changes within a version
 
 REASON_LABELS = [
     (C.INVALID, "invalid log lines"),
@@ -23,27 +40,168 @@ REASON_LABELS = [
     (C.HOSTNAME_MISMATCH, "requests that did not match any --hostname"),
 ]
 
+TOP_BOTS = 10
+MATOMO_BOUND = 0.5  # share of the time spent waiting for Matomo above which it is the bottleneck
+
 
 def _n(value) -> str:
     return "{:,}".format(value)
 
 
-TOP_BOTS = 10
-
-
 def _top_bots(stats: Stats) -> list[str]:
     """The bots skipped most, by name: where the "requests done by bots" count comes from."""
     top = stats.skipped_bots.most_common(TOP_BOTS)
-    if not top:
-        return []
-    out = ["    top %d bots skipped (of %d seen):" % (len(top), len(stats.skipped_bots))]
-    width = len(_n(top[0][1]))
-    for bot, hits in top:
-        out.append("        %*s %s" % (width, _n(hits), Bot(*bot).label()))
+    width = len(_n(top[0][1])) if top else 0
+    return ["%*s %s" % (width, _n(hits), Bot(*bot).label()) for bot, hits in top]
+
+
+def _with_parts(line: str, parts: list, indent: str) -> list[str]:
+    """`line`, and its parts below it, indented: the line ends with a colon only when parts follow."""
+    if not parts:
+        return [line]
+    return [line + ":"] + [indent + p for p in parts]
+
+
+def answered_neither(stats: Stats) -> int:
+    """Hits in requests Matomo answered that it neither tracked nor refused (a lock wait timeout
+    drops a hit so: behaviour spec 1.2)."""
+    return stats.hits_sent - stats.tracked - stats.rejected
+
+
+def not_confirmed(stats: Stats, config: Config) -> int:
+    """Hits built that Matomo did not answer for (0 in a dry run): they stay pending."""
+    return 0 if config.dry_run else stats.hits_built - stats.hits_sent
+
+
+def _lines_section(s: Stats, config: Config) -> list[str]:
+    """The account of every line read."""
+    dry = config.dry_run
+    hits = "%s requests %s" % (_n(s.hits_built), "would be imported" if dry else "to import")
+    if s.downloads:
+        hits += ", %s of them downloads" % _n(s.downloads)
+    sent = []
+    if not dry:
+        sent.append("%s requests imported successfully" % _n(s.tracked))
+        if s.rejected:
+            sent.append("%s requests refused by Matomo as invalid" % _n(s.rejected))
+        neither = answered_neither(s)
+        if neither:
+            sent.append("%s requests answered but neither tracked nor refused" % _n(neither))
+        pending = not_confirmed(s, config)
+        if pending:
+            sent.append("%s requests not confirmed by Matomo (they stay pending: see below)" % _n(pending))
+    ignored = []
+    for reason, label in REASON_LABELS:
+        line = "%s %s" % (_n(s.skipped[reason]), label)
+        if reason == C.BOT and s.skipped_bots:
+            top = _top_bots(s)
+            ignored += _with_parts(line + "; the %d bots skipped most (of %d seen)" % (len(top), len(s.skipped_bots)),
+                                   top, "    ")
+        else:
+            ignored.append(line)
+    parts = _with_parts(hits, sent, "    ")
+    parts += _with_parts("%s requests ignored" % _n(s.total_skipped), ignored, "    ")
+    if s.lines_skipped_option:
+        parts.append("%s lines skipped with --skip" % _n(s.lines_skipped_option))
+    if s.comment_lines:
+        parts.append("%s W3C header lines" % _n(s.comment_lines))
+    return _with_parts("%s lines parsed from %d input(s)" % (_n(s.lines_read), len(s.files)), parts, "    ")
+
+
+def _where_it_stopped(s: Stats) -> str:
+    if s.bytes_total:
+        return "%.0f%% of the input was parsed (%s of %s)" % (
+            100.0 * min(s.bytes_done, s.bytes_total) / s.bytes_total, size_text(s.bytes_done), size_text(s.bytes_total))
+    return "%s of input were parsed" % size_text(s.bytes_done)
+
+
+def _website_section(s: Stats, config: Config) -> list[str]:
+    out = []
+    created = s.sites_created
+    sites = sorted((x for x in s.sites_used if x != "dry-run"), key=str)
+    if config.dry_run and not sites and s.hits_built:
+        out.append("%s requests would be imported (sites are not looked up in a dry run)" % _n(s.hits_built))
+    else:
+        created_ids = {str(idsite) for _, idsite in created}
+        out.append("%s requests %s to %d sites" % (_n(s.hits_built if config.dry_run else s.tracked),
+                                                   "would be imported" if config.dry_run else "imported",
+                                                   len(sites)))
+        out.append("%d sites already existed" % len([x for x in sites if str(x) not in created_ids]))
+        out += _with_parts("%d sites were created" % len(created),
+                           ["%s (ID: %s)" % (host, idsite) for host, idsite in created], "    ")
+    out += _with_parts("%d distinct hostnames did not match any existing site" % len(s.hosts_no_site),
+                       sorted(s.hosts_no_site), "    ")
+    if s.hosts_no_site:
+        out += ["TIPs:",
+                " - if one of these hosts is an alias host for one of the websites in Matomo,",
+                "   add this host as an \"Alias URL\" in Settings > Websites.",
+                " - use --add-sites-new-hosts to create one website for each of these hosts,",
+                " - or --idsite-fallback to record these lines in a given site,",
+                " - or --idsite to record every line in one site."]
     return out
 
 
-def render(stats: Stats, config: Config, interrupted: str | None = None, state_path: str | None = None) -> str:
+def _ms(value: float) -> str:
+    return ("%.2f" if value < 1 else "%.1f" if value < 10 else "%.0f") % value
+
+
+def bottleneck(s: Stats, config: Config) -> tuple[str, str]:
+    """(what held the run back: "matomo", "reading" or "idle"; one line that says it)."""
+    reading, matomo, idle = s.time_split()
+    total = max(s.elapsed, 1e-9)
+    lines_per_s = _n(int(s.lines_read / total))
+    processes = "%d parsing process%s" % (s.workers, "" if s.workers == 1 else "es")
+    cores = s.cores
+    more_workers = ("more --workers may help: this machine has %d cores" % cores if s.workers < cores
+                    else "this machine's %d cores were the limit" % cores)
+    if config.dry_run:
+        return "reading", ("reading and parsing the logs took the whole run (a dry run sends nothing): %s lines/s "
+                           "with %s; %s" % (lines_per_s, processes, more_workers))
+    if idle >= reading and idle >= matomo and idle > 0:
+        return "idle", ("standard input brought nothing new for %.0f%% of the time: the import kept up with the "
+                        "log as it was written" % (100 * idle / total))
+    if matomo >= MATOMO_BOUND * total or matomo > reading:
+        share = 100 * matomo / total
+        if not s.hits_sent:
+            return "matomo", ("%.0f%% of the time was spent waiting for Matomo's answers to the checks and site "
+                              "lookups, before any hit was confirmed" % share)
+        per_hit = 1000.0 * s.answer_seconds / s.hits_sent
+        per_request = 1000.0 * s.answer_seconds / max(1, s.attempts)
+        advice = ("; more --recorders may help if its server has idle CPU (%d now)" % s.recorders
+                  if s.destination != "embedded" else "")
+        return "matomo", ("Matomo answered in %s ms per hit on average (%s ms per request of up to %d hits): "
+                          "%.0f%% of the time was spent waiting for it%s"
+                          % (_ms(per_hit), _ms(per_request), config.recorder_max_payload_size, share, advice))
+    return "reading", ("reading and parsing the logs took %.0f%% of the time (%s lines/s with %s): Matomo "
+                       "waited for the importer; %s" % (100 * reading / total, lines_per_s, processes, more_workers))
+
+
+def _time_section(s: Stats, config: Config) -> list[str]:
+    """Total time and its parts. The seconds shown are rounded so that they add up to the total
+    shown (to 0.01 s under 10 s, else 0.1 s); the shares are those of the unrounded times (as the
+    bottleneck line gives them)."""
+    elapsed = max(s.elapsed, 1e-9)
+    digits = 2 if s.elapsed < 10 else 1
+    total = round(s.elapsed, digits)
+    reading, matomo, idle = s.time_split()
+    shares = [100.0 * x / elapsed for x in (reading, matomo, idle)]
+    shown_matomo = not config.dry_run
+    shown_idle = s.stdin_used or idle > 0
+    matomo = round(matomo, digits) if shown_matomo else 0.0
+    idle = round(idle, digits) if shown_idle else 0.0
+    reading = round(total - matomo - idle, digits)  # the parts shown add up to the total shown
+    parts = ["reading and parsing the logs: %.*f s (%.0f%%)" % (digits, reading, shares[0])]
+    if shown_matomo:
+        parts.append("waiting for Matomo: %.*f s (%.0f%%)" % (digits, matomo, shares[1]))
+    if shown_idle:
+        parts.append("idle, waiting for standard input: %.*f s (%.0f%%)" % (digits, idle, shares[2]))
+    return ["Total time: %.*f seconds" % (digits, total)] + ["    " + p for p in parts]
+
+
+def render(stats: Stats, config: Config, interrupted: str | None = None, state_path: str | None = None,
+           to_continue: list | None = None) -> str:
+    """The summary's text. `interrupted`: why the run stopped early; `state_path`: where
+    positions were saved; `to_continue`: the lines of the "How to continue" section."""
     s = stats
     dry = config.dry_run
     elapsed = max(s.elapsed, 1e-9)
@@ -56,40 +214,18 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     out += ["Logs import summary" + (" (dry run: nothing was sent)" if dry else ""),
             "-------------------", ""]
     if interrupted:
-        out += ["    INTERRUPTED: %s" % interrupted, ""]
+        out += ["    INTERRUPTED: %s; %s" % (interrupted, _where_it_stopped(s)), ""]
     for name, lines, when in stats.resumed:
         out.append("    %s: skipped %s lines already imported%s (use --reimport to import them again)"
                    % (name, _n(lines), " on " + when if when else ""))
     if stats.resumed:
         out.append("")
-    out.append("    %s lines parsed from %d input(s)" % (_n(s.lines_read), len(s.files)))
-    if dry:
-        out.append("    %s requests would be imported" % _n(s.hits_built))
-    else:
-        out.append("    %s requests imported successfully" % _n(s.tracked))
-        if s.rejected:
-            out.append("    %s requests refused by Matomo as invalid" % _n(s.rejected))
-        if s.unconfirmed:
-            out.append("    %s requests answered but neither tracked nor refused" % _n(s.unconfirmed))
-        not_confirmed = s.hits_built - s.hits_sent
-        if not_confirmed > 0:
-            out.append("    %s requests not confirmed by Matomo (run the same command again to send them)"
-                       % _n(not_confirmed))
-    out.append("    %s requests were downloads" % _n(s.downloads))
-    ignored = s.total_skipped + s.lines_skipped_option
-    out.append("    %s requests ignored:" % _n(ignored))
-    for reason, label in REASON_LABELS:
-        out.append("        %s %s" % (_n(s.skipped[reason]), label))
-    if s.lines_skipped_option:
-        out.append("        %s lines skipped with --skip" % _n(s.lines_skipped_option))
-    out += _top_bots(s)
+    out += ["    " + line for line in _lines_section(s, config)]
     if s.skipped[C.NO_CLIENT_IP] and s.forwarded_for:
-        out += ["        TIP: a hit without a client IP is not sent (Matomo would merge such hits into one",
-                "             visitor, 0.0.0.0); the client's address may be in a forwarded-for field:"]
+        out += ["    TIP: a hit without a client IP is not sent (Matomo would merge such hits into one",
+                "         visitor, 0.0.0.0); the client's address may be in a forwarded-for field:"]
         for name, option in sorted(s.forwarded_for.items()):
-            out.append("         - %s: %s" % (name, option))
-    if s.comment_lines:
-        out.append("    %s W3C header lines read" % _n(s.comment_lines))
+            out.append("          - %s: %s" % (name, option))
     if s.lines_undecodable:
         out.append("    %s lines with undecodable bytes for --encoding=%s: kept (%%XX in URLs, U+FFFD elsewhere; "
                    "--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
@@ -99,34 +235,16 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("    import positions saved in %s" % state_path)
     out += invalid_lines.render_section(s)
     out += ["", "Website import summary", "----------------------", ""]
-    created = dict((idsite, host) for host, idsite in s.sites_created)
-    sites = sorted((x for x in s.sites_used if x != "dry-run"), key=str)
-    if dry and not sites and s.hits_built:
-        out.append("    %s requests would be imported (sites are not looked up in a dry run)" % _n(s.hits_built))
-    else:
-        out.append("    %s requests imported to %d sites" % (_n(s.hits_built if dry else s.tracked), len(sites)))
-        out.append("        %d sites already existed" % len([x for x in sites if x not in created]))
-        out.append("        %d sites were created:" % len(s.sites_created))
-        for host, idsite in s.sites_created:
-            out.append("            %s (ID: %s)" % (host, idsite))
-    out.append("    %d distinct hostnames did not match any existing site:" % len(s.hosts_no_site))
-    for host in sorted(s.hosts_no_site):
-        out.append("            %s" % host)
-    if s.hosts_no_site:
-        out += ["        TIPs:",
-                "         - if one of these hosts is an alias host for one of the websites in Matomo,",
-                "           add this host as an \"Alias URL\" in Settings > Websites.",
-                "         - use --add-sites-new-hosts to create one website for each of these hosts,",
-                "         - or --idsite-fallback to record these lines in a given site,",
-                "         - or --idsite to record every line in one site."]
+    out += ["    " + line for line in _website_section(s, config)]
     speed = (s.hits_built if dry else s.tracked) / elapsed
-    out += ["", "Performance summary", "-------------------", "",
-            "    Total time: %.1f seconds" % s.elapsed,
-            "    Lines parsed per second: %s" % _n(int(s.lines_read / elapsed)),
+    out += ["", "Performance summary", "-------------------", ""]
+    out += ["    " + line for line in _time_section(s, config)]
+    out += ["    Lines parsed per second: %s" % _n(int(s.lines_read / elapsed)),
             "    Requests %s per second: %s" % ("processed" if dry else "imported", _n(int(speed)))]
     if not dry:
         out.append("    %s tracking requests sent, %s retries" % (_n(s.requests), _n(s.retries)))
-    if s.dates and not dry and s.tracked:
+    out.append("    Bottleneck: %s" % bottleneck(s, config)[1])
+    if s.dates and s.destination == "matomo" and s.tracked:
         days = sorted(s.dates)
         span = days[0] if len(days) == 1 else "%s to %s" % (days[0], days[-1])
         out += ["", "Processing your log data", "------------------------", "",
@@ -135,27 +253,40 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
                 "      ./console core:archive --force-all-websites --url='%s'" % (config.api_url or config.url),
                 "    (Matomo invalidates the reports of the imported dates by itself when browser",
                 "    archiving is on or core:archive runs from cron)."]
+    if to_continue:
+        out += ["", "How to continue", "---------------", ""] + ["    " + line for line in to_continue]
     return "\n".join(out) + "\n"
 
 
 def summary_data(stats: Stats, config: Config, code: int, error: str | None, signal_name: str | None,
-                 state_path: str | None) -> dict:
-    """The final counters, for --summary-json (cron monitoring)."""
+                 state_path: str | None, continue_command: str | None = None) -> dict:
+    """The final counters, for --summary-json (cron monitoring): SCHEMA_VERSION, README."""
     s = stats
+    reading, matomo, idle = s.time_split()
     return {
+        "schema_version": SCHEMA_VERSION,
         "exit_code": code, "dry_run": config.dry_run, "error": error, "signal": signal_name,
         "finished": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "seconds": round(s.elapsed, 3), "inputs": s.files, "lines_read": s.lines_read,
+        "seconds": round(s.elapsed, 3),
+        "time": {"reading": round(reading, 3), "waiting_for_matomo": round(matomo, 3), "idle": round(idle, 3)},
+        "bottleneck": bottleneck(s, config)[0],
+        "destination": s.destination,
+        "inputs": s.files, "bytes_total": s.bytes_total, "bytes_done": s.bytes_done,
+        "lines_read": s.lines_read,
         "lines_already_imported": sum(n for _, n, _ in s.resumed),
-        "lines_skipped_option": s.lines_skipped_option, "hits_built": s.hits_built,
+        "lines_skipped_option": s.lines_skipped_option, "comment_lines": s.comment_lines,
+        "hits_built": s.hits_built,
         "hits_sent": s.hits_sent, "tracked": s.tracked, "rejected": s.rejected,
-        "unconfirmed": s.unconfirmed, "not_confirmed": s.hits_built - s.hits_sent,
+        "unconfirmed": answered_neither(s), "not_confirmed": not_confirmed(s, config),
+        "may_be_sent_twice": s.may_be_sent_twice, "confirmed_ahead": s.confirmed_ahead,
+        "unanswered_pending": s.unanswered_pending,
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
         "lines_undecodable": s.lines_undecodable, "invalid_reasons": invalid_lines.summary_data(s),
-        "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
+        "sites": sorted(str(x) for x in s.sites_used if x != "dry-run"), "sites_created": s.sites_created,
         "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
         "input_errors": s.input_errors, "state_file": state_path,
+        "continue_command": continue_command,
         "top_bots_skipped": [{"name": name, "category": category, "hits": hits}
                              for (name, category), hits in s.skipped_bots.most_common(TOP_BOTS)],
     }

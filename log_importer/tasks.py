@@ -40,6 +40,8 @@ class TaskMaker:
         self.resolver = resolver
         self._sources_done_bytes = 0
         self._current_source: Source | None = None
+        self._read_at: dict = {}  # (file index, seq) -> input bytes read once the task's block was read
+        self._consumed = 0  # input bytes of the chunks handed on (see consumed)
 
     def format_for(self, source: Source, first_block: bytes, file_index: int):
         """The format of one input, from its first block and the options. Raises FormatError or
@@ -80,6 +82,7 @@ class TaskMaker:
         for fi, name in enumerate(self.files):
             source = Source(name, stop=self.stop)
             self._current_source = source
+            whole = False  # read to its end, or skipped whole (a copy, an empty input)
             try:
                 blocks = _guard(source.blocks(c.chunk_bytes), source, self.stats)
                 first = None
@@ -91,12 +94,14 @@ class TaskMaker:
                     if first[1].strip() or len(first[1]) >= c.chunk_bytes:
                         break
                 if first is None or not first[1].strip():
+                    whole = first is not None or not (self.stop is not None and self.stop.is_set())
                     continue
                 fmt = self.format_for(source, first[1], fi)
                 try:
                     start = self.positions.start_of(fi, source, first[1])
                 except SameContent as same:
                     log.warning("%s starts like %s (a copy?): it is not imported twice", source.display_name, same)
+                    whole = True
                     continue
                 self.acks.chunk_consumed(fi, *start)
                 skipped_here = 0
@@ -119,23 +124,41 @@ class TaskMaker:
                         self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
                         if not data:
                             continue
+                    self._read_at[fi, seq] = self._sources_done_bytes + source.position
                     yield chunks.ChunkTask(fi, seq, offset, data, fmt, self.resolver.site_map(), partitions)
                     seq += 1
+                whole = not (self.stop is not None and self.stop.is_set())  # a stop ends stdin early
             finally:
-                if source.size:
-                    self._sources_done_bytes += source.size
+                # An input closed early (a signal, a fatal answer) counts as far as it was read:
+                # the progress shows the true position.
+                position = source.position
                 self._current_source = None
+                self._sources_done_bytes += max(source.size or 0, position) if whole else position
                 source.close()
 
+    def consumed(self, file_index: int, seq: int):
+        """The chunk (file_index, seq) was handed on: its input bytes count as done."""
+        self._consumed = max(self._consumed, self._read_at.pop((file_index, seq), 0))
+
+    def bytes_done(self) -> int:
+        """Input bytes whose lines were handed on to the senders (a few chunks behind what was
+        read): where the import stands. Compressed bytes for compressed files."""
+        return self._consumed
+
     def bytes_read(self) -> int:
-        """Input bytes read so far, over all inputs (compressed bytes for compressed files)."""
-        current = self._current_source.position if self._current_source is not None else 0
-        return self._sources_done_bytes + current
+        """Input bytes read so far, over all inputs (compressed bytes for compressed files).
+        Safe from another thread (the progress display)."""
+        current = self._current_source
+        return self._sources_done_bytes + (current.position if current is not None else 0)
 
 
 def _warn_unread(name: str, fmt, head: list):
-    """Detection picked a format that reads only the start of the lines: say how much is left."""
+    """Detection picked a format that reads only the start of the lines: say how much is left.
+    Not for a format whose own sample lines go on past what it reads (ELB's, S3's and HAProxy's
+    lines end with fields the importer has no use for): there, more text is the format's."""
     parser = fmt.compile()
+    if any(formats.unread_characters(parser, sample) > 0 for sample, _ in fmt.samples):
+        return
     sample = [(number, text.rstrip()) for number, text in enumerate(head, 1)
               if text.strip() and not text.startswith("#")][:formats.DETECT_SAMPLE_LINES]
     unread = []

@@ -5,7 +5,8 @@ httpx spends about 0.6 ms of CPU on a 200-hit bulk POST, http.client about 0.12 
 (`benchmarks/run.py --profile` measures both). The API calls (api.py) stay on httpx. What the
 httpx client does for the tracker is kept: the same TLS context (api.ssl_context: the same
 certificates trusted, --ca-bundle, --client-cert, or none checked with
---accept-invalid-ssl-certificate), basic auth, the User-Agent and the timeout. A proxy set in
+--accept-invalid-ssl-certificate), basic auth, the User-Agent and the timeouts (--connect-timeout
+to open a connection, --request-timeout for the answer). A proxy set in
 the environment for the tracker's host (HTTPS_PROXY/HTTP_PROXY, NO_PROXY) sends the POSTs
 through the httpx client, which keeps its connections alive too. A redirect in an answer is
 followed with the same method and body (api.post), and its target becomes the tracker URL for
@@ -54,6 +55,7 @@ class TrackerHttp:
     def __init__(self, config: Config, url: str, client: httpx.Client, user_agent: str, ssl_context=None):
         self.client = client  # the shared httpx client: proxies and redirects
         self.timeout = config.request_timeout
+        self.connect_timeout = config.connect_timeout
         self.headers = {"User-Agent": user_agent}
         if config.auth_user is not None:
             userpass = ("%s:%s" % (config.auth_user, config.auth_password or "")).encode()
@@ -87,6 +89,9 @@ class TrackerHttp:
         headers = dict(self.headers)
         headers["Content-Type"] = content_type
         try:
+            if conn.sock is None:  # open it within --connect-timeout, then wait for answers longer
+                conn.connect()
+                conn.sock.settimeout(self.timeout)
             conn.request("POST", self.target, body, headers)
             answer = conn.getresponse()
             content = answer.read()
@@ -121,10 +126,10 @@ class TrackerHttp:
             conn = None
         if conn is None:
             if self.https:
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.connect_timeout,
                                                    context=self.ssl_context)
             else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
             self._local.conn = conn
             with self._lock:
                 self._open.add(conn)

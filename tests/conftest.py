@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -10,6 +12,14 @@ TOKEN = "0123456789abcdef0123456789abcdef"
 WRITE_TOKEN = "feedfacefeedfacefeedfacefeedface"
 SITES = {1: "https://www.example.com", 2: ["http://blog.example.org"]}
 COMBINED_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+CLI = str(Path(sys.executable).parent / "log-importer")  # the console script, as users run it
+
+
+def cli(args, timeout=120, **kw):
+    """Run the console script `log-importer` in a subprocess; (exit status, stdout + stderr)."""
+    proc = subprocess.run([CLI] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, cwd=ROOT, timeout=timeout, **kw)
+    return proc.returncode, proc.stdout
 
 
 def process_lines(lines, fmt_name="ncsa_extended", site=None, partitions=1, **options):
@@ -80,3 +90,39 @@ def endpoint():
     yield make
     for ep in started:
         ep.stop()
+
+
+@pytest.fixture(autouse=True)
+def _every_summary_adds_up(monkeypatch):
+    """Every summary the test suite produces adds up (summary_check.py): the runs in this process
+    through the summary's renderer and --summary-json's data, the runs in a subprocess through
+    the output their tests capture (Popen.communicate, which subprocess.run uses too; tests that
+    read a pipe themselves call summary_check.check_text)."""
+    import summary_check
+    from log_importer import finishing
+    texts, data = [], []
+    real_render, real_data = finishing.render, finishing.summary_data
+    real_communicate = subprocess.Popen.communicate
+
+    def render(*args, **kwargs):
+        texts.append(real_render(*args, **kwargs))
+        return texts[-1]
+
+    def summary_data(*args, **kwargs):
+        data.append(real_data(*args, **kwargs))
+        return data[-1]
+
+    def communicate(self, *args, **kwargs):
+        result = real_communicate(self, *args, **kwargs)
+        for part in result:
+            if part:
+                texts.append(part if isinstance(part, str) else part.decode("utf-8", "replace"))
+        return result
+    monkeypatch.setattr(finishing, "render", render)
+    monkeypatch.setattr(finishing, "summary_data", summary_data)
+    monkeypatch.setattr(subprocess.Popen, "communicate", communicate)
+    yield
+    for text in texts:
+        summary_check.check_text(text)
+    for d in data:
+        summary_check.check_json(d)

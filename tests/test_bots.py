@@ -313,11 +313,11 @@ def test_the_summary_lists_the_top_bots_skipped_by_name(loggen, tmp_path):
     out, summary = tmp_path / "out.txt", tmp_path / "summary.json"
     assert main(["--dry-run", "--workers", "2", "--output", str(out), "--summary-json", str(summary), str(log)]) == 0
     text = out.read_text()
-    start = text.index("    top ")
-    block = text[start:text.index("\n\n", start)].splitlines()
-    assert block[0].startswith("    top 10 bots skipped (of ")
-    rows = [row.split(None, 1) for row in block[1:]]
-    assert len(rows) == 10
+    start = text.index("requests done by bots")
+    block = text[start:].splitlines()
+    assert "; the 10 bots skipped most (of " in block[0] and block[0].endswith(" seen):")
+    rows = [row.split(None, 1) for row in block[1:11]]
+    assert all(row.startswith(" " * 16) for row in block[1:11]) and not block[11].startswith(" " * 16)
     counts = [int(n.replace(",", "")) for n, _ in rows]
     assert counts == sorted(counts, reverse=True) and rows[0][1] == "Googlebot (Search bot)"
     import json

@@ -151,7 +151,9 @@ def test_html_answers_are_never_counted_as_imported(endpoint, tmp_path):
     code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--retry-delay", 0,
                            "--retry-max-attempts", 1, log])
     assert code == 1
-    assert "did not answer JSON" in text and "BulkTracking" in text
+    # the answer names its cause: the maintenance page of a web server or proxy, by its title
+    assert "did not answer JSON (HTTP 200, an HTML page 'Maintenance'" in text and "proxy" in text
+    assert "BulkTracking" not in text
     assert "0 requests imported successfully" in text
     assert "10 requests not confirmed" in text
 

@@ -1,4 +1,6 @@
 """Every answer is classified by one function: a table of cases."""
+import socket
+
 import httpx
 import pytest
 
@@ -42,13 +44,35 @@ def test_invalid_indices_are_kept_only_when_sane():
     assert bad.invalid_indices is None and bad.invalid == 2
 
 
-def test_messages_name_the_likely_causes():
-    html = classify_bulk(200, httpx.Headers(), b"<html>Oops</html>", 1).message
-    assert "BulkTracking" in html and "QueuedTracking" in html and "proxy" in html
-    assert "GIF" in classify_bulk(200, httpx.Headers(), GIF, 1).message
-    assert "BulkTracking plugin disabled" in classify_bulk(400, httpx.Headers(), b"x", 1).message
-    answer = b'{"result":"error","message":"token wrong"}'
-    assert "token wrong" in classify_bulk(401, httpx.Headers(), answer, 1).message
+SQL_GONE = b"Error:SQLSTATE[HY000]: General error: 2006 MySQL server has gone away"
+
+
+@pytest.mark.parametrize("status,body,named,not_named", [
+    # Matomo 5.1.2 when its database went away (behaviour spec 7.3): a database problem.
+    (200, SQL_GONE, ["database", "2006 MySQL server has gone away", "closed Matomo's connection"],
+     ["BulkTracking", "QueuedTracking", "proxy"]),
+    (500, b"SQLSTATE[HY000] [1040] Too many connections", ["database", "fewer --recorders"], ["proxy"]),
+    (500, b"SQLSTATE[40001]: Serialization failure: 1213 Deadlock found", ["database", "fewer --recorders"], []),
+    (500, b"PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted", ["memory_limit"], ["database"]),
+    (200, b"<html>Oops</html>", ["an HTML page", "proxy"], ["BulkTracking", "database"]),
+    (200, b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body>x</body></html>",
+     ["'Maintenance'", "maintenance or error page"], ["database"]),
+    (502, b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+     ["'502 Bad Gateway'", "in front of Matomo", "PHP-FPM"], ["BulkTracking"]),
+    (200, GIF, ["GIF", "QueuedTracking", "BulkTracking"], ["proxy"]),
+    (200, b"", ["empty body", "PHP error log"], ["BulkTracking"]),
+    (200, b'{"result":"error","message":"Method not found"}', ["Method not found", "--tracker-endpoint-path"], []),
+    (500, b'{"status":"error","tracked":0,"invalid":0}', ["rolled it back", "error log"], ["proxy"]),
+    (400, b"x", ["BulkTracking plugin disabled"], []),
+    (401, b'{"result":"error","message":"token wrong"}', ["token wrong", "--token-auth"], []),
+])
+def test_messages_name_the_likely_cause_from_the_answer(status, body, named, not_named):
+    message = classify_bulk(status, httpx.Headers(), body, 1).message
+    assert all(n in message for n in named), message
+    assert not any(n in message for n in not_named), message
+
+
+def test_retry_after_is_kept():
     assert classify_bulk(503, httpx.Headers({"retry-after": "7"}), b"", 1).retry_after == 7
 
 
@@ -65,14 +89,18 @@ def test_single_answers(status, body, kind, tracked, invalid):
     assert (outcome.kind, outcome.tracked, outcome.invalid) == (kind, tracked, invalid)
 
 
-@pytest.mark.parametrize("exc,kind", [
-    (httpx.ConnectError("refused"), RETRY),
-    (httpx.ReadTimeout("slow"), RETRY),
-    (httpx.RemoteProtocolError("dropped"), RETRY),
-    (ValueError("bug"), FATAL),
+@pytest.mark.parametrize("exc,kind,text", [
+    (httpx.ConnectError("refused"), RETRY, "cannot reach the tracker"),
+    (ConnectionRefusedError(111, "Connection refused"), RETRY, "refused: nothing listens there"),
+    (socket.gaierror(-2, "Name or service not known"), RETRY, "host name was not found"),
+    (httpx.ReadTimeout("slow"), RETRY, "did not answer in time"),
+    (httpx.RemoteProtocolError("dropped"), RETRY, "closed before the answer"),
+    (ValueError("bug"), FATAL, "unexpected error"),
 ])
-def test_exceptions(exc, kind):
-    assert classify_exception(exc).kind == kind
+def test_exceptions(exc, kind, text):
+    outcome = classify_exception(exc)
+    assert outcome.kind == kind and text in outcome.message
+    assert outcome.details.get("unanswered", False) == (kind == RETRY)  # the server may have stored it
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():

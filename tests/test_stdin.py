@@ -13,6 +13,7 @@ import time
 import pytest
 import zstandard
 
+import summary_check
 from conftest import ROOT, TOKEN, line
 from test_import_http import importer
 
@@ -42,7 +43,9 @@ class Output:
 
     def text(self):
         self.thread.join(30)
-        return "".join(self.lines)
+        text = "".join(self.lines)
+        summary_check.check_text(text)  # read here, not through communicate(): checked here
+        return text
 
 
 def wait_until(condition, limit=30.0):
@@ -77,6 +80,7 @@ def test_live_lines_reach_matomo_while_the_pipe_stays_open(endpoint):
     finally:
         proc.stdin.close()  # the end of the input: the run finishes
     out = proc.stdout.read()
+    summary_check.check_text(out.decode())
     assert proc.wait(60) == 0, out
     assert b"4 requests imported successfully" in out
     assert all(r["outcome"] == "stored" for r in ep.received())

@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "call keeps the hits it processed before failing")
     faults.add_argument("--garbage-every", type=_count, default=0, metavar="N",
                         help="answer every Nth tracking call with an HTML page and status 200")
+    faults.add_argument("--db-gone-every", type=_count, default=0, metavar="N",
+                        help="answer every Nth tracking call as Matomo does when its database went "
+                             "away: status 200 and the text 'Error:SQLSTATE[HY000]: General error: "
+                             "2006 MySQL server has gone away'")
     faults.add_argument("--delay-ms", type=_count, default=0, metavar="MS",
                         help="wait MS milliseconds before answering each tracking call")
     p.add_argument("--verbose", action="store_true", help="log every HTTP request to stderr")
@@ -149,6 +153,7 @@ def main(argv=None) -> int:
                   users=dict(args.user), write_tokens=dict(args.write_token), goals=goals,
                   fail_every=args.fail_every, drop_every=args.drop_every,
                   rollback_every=args.rollback_every, garbage_every=args.garbage_every,
+                  db_gone_every=args.db_gone_every,
                   delay_ms=args.delay_ms, keep_http_bodies=False, verbose=args.verbose,
                   transactions=not args.no_transactions)
     try:

@@ -225,6 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
                               GIF + MATOMO_TEXT)
         elif fault == F.GARBAGE:
             reply = Reply(200, {"Content-Type": "text/html; charset=utf-8"}, F.GARBAGE_PAGE)
+        elif fault == F.DB_GONE:
+            reply = Reply(200, {"Content-Type": "text/html; charset=utf-8"}, F.DB_GONE_TEXT)
         else:
             rollback = fault == F.ROLLBACK
             ua = headers.get("user-agent", "")
@@ -267,6 +269,7 @@ class Endpoint:
                  users: dict | None = None, write_tokens: dict | None = None,
                  fail_every: int = 0, drop_every: int = 0, rollback_every: int = 0,
                  garbage_every: int = 0, delay_ms: int = 0, goals: dict | None = None,
+                 db_gone_every: int = 0,
                  keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True,
                  timezones: dict | None = None, dimensions: dict | None = None,
                  view_tokens: dict | None = None, refuse_url_tokens: bool = False, bulk_tracking: bool = True,
@@ -305,7 +308,8 @@ class Endpoint:
         self.users = dict(users or {})
         self.write_tokens = dict(write_tokens or {})
         try:
-            self.faults = F.Faults(fail_every, drop_every, rollback_every, garbage_every, delay_ms)
+            self.faults = F.Faults(fail_every, drop_every, rollback_every, garbage_every, delay_ms,
+                                   db_gone_every)
         except ValueError as e:
             raise EndpointError(str(e)) from None
         self.keep_http_bodies = keep_http_bodies

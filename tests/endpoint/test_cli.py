@@ -153,7 +153,7 @@ def test_help_documents_every_option():
     text = build_parser().format_help()
     for option in ("--host", "--port", "--db", "--token", "--site", "--user", "--write-token",
                    "--goal", "--fail-every", "--drop-every", "--rollback-every",
-                   "--garbage-every", "--delay-ms", "--verbose"):
+                   "--garbage-every", "--db-gone-every", "--delay-ms", "--verbose"):
         assert option in text
     for action in build_parser()._actions:  # nothing undocumented either
         for option in action.option_strings:

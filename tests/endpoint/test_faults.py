@@ -87,6 +87,16 @@ def test_garbage_every_answers_an_html_page_with_200(make_endpoint):
     assert ep.received() == [] and ep.report()["sites"]["1"]["visits"] == 0
 
 
+def test_db_gone_every_answers_matomos_database_error_with_200(make_endpoint):
+    ep = make_endpoint(db_gone_every=2)
+    with httpx.Client(base_url=ep.url) as c:
+        first, second = bulk(c, batch(2)), bulk(c, batch(2))
+    assert first.status_code == 200 and first.json()["tracked"] == 2
+    assert second.status_code == 200
+    assert second.text == "Error:SQLSTATE[HY000]: General error: 2006 MySQL server has gone away"
+    assert len(ep.received()) == 2  # the second batch was not stored
+
+
 def test_delay_ms_delays_tracking_calls(make_endpoint):
     ep = make_endpoint(delay_ms=150)
     with httpx.Client(base_url=ep.url) as c:

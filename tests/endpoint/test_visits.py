@@ -160,3 +160,15 @@ def test_referrers_and_top_pages(ep, client):
     s = site1(ep)
     assert s["top_referrers"] == [["https://www.google.com/", 2]]
     assert s["top_pages"] == [["https://www.example.com/page", 3], ["https://www.example.com/b", 1]]
+
+
+def test_a_visitor_id_that_was_moved_away_can_start_a_visit_again():
+    """A visit that takes another visitor id leaves nothing under its old id; a new visit of that
+    id must not fail (it raised IndexError, answered 500, when 4 senders replayed _id visitors)."""
+    from log_importer.endpoint.visits import Visits
+    visits = Visits()
+    first = visits.create(1, 100, "2026-03-01", "a" * 16, "192.0.2.1", "UA", None)
+    visits.join(first, 110, "192.0.2.1", "UA", "b" * 16, None, False)  # first now belongs to b
+    assert not visits.by_visitor.get((1, "a" * 16))  # nothing left under the old id
+    again = visits.create(1, 120, "2026-03-01", "a" * 16, "192.0.2.2", "UA", None)
+    assert visits.by_visitor[(1, "a" * 16)] == [again]

@@ -11,12 +11,13 @@ import re
 import zlib
 from array import array
 from itertools import accumulate
-from socket import AF_INET, AF_INET6, inet_pton
+from socket import AF_INET, inet_pton
 from dataclasses import dataclass, field
 
 import orjson
 
 from formats import FIELDS, DateConverter, Format
+from formats.addresses import client_ip, normal_host, url_host
 from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
@@ -129,14 +130,10 @@ class ChunkProcessor:
         return found
 
     def _client_ip(self, address: str):
-        """The IP of a logged client address, or None when it is not one (`-`, `unix:`, a socket
-        path, a host name, empty): Matomo would record such a hit as visitor 0.0.0.0, merging
-        unrelated people. "1.2.3.4:5678", "[2001:db8::1]:443" and "[2001:db8::1]" give the IP
-        without the port and brackets, as Matomo's IPUtils::sanitizeIp reads them.
-
-        Called for an address not in self._client_ips (the IPs seen, as they are): once per new
-        visitor, so the common case, an IPv4 address, is checked first, by inet_pton, in C.
-        """
+        """The IP of a logged client address, or None when it is not one (formats.addresses's
+        rule), memoised. Called for an address not in self._client_ips (the IPs seen, as they
+        are): once per new visitor, so the common case, an IPv4 address, is checked first, by
+        inet_pton, in C."""
         ips, forms = self._client_ips, self._client_ip_forms
         if len(ips) > MEMO_ENTRIES:
             ips.clear()
@@ -150,17 +147,9 @@ class ChunkProcessor:
             return address
         if address in forms:
             return forms[address]
-        if _is_ip(address):  # IPv6
+        found = forms[address] = client_ip(address)
+        if found == address:
             ips.add(address)
-            return address
-        host, sep, port = address.rpartition(":")
-        if host.startswith("[") and host.endswith("]") and port.isdigit():
-            host = host[1:-1]
-        elif address.startswith("[") and address.endswith("]"):
-            host = address[1:-1]
-        elif not (sep and port.isdigit() and "." in host and ":" not in host):
-            host = None
-        found = forms[address] = host if host and _is_ip(host) else None
         return found
 
     def _split_path(self, raw):
@@ -312,14 +301,14 @@ class ChunkProcessor:
             if log_hostname:
                 host = log_hostname
             elif host is not None:
-                h = hosts.get(host)
-                if h is None:
+                h = hosts.get(host, _UNSET)
+                if h is _UNSET:  # memoised, None too (a logged "-" is no host)
                     if len(hosts) > MEMO_ENTRIES:
                         hosts.clear()
-                    h = hosts[host] = _normal_host(host)
+                    h = hosts[host] = normal_host(host)
                 host = h
             elif path[:1] != "/":
-                host = _url_host(path)
+                host, path = url_host(path)
             if ua is None:
                 ua = ""
             elif ua[:1] == '"':
@@ -561,41 +550,6 @@ def partition(bodies: list, line_idx: list, visitors: list, nparts: int, base: i
     return [(b",".join(group[0]) + b",", array("I", accumulate(map(len, group[0]))),
              array("Q", [base + before[i] + i for i in group[1]]), array("I", group[1])) if group else None
             for group in groups]
-
-
-def _is_ip(text: str) -> bool:
-    """An IPv4 or IPv6 address (with an IPv6 zone, "fe80::1%eth0"). inet_pton, in C: the memo
-    of client addresses misses once per new visitor, where ipaddress.ip_address cost ~4% of the
-    chunk stage."""
-    try:
-        inet_pton(AF_INET, text)
-        return True
-    except (OSError, ValueError):
-        pass
-    try:
-        inet_pton(AF_INET6, text.partition("%")[0] if "%" in text else text)
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def _normal_host(host):
-    """The host as Matomo compares it: lowercase, without quotes and trailing dots; None when
-    nothing is left (a virtual-host line with an empty host is a hit without a host)."""
-    if host[:1] == '"':
-        host = host[1:-1]
-    return host.lower().strip(".") or None
-
-
-def _url_host(path):
-    """The host of an absolute URL in the request line (proxy logs), else None."""
-    scheme, sep, rest = path.partition("://")
-    if not sep or "/" in scheme:
-        return None
-    host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
-    if host.startswith("["):
-        return host[1:].partition("]")[0].lower() or None
-    return host.partition(":")[0].lower() or None
 
 
 # Worker-process entry points (multiprocessing needs module-level functions).

@@ -6,6 +6,7 @@ import datetime as dt
 from . import classify as C
 from . import invalid_lines
 from .bots import Bot
+from .chunks import NO_HOST_KEY, REPLAY_KEY_PREFIX
 from .config import Config
 from .stats import Stats
 
@@ -40,6 +41,34 @@ def _top_bots(stats: Stats) -> list[str]:
     width = len(_n(top[0][1]))
     for bot, hits in top:
         out.append("        %*s %s" % (width, _n(hits), Bot(*bot).label()))
+    return out
+
+
+def _no_site_lines(s: Stats, config: Config) -> list[str]:
+    """The hits that matched no site, by what their site key is: a host (with the ways to give it
+    a site that the options do not use yet), no host in the log, or a replayed request's idsite."""
+    hosts = sorted(k for k in s.hosts_no_site if k != NO_HOST_KEY and not k.startswith(REPLAY_KEY_PREFIX))
+    out = ["    %d distinct hostnames did not match any existing site:" % len(hosts)]
+    out += ["            %s" % host for host in hosts]
+    if hosts:
+        out += ["        TIPs:",
+                "         - if one of these hosts is an alias host for one of the websites in Matomo,",
+                "           add this host as an \"Alias URL\" in Settings > Websites."]
+        if config.add_sites_new_hosts:
+            out.append("         - --add-sites-new-hosts created no site for them: --max-new-sites=%d was reached, "
+                       "or Matomo refused (see the messages above)," % config.max_new_sites)
+        else:
+            out.append("         - use --add-sites-new-hosts to create one website for each of these hosts,")
+        out += ["         - or --idsite-fallback to record these lines in a given site,",
+                "         - or --idsite to record every line in one site."]
+    if NO_HOST_KEY in s.hosts_no_site:
+        out += ["    hits without a host in the log (an empty or '-' virtual host) matched no site: "
+                "--idsite-fallback or --log-hostname gives them one"]
+    ids = sorted(k[len(REPLAY_KEY_PREFIX):] for k in s.hosts_no_site if k.startswith(REPLAY_KEY_PREFIX))
+    if ids:
+        out += ["    %d replayed idsite values are not sites this token may write to: %s" % (len(ids), " ".join(ids)),
+                "        (check the idsite in the logged requests, and that the token has write access to "
+                "those sites)"]
     return out
 
 
@@ -109,16 +138,7 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("        %d sites were created:" % len(s.sites_created))
         for host, idsite in s.sites_created:
             out.append("            %s (ID: %s)" % (host, idsite))
-    out.append("    %d distinct hostnames did not match any existing site:" % len(s.hosts_no_site))
-    for host in sorted(s.hosts_no_site):
-        out.append("            %s" % host)
-    if s.hosts_no_site:
-        out += ["        TIPs:",
-                "         - if one of these hosts is an alias host for one of the websites in Matomo,",
-                "           add this host as an \"Alias URL\" in Settings > Websites.",
-                "         - use --add-sites-new-hosts to create one website for each of these hosts,",
-                "         - or --idsite-fallback to record these lines in a given site,",
-                "         - or --idsite to record every line in one site."]
+    out += _no_site_lines(s, config)
     speed = (s.hits_built if dry else s.tracked) / elapsed
     out += ["", "Performance summary", "-------------------", "",
             "    Total time: %.1f seconds" % s.elapsed,
@@ -153,7 +173,12 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
         "lines_undecodable": s.lines_undecodable, "invalid_reasons": invalid_lines.summary_data(s),
         "sites": sorted(str(x) for x in s.sites_used), "sites_created": s.sites_created,
-        "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
+        "hosts_without_site": sorted(k for k in s.hosts_no_site if k != NO_HOST_KEY
+                                     and not k.startswith(REPLAY_KEY_PREFIX)),
+        "hits_without_host_matched_no_site": NO_HOST_KEY in s.hosts_no_site,
+        "replayed_idsites_without_site": sorted(k[len(REPLAY_KEY_PREFIX):] for k in s.hosts_no_site
+                                                if k.startswith(REPLAY_KEY_PREFIX)),
+        "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
         "input_errors": s.input_errors, "state_file": state_path,
         "top_bots_skipped": [{"name": name, "category": category, "hits": hits}

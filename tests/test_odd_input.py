@@ -4,6 +4,7 @@ summary names. Every case goes to the embedded endpoint over real HTTP."""
 import json
 
 import orjson
+import pytest
 
 from conftest import COMBINED_UA, TOKEN, line
 from test_import_http import importer
@@ -244,3 +245,66 @@ def test_detection_prefers_a_format_that_reads_the_whole_line_to_one_with_more_f
     lines = ["192.0.2.%d alice 200 512 /page/%d?x=1 extra" % (k, k) for k in range(5)]
     assert formats.detect(lines).name == "whole_line"
     assert formats.detect([ln.rpartition(" /")[0] for ln in lines]).name == "more_fields"
+
+
+# One rule for what a logged client address or host may look like, in every format (formats/addresses.py).
+ODD_CLIENTS = {"[2001:db8::2]:443": "2001:db8::2", "[2001:db8::3]": "2001:db8::3", "2001:db8::4": "2001:db8::4",
+               "unix:/run/php/php-fpm.sock": None, "unix:": None, "-": None}
+ESCAPED_AGENT = 'Mozilla/5.0 (X11) \\"quoted\\" agent'
+
+
+def _rendered(fmt, **changes):
+    """Lines of `fmt` from the project's generator, one per set of changes to a plain hit."""
+    from log_importer.loggen import _CLOCK, FORMATS, Hit
+    render, header = FORMATS[fmt][:2]
+    hits = []
+    for k, change in enumerate(changes.get("each", [{}])):
+        fields = dict(time=1772355600 + k, offset=3600, ip="192.0.2.%d" % (k + 1), host="www.example.com", port=443,
+                      method="GET", path="/p/%d" % k, protocol="HTTP/1.1", status=200, length=512, referrer="-",
+                      user_agent="Mozilla/5.0 (X11; Linux x86_64)", user=None, time_taken=25)
+        fields.update(change)
+        hits.append(Hit(**fields))
+    head = header(hits[0], _CLOCK).rstrip("\n").split("\n") if header else []
+    return [t.encode() for t in head + [render(h, _CLOCK) for h in hits]]
+
+
+@pytest.mark.parametrize("fmt", ["combined", "vhost", "w3c_extended", "incapsula_w3c", "elb", "haproxy", "s3",
+                                 "gandi", "squid"])
+def test_every_format_reads_the_same_client_addresses(endpoint, tmp_path, fmt):
+    ep = endpoint()
+    log = write_bytes(tmp_path, _rendered(fmt, each=[{"ip": a} for a in ODD_CLIENTS]))
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [r["cip"] for r in sent(ep)] == [ip for ip in ODD_CLIENTS.values() if ip]
+    assert "3 requests whose client address is not an IP" in text and "0 invalid log lines" in text
+
+
+@pytest.mark.parametrize("fmt", ["combined", "elb", "s3", "traefik_clf"])
+def test_an_escaped_quote_in_a_quoted_user_agent_is_read_back(endpoint, tmp_path, fmt):
+    ep = endpoint()
+    log = write_bytes(tmp_path, _rendered(fmt, each=[{"user_agent": ESCAPED_AGENT}, {}]))
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [r["ua"] for r in sent(ep)] == ['Mozilla/5.0 (X11) "quoted" agent', "Mozilla/5.0 (X11; Linux x86_64)"]
+
+
+def test_a_host_logged_as_a_dash_is_no_host(endpoint, tmp_path):
+    lines = [(host + ' 192.0.2.%d - - [01/Mar/2026:10:00:00 +0100] "GET /h/%s HTTP/1.1" 200 5 "-" "Mozilla/5.0"'
+              % (k, path)).encode() for k, (host, path) in enumerate(
+                  [("-:443", "-:443"), (":443", "empty"), ("[2001:db8::2]:443", "v6"), ("www.example.com:443", "ok")])]
+    log = write_bytes(tmp_path, lines)
+    base = ["--token-auth", TOKEN, "--log-format-name", "common_complete", "--reimport", log]
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--add-sites-new-hosts"] + base)
+    assert code == 0, text
+    assert [r["url"] for r in sent(ep)] == ["http://[2001:db8::2]/h/v6", "https://www.example.com/h/ok"]
+    assert [h for h in ep.http_log if b"addSite" in h["body"]] and "- (ID:" not in text
+    assert "1 sites were created:\n            [2001:db8::2] (ID: 3)" in text
+    assert "hits without a host in the log (an empty or '-' virtual host) matched no site" in text
+    assert "no-hostname-found-in-log" not in text and "use --add-sites-new-hosts" not in text
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--idsite-fallback", 2] + base)
+    assert code == 0, text
+    assert [(r["idsite"], r["url"]) for r in sent(ep)] == [
+        (2, "http://blog.example.org/h/-:443"), (2, "http://blog.example.org/h/empty"),
+        (2, "http://[2001:db8::2]/h/v6"), (1, "https://www.example.com/h/ok")]

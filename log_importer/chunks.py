@@ -29,6 +29,7 @@ from .classify import IS_DOWNLOAD
 from .tracking import host_key, replay_args, request_builder, visitor_key
 
 NO_HOST_KEY = "no-hostname-found-in-log"
+BOM = "\ufeff"  # a byte order mark, as decoded
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
 MAX_INVALID_SAMPLES = 200
 _UNSET = object()
@@ -97,6 +98,7 @@ class ChunkProcessor:
         self._parsers: dict = {}
         self._hosts: dict = {}
         self._site_keys: dict = {}  # host -> its site key (tracking.host_key)
+        self._url_texts: dict = {}  # path, query string or referrer -> what is sent (url_text)
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
         self._partitions: dict = {}  # partitions -> {visitor key: its partition}
         self._client_ips: set = set()  # client addresses seen that are IPs, as they are
@@ -174,7 +176,7 @@ class ChunkProcessor:
         counts = dict.fromkeys(C.SKIP_REASONS, 0)
         counts["comment"] = 0
         self.classifier.bots.skipped.clear()  # the classifier counts this chunk's bots by name
-        lines = self.decode(task.data)
+        lines = self.decode(task.data, file_start=task.start == 0)
         hits = self.tracked_hits(task, lines, res, counts)
         bodies, line_idx, visitors = self.serialised(task, hits, lines, res, counts)
         n = res.lines
@@ -191,8 +193,10 @@ class ChunkProcessor:
         return res
 
     # Decode ----------------------------------------------------------------------------
-    def decode(self, data: bytes) -> "Lines":
-        """The chunk's lines as text (--encoding), without their line ends.
+    def decode(self, data: bytes, file_start: bool = False) -> "Lines":
+        """The chunk's lines as text (--encoding), without their line ends; at the start of a
+        file (`file_start`), without a byte order mark (U+FEFF, which Windows editors and IIS
+        tools write first: it is not part of the first line).
 
         An ASCII chunk is decoded at once (character offsets are byte offsets); otherwise line
         by line. A line with bytes that are not valid in --encoding keeps them as lone surrogates
@@ -219,6 +223,8 @@ class ChunkProcessor:
                 texts.pop()
         if b"\r" in data:
             texts = [t[:-1] if t and t[-1] == "\r" else t for t in texts]
+        if file_start and texts and texts[0][:1] == BOM:
+            texts = [texts[0][1:]] + texts[1:]  # a copy: `raw` keeps the line's bytes (offsets)
         return Lines(texts, raw, frozenset(undecodable) if undecodable else None)
 
     # Parse, normalise, classify --------------------------------------------------------
@@ -382,6 +388,9 @@ class ChunkProcessor:
         site_keys = self._site_keys
         if len(site_keys) > MEMO_ENTRIES:
             site_keys.clear()
+        url_texts = self._url_texts  # path, query string or referrer -> its url_text
+        if len(url_texts) > MEMO_ENTRIES:
+            url_texts.clear()
         bodies, line_idx, visitors = [], [], []
         hit_count = downloads = 0
         for i, f, host, cdt, path, qs, ua, flags in hits:
@@ -428,6 +437,21 @@ class ChunkProcessor:
                 ref = ref[1:-1]
                 if ref == "-":
                     ref = ""
+            # The URL's text (url_text), memoised: a dict lookup per field for the usual hit.
+            sent = url_texts.get(path)
+            if sent is None:
+                sent = url_texts[path] = url_text(path)
+            path = sent
+            if qs:
+                sent = url_texts.get(qs)
+                if sent is None:
+                    sent = url_texts[qs] = url_text(qs)
+                qs = sent
+            if ref:
+                sent = url_texts.get(ref)
+                if sent is None:
+                    sent = url_texts[ref] = url_text(ref)
+                ref = sent
             try:
                 length = int(length) if length else 0
             except ValueError:
@@ -495,23 +519,35 @@ class Lines:
         self.undecodable = undecodable
 
 
-# Undecodable bytes -------------------------------------------------------------------------
+# URL text and undecodable bytes -----------------------------------------------------------
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte kept by "surrogateescape"
 URL_FIELDS = frozenset(["path", "query_string", "referrer"])
+# What is percent-encoded in a URL's path, query string and referrer: the characters a browser
+# never sends as they are there (the WHATWG URL Standard's percent-encode sets for paths and
+# queries both hold them: C0 controls, space, ", #, <, >, DEL) and the bytes that are not valid in
+# --encoding (kept as lone surrogates), each as its byte. Other text, non-ASCII letters included,
+# is sent as logged, as import_logs.py sends it; a "%" is never encoded (it starts an escape).
+_URL_ESCAPED = re.compile('[\x00-\x20"#<>\x7f\udc80-\udcff]')
 
 
 def _percent(m):
-    return "%%%02X" % (ord(m.group()) - 0xDC00)
+    code = ord(m.group())
+    return "%%%02X" % (code - 0xDC00 if code >= 0xDC00 else code)
+
+
+def url_text(text: str) -> str:
+    """A path, query string or referrer as sent in the tracking request: see _URL_ESCAPED
+    (`/sp ace` -> `/sp%20ace`, `/nul\\x00` -> `/nul%00`, the byte 0xE9 kept as U+DCE9 -> `%E9`)."""
+    return _URL_ESCAPED.sub(_percent, text) if _URL_ESCAPED.search(text) else text
 
 
 def readable_fields(fields: tuple, names: tuple) -> tuple:
     """The fields of a line with undecodable bytes, made valid text: in the path, the query
-    string and the referrer each such byte is percent-encoded ("%E9"), as a browser sends it
-    (RFC 3986, section 2.1); in every other field it becomes U+FFFD, the replacement character.
-    So the JSON sent is valid UTF-8 (Matomo's json_decode refuses lone surrogates)."""
-    sub = _ESCAPED_BYTE.sub
+    string and the referrer each such byte is percent-encoded ("%E9", `url_text`), as a browser
+    sends it (RFC 3986, section 2.1); in every other field it becomes U+FFFD, the replacement
+    character. So the JSON sent is valid UTF-8 (Matomo's json_decode refuses lone surrogates)."""
     return tuple(v if v is None or not _ESCAPED_BYTE.search(v)
-                 else sub(_percent if name in URL_FIELDS else "\ufffd", v)
+                 else url_text(v) if name in URL_FIELDS else _ESCAPED_BYTE.sub("\ufffd", v)
                  for v, name in zip(fields, names))
 
 

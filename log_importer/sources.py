@@ -296,8 +296,9 @@ def copy_lines(name: str, numbers: set, out, block_size: int = 1 << 19):
 
 
 def head_lines(block: bytes, encoding: str, limit: int = 200) -> list[str]:
-    """The first lines of a block, decoded leniently, for format detection."""
-    text = block[:1 << 20].decode(encoding, errors="replace")
+    """The first lines of a file's first block, decoded leniently and without a byte order mark,
+    for format detection."""
+    text = block[:1 << 20].decode(encoding, errors="replace").removeprefix("\ufeff")
     return text.split("\n", limit)[:limit]
 
 

@@ -50,7 +50,7 @@ EXPECTED = {
     "common_vhost": [page(SITE + "/", "2026-03-01 10:00:00", "192.0.2.1", bw_bytes=312)],
     "ncsa_extended": [
         page(SITE + "/docs/install", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, GOOGLE, bw_bytes=5120),
-        page(SITE + '/a"q"/p', "2026-03-01 09:00:00", "192.0.2.9", 'Mozilla/5.0 "weird" agent', bw_bytes=512),
+        page(SITE + '/a%22q%22/p', "2026-03-01 09:00:00", "192.0.2.9", 'Mozilla/5.0 "weird" agent', bw_bytes=512),
     ],
     "common_complete": [
         page("https://blog.example.org/news", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, bw_bytes=99)],

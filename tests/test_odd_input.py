@@ -37,7 +37,7 @@ def test_undecodable_bytes_keep_the_hit_percent_encoded_in_the_url(endpoint, tmp
     got = sent(ep)
     assert [r["url"] for r in got] == ["http://site.example/menu/caf%E9-cr%E8me", "http://site.example/menu",
                                        "http://site.example/caf\u00e9"]
-    assert got[1]["urlref"] == "http://search.example/?q=cr%E8me br%FBl%E9e"
+    assert got[1]["urlref"] == "http://search.example/?q=cr%E8me%20br%FBl%E9e"  # the space too: url_text
     assert got[1]["ua"] == "Mozilla/5.0 (Fran\ufffdais)"
     assert all(r["outcome"] == "stored" for r in ep.received())
     # What went over the wire is valid UTF-8 JSON.
@@ -308,3 +308,34 @@ def test_a_host_logged_as_a_dash_is_no_host(endpoint, tmp_path):
     assert [(r["idsite"], r["url"]) for r in sent(ep)] == [
         (2, "http://blog.example.org/h/-:443"), (2, "http://blog.example.org/h/empty"),
         (2, "http://[2001:db8::2]/h/v6"), (1, "https://www.example.com/h/ok")]
+
+
+def test_one_rule_for_what_a_url_sends_percent_encoded(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [
+        line(request="GET /nul\x00byte HTTP/1.1").encode(),
+        line(request='GET /sp ace/<b>?q=a b&c=\\"d\\"#e HTTP/1.1', referrer="https://s.example/?q=<script> x").encode(),
+        line(request="GET /caf\\xc3\\xa9/\\x01%41?q=\\xe9 HTTP/1.1").encode(),  # Apache's escapes, decoded
+        line(request="GET /ok/caf\xc3\xa9?q=%20&r=a+b|c{d}'e` HTTP/1.1").encode("latin-1")])  # raw UTF-8
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [(r["url"], r["urlref"]) for r in sent(ep)] == [
+        ("https://www.example.com/nul%00byte", ""),
+        ("https://www.example.com/sp%20ace/%3Cb%3E?q=a%20b&c=%22d%22%23e", "https://s.example/?q=%3Cscript%3E%20x"),
+        ("https://www.example.com/café/%01%41?q=é", ""),
+        ("https://www.example.com/ok/café?q=%20&r=a+b|c{d}'e`", "")]
+
+
+def test_a_byte_order_mark_costs_no_line(endpoint, tmp_path, loggen):
+    for fmt in ("combined", "nginx_json", "iis"):
+        plain = loggen(300, seed=4, fmt=fmt)
+        marked = tmp_path / ("bom-" + plain.name)
+        marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+        counts = []
+        for log in (plain, marked):
+            ep = endpoint()
+            code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+            assert code == 0, text
+            assert "0 invalid log lines" in text, (fmt, text)
+            counts.append([(r["url"], r["cdt"]) for r in sent(ep)])
+        assert counts[0] == counts[1] and len(counts[0]) > 100, fmt

@@ -49,8 +49,7 @@ class TaskMaker:
         fmt = formats.resolve(c, head, source.display_name)
         detected = formats.is_detected(c)
         self.stats.file_formats[file_index] = (fmt.name, detected)
-        if detected and not fmt.header_driven:
-            _warn_unread(source.display_name, fmt, head)
+        _warn_unread(source.display_name, fmt, head, c)
         if c.debug and detected:
             for text in formats.explain_detection(head, fmt):
                 log.debug("%s: %s", source.display_name, text)
@@ -133,8 +132,14 @@ class TaskMaker:
         return self._sources_done_bytes + current
 
 
-def _warn_unread(name: str, fmt, head: list):
-    """Detection picked a format that reads only the start of the lines: say how much is left."""
+def _warn_unread(name: str, fmt, head: list, config: Config):
+    """Warn, once per file, when the format reads only the start of most of the first lines (a
+    combined log read as `common` loses every referrer and user agent): detected or given by
+    name or format string. Not for a format whose vendor layout has more fields after the ones it
+    reads (`Format.trailing_fields`: S3, ELB, HAProxy, Squid), W3C and JSON formats (they read
+    whole lines), nor a --log-format-regex (as in import_logs.py, it may read a line's start)."""
+    if fmt.trailing_fields or fmt.header_driven or fmt.regex is None or config.log_format_regex:
+        return
     parser = fmt.compile()
     sample = [(number, text.rstrip()) for number, text in enumerate(head, 1)
               if text.strip() and not text.startswith("#")][:formats.DETECT_SAMPLE_LINES]
@@ -143,14 +148,26 @@ def _warn_unread(name: str, fmt, head: list):
         n = formats.unread_characters(parser, text)
         if n > 0:
             unread.append((number, text, n))
-    if not unread:
+    if len(unread) * 2 <= len(sample):  # a few odd lines (trailing junk) say nothing of the format
         return
     number, text, n = unread[0]
     more = ", and on %d more of the first %d lines" % (len(unread) - 1, len(sample)) if len(unread) > 1 else ""
-    log.warning("%s: the format %s, detected from the first lines, reads only the start of them: on line %d, "
-                "%d characters after the match were ignored (%r)%s; if they hold fields (an unquoted user agent?), "
-                "give the format with --log-format-name or --log-format-regex",
-                name, fmt.name, number, n, text[-n:].strip()[:80], more)
+    if formats.is_detected(config):
+        log.warning("%s: the format %s, detected from the first lines, reads only the start of them: on line %d, "
+                    "%d characters after the match were ignored (%r)%s; if they hold fields (an unquoted user "
+                    "agent?), give the format with --log-format-name or --log-format-regex",
+                    name, fmt.name, number, n, text[-n:].strip()[:80], more)
+        return
+    given = "given with --log-format-name" if config.log_format_name else "the format string given"
+    whole = formats.detect(head)
+    better = ""
+    if whole is not None and whole.name != fmt.name and all(
+            formats.unread_characters(whole.compile(), t) == 0 for _, t, _ in unread):
+        better = "; detection reads them whole as %s (leave the format to detection, or give --log-format-name " \
+                 "%s)" % (whole.name, whole.name)
+    log.warning("%s: the format %s (%s) reads only the start of its lines: on line %d, %d characters after the "
+                "match were ignored (%r)%s: their fields are not imported%s",
+                name, fmt.name, given, number, n, text[-n:].strip()[:80], more, better)
 
 
 def forwarded_for_option(fmt, head: list) -> str | None:

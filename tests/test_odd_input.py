@@ -339,3 +339,32 @@ def test_a_byte_order_mark_costs_no_line(endpoint, tmp_path, loggen):
             assert "0 invalid log lines" in text, (fmt, text)
             counts.append([(r["url"], r["cdt"]) for r in sent(ep)])
         assert counts[0] == counts[1] and len(counts[0]) > 100, fmt
+
+
+@pytest.mark.parametrize("fmt", ["haproxy", "elb", "s3", "squid"])
+def test_no_unread_warning_for_a_format_whose_layout_has_more_fields(endpoint, tmp_path, loggen, fmt):
+    log = loggen(200, seed=3, fmt=fmt)
+    for by_name in ([], ["--log-format-name", fmt]):
+        ep = endpoint()
+        code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1] + by_name + [log])
+        assert code == 0, text
+        assert "characters after the match were ignored" not in text and "WARNING" not in text
+        assert len(sent(ep)) > 50
+
+
+def test_a_format_given_by_name_that_leaves_most_of_each_line_unread_is_told_once(endpoint, tmp_path, loggen):
+    log = loggen(500, seed=3, fmt="combined")
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-name", "common", log])
+    assert code == 0, text
+    assert text.count("characters after the match were ignored") == 1
+    assert ("%s: the format common (given with --log-format-name) reads only the start of its lines: on line 1, "
+            % log) in text
+    assert ("and on 49 more of the first 50 lines: their fields are not imported; detection reads them whole as "
+            "ncsa_extended") in text
+    assert {r["ua"] for r in sent(ep)} == {""}  # what the warning is about
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-name", "ncsa_extended",
+                           log])
+    assert code == 0 and "WARNING" not in text
+    assert all(r["ua"] for r in sent(ep))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 
 from .apache import FORMATS as _APACHE
 from .balancers import FORMATS as _BALANCERS
@@ -225,4 +226,25 @@ def describe(fmt) -> list[str]:
     out.append("date format: %s" % fmt.date_format)
     if fmt.description:
         out.append("description: %s" % fmt.description)
+    out += reuse(fmt)
+    return out
+
+
+def reuse(fmt) -> list[str]:
+    """How to give `fmt` again (--dump-log-regex): the options that read the same fields, the date
+    format included, and what its name does that a --log-format-regex does not."""
+    if fmt.json_map is not None or fmt.syslog:
+        why = "a JSON format has no regex" if fmt.json_map is not None else "behind a syslog prefix"
+        return ["to use it again: --log-format-name %s (%s)" % (fmt.name, why)]
+    out = ["to use it again: --log-format-regex %s --log-date-format %s"
+           % (shlex.quote(fmt.regex), shlex.quote(fmt.date_format))]
+    extra = []
+    if fmt.unescape:
+        extra.append("decodes the escapes the server writes (%s)" % fmt.unescape)
+    if fmt.converters or fmt.defaults:
+        extra.append("converts or completes the fields %s" % ", ".join(sorted(set(fmt.converters) | set(fmt.defaults))))
+    if fmt.header_prefix:
+        extra.append("counts lines starting with %r as header lines, not invalid ones" % fmt.header_prefix)
+    if extra and fmt.name in REGISTRY:
+        out.append("  (--log-format-name %s also %s)" % (fmt.name, "; ".join(extra)))
     return out

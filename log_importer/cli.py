@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--config", dest="matomo_config", metavar="CONFIG_FILE",
                    help="path of Matomo's config/config.ini.php: get a token through the local PHP installation "
                    "when no token, MATOMO_TOKEN_AUTH or --login is given")
+    g.add_argument("--php-binary", default="php", metavar="PHP",
+                   help="with --config: the PHP binary that runs Matomo's updatetoken.php (default: %(default)s)")
+    g.add_argument("--enable-testmode", action="store_true",
+                   help="with --config: get the token of Matomo's test environment (updatetoken.php --testmode)")
     g.add_argument("--config-file", metavar="FILE",
                    help="a TOML or INI file holding any of these options (default: %s, when it exists); the "
                    "command line wins" % _DEFAULT_CONFIG_FILE)
@@ -159,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--log-format-regex", metavar="REGEX",
                    help="a regex with named groups (ip, date, timezone, path, query_string, status, length, "
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "
-                   "event_category/_action/_name; any other group must be read by --regex-group-to-*-cvar "
-                   "or named in --ignore-groups); overrides --log-format-name")
+                   "event_category/_action/_name; other groups are read by --regex-group-to-*-cvar or "
+                   "-dimension, else ignored; a misspelt field such as referer is refused); overrides "
+                   "--log-format-name")
     g.add_argument("--log-format-apache", metavar="FORMAT",
                    help="an Apache LogFormat string, as in your config, e.g. '%%h %%l %%u %%t \"%%r\" %%>s %%b "
                    "\"%%{Referer}i\" \"%%{User-Agent}i\" %%D'; overrides --log-format-name")
@@ -301,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--debug-tracker", action="store_true", help="add debug=1 to tracker requests and print "
                    "their answers (needs [Tracker] debug_on_demand=1 in Matomo)")
     g.add_argument("--debug-request-limit", type=_positive, metavar="N", help="stop after N parsed lines")
+    g.add_argument("--debug-force-one-hit-every-Ns", dest="force_one_hit_interval", type=_non_negative_float,
+                   metavar="N", help="send one hit per request (as --disable-bulk-tracking), each sender waiting "
+                   "N seconds before each")
     return p
 
 
@@ -418,6 +426,7 @@ def config_from_args(argv=None) -> Config:
     config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=token, login=a.login, password=password, config_file=a.matomo_config,
+        php_binary=a.php_binary, enable_testmode=a.enable_testmode,
         auth_user=a.auth_user, auth_password=a.auth_password,
         accept_invalid_ssl_certificate=a.accept_invalid_ssl_certificate, ca_bundle=a.ca_bundle,
         client_cert=a.client_cert, client_key=a.client_key, request_suffix=a.request_suffix,
@@ -450,7 +459,8 @@ def config_from_args(argv=None) -> Config:
         client_ip_from_forwarded_for=a.client_ip_from_forwarded_for, trusted_proxies=a.trusted_proxies,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
-        bulk_tracking=not a.disable_bulk_tracking, workers=a.workers, dry_run=a.dry_run,
+        bulk_tracking=not (a.disable_bulk_tracking or a.force_one_hit_interval is not None),
+        force_one_hit_interval=a.force_one_hit_interval, workers=a.workers, dry_run=a.dry_run,
         show_progress=a.show_progress, show_progress_delay=a.show_progress_delay, output=a.output,
         skip=max(0, a.skip), debug=a.debug, debug_tracker=a.debug_tracker,
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
@@ -479,9 +489,11 @@ def config_from_args(argv=None) -> Config:
 
 
 def _check_regex_groups(regex: str, used: set):
-    """Refuse a --log-format-regex group that is neither a field (formats.FIELDS) nor read by
-    --regex-group-to-*-cvar or named in --ignore-groups: its values would be silently unread
-    (`referer` for `referrer`)."""
+    """Refuse a --log-format-regex group that looks like a misspelt field (`referer` for
+    `referrer`: difflib's ratio of 0.8 or more to one of formats.FIELDS) and that no option
+    reads: its values would be silently unread. Any other group is accepted, as import_logs.py
+    accepts it: read by --regex-group-to-*-cvar/-dimension when asked, else ignored (--debug
+    says so)."""
     try:
         names = list(re.compile(regex).groupindex)
     except re.error:
@@ -489,11 +501,12 @@ def _check_regex_groups(regex: str, used: set):
     for name in names:
         if name in formats.FIELDS or name in used:
             continue
-        close = difflib.get_close_matches(name, formats.FIELDS, n=1, cutoff=0.6)
-        raise UsageError("--log-format-regex: the group (?P<%s>...) is not a field the importer reads%s; the "
-                         "fields are %s (a group of your own: read it with --regex-group-to-visit-cvar or "
-                         "--regex-group-to-page-cvar, or name it in --ignore-groups)"
-                         % (name, " (did you mean %s?)" % close[0] if close else "", ", ".join(formats.FIELDS)))
+        close = difflib.get_close_matches(name, formats.FIELDS, n=1, cutoff=0.8)
+        if close:
+            raise UsageError("--log-format-regex: the group (?P<%s>...) is not a field the importer reads (did you "
+                             "mean %s?); the fields are %s (a group of your own: read it with "
+                             "--regex-group-to-visit-cvar or --regex-group-to-page-cvar, or name it in "
+                             "--ignore-groups)" % (name, close[0], ", ".join(formats.FIELDS)))
 
 
 def warn_about_options(config: Config):

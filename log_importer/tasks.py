@@ -65,6 +65,13 @@ class TaskMaker:
         for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
             if not parser.has_group(group):
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
+        if c.log_format_regex and c.debug:
+            read = set(formats.FIELDS) | set(c.page_cvar_groups) | set(c.visit_cvar_groups) | set(
+                c.visit_dimension_groups) | set(c.action_dimension_groups) | set(c.ignore_groups)
+            unread = [g for g in re.compile(fmt.regex).groupindex if g not in read]
+            if unread:
+                log.debug("--log-format-regex: the groups %s are not fields and no option reads them: ignored "
+                          "(--regex-group-to-*-cvar or -dimension would send them)", ", ".join(unread))
         log.debug("format of %s: %s", source.display_name, fmt.name)
         forwarded = forwarded_for_option(fmt, head)
         if forwarded:

@@ -252,3 +252,35 @@ def test_json_lines_piped_on_stdin_with_unknown_lines_counted(endpoint, tmp_path
     code, text = proc.returncode, (proc.stdout + proc.stderr).decode()
     assert code == 0, text
     assert "1 invalid log lines" in text and len(ep.received()) > 5
+
+
+REGEX_FORMATS = sorted(n for n, f in formats.REGISTRY.items() if f.json_map is None)
+
+
+@pytest.mark.parametrize("name", REGEX_FORMATS)
+def test_dump_log_regex_output_used_again_imports_the_same_hits(name, endpoint, tmp_path, loggen):
+    """--dump-log-regex prints the options that read a format again (its date format too), and
+    --log-format-regex accepts them, extra groups such as session_time or win32_status included."""
+    import shlex
+    log = loggen(200, seed=5, fmt=name)
+    code, dump = importer(["--dump-log-regex", "--log-format-name", name, log])
+    assert code == 0, dump
+    (again,) = [ln for ln in dump.splitlines() if ln.startswith("to use it again: ")]
+    options = shlex.split(again[len("to use it again: "):])
+    assert options[0] == "--log-format-regex" and options[2] == "--log-date-format"
+    got = []
+    for args in (["--log-format-name", name], options):
+        ep = endpoint()
+        code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport"] + args + [log])
+        assert code == 0, text
+        got.append([r["params"] for r in ep.received()])
+    assert len(got[0]) > 50
+    # The fields the named format converts (CloudFront's and SHOUTcast's URL-encoded fields: the
+    # dump says so) are the only difference.
+    params = {"path": "url", "query_string": "url", "referrer": "urlref", "user_agent": "ua", "status": "cvar"}
+    converted = {params[f] for f in formats.REGISTRY[name].converters}
+    converted |= {"download", "action_name"} if "url" in converted else set()
+    assert [{k: v for k, v in r.items() if k not in converted} for r in got[0]] == [
+        {k: v for k, v in r.items() if k not in converted} for r in got[1]]
+    if not converted:
+        assert got[0] == got[1]

@@ -368,3 +368,19 @@ def test_a_format_given_by_name_that_leaves_most_of_each_line_unread_is_told_onc
                            log])
     assert code == 0 and "WARNING" not in text
     assert all(r["ua"] for r in sent(ep))
+
+
+def test_a_regex_group_of_the_user_s_own_is_read_when_asked_else_ignored(endpoint, tmp_path):
+    log = write_bytes(tmp_path, [(line() + " 3600").encode()])
+    regex = (r'(?P<ip>\S+) \S+ \S+ \[(?P<date>[^\]]+) (?P<timezone>\S+)\] "\S+ (?P<path>\S+) \S+" '
+             r'(?P<status>\d+) \S+ "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)" (?P<session_time>\d+)')
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug",
+                           "--log-format-regex", regex, log])
+    assert code == 0, text
+    assert "--log-format-regex: the groups session_time are not fields and no option reads them: ignored" in text
+    assert len(sent(ep)) == 1 and "_cvar" not in sent(ep)[0]
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--log-format-regex", regex, "--regex-group-to-visit-cvar", "session_time=Seconds", log])
+    assert code == 0, text
+    assert json.loads(sent(ep)[-1]["_cvar"]) == {"1": ["Seconds", "3600"]}

@@ -18,7 +18,7 @@ from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError
 from .cdn import FORMATS as _CDN
 from .jsonlogs import FORMATS as _JSON
 from .w3c import FORMATS as _W3C
-from .w3c import read_header
+from .w3c import FIELDS_PREFIX, fields_lines, read_header
 from . import syslog
 
 REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _CDN + _W3C + _JSON}
@@ -27,7 +27,7 @@ W3C_FORMATS = _W3C  # in the order detection tries them: the last (w3c_extended)
 DETECT_SAMPLE_LINES = 50
 
 __all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "DateConverter", "detect", "resolve", "names",
-           "unread_characters"]
+           "unread_characters", "for_new_header", "fields_lines"]
 
 
 def names():
@@ -136,13 +136,25 @@ def user_format(config):
     return None
 
 
+def _w3c_options(config) -> dict:
+    return dict(time_taken_millisecs=config.w3c_time_taken_millisecs, map_fields=config.w3c_map_fields,
+                field_regexes=config.w3c_field_regexes)
+
+
+def for_new_header(config, fmt, names):
+    """The format of the lines after a new #Fields: line (its field `names`) in a file read with
+    the W3C format `fmt`: the same kind of W3C log, its regex built from that line with the same
+    --w3c-* options, the same date format. Raises FormatError (formats/w3c.py's for_header)."""
+    built = REGISTRY[fmt.name].for_header(FIELDS_PREFIX + " " + " ".join(names), **_w3c_options(config))
+    return dataclasses.replace(built, date_format=fmt.date_format)
+
+
 def resolve(config, head_lines, source_name="the input"):
     """The Format to parse one file with, from the options and the file's first lines.
 
     Raises FormatError with a message that says what to do.
     """
-    w3c_options = dict(time_taken_millisecs=config.w3c_time_taken_millisecs,
-                       map_fields=config.w3c_map_fields, field_regexes=config.w3c_field_regexes)
+    w3c_options = _w3c_options(config)
     if config.log_format_regex:
         if "(?P<" not in config.log_format_regex:
             raise FormatError("--log-format-regex needs named groups, such as (?P<ip>\\S+)")

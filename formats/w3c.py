@@ -202,6 +202,21 @@ def token_scanner(patterns):
     return ("tokens", bytes(kinds), tuple(slots))
 
 
+def fields_lines(data: bytes):
+    """The #Fields: lines of a block of a W3C file, as (offset of the line in the block, the line's
+    field names): a server that changes its logging settings (IIS) writes a new header, and its
+    fields apply to the lines after it. Only lines that start with #Fields: count."""
+    out = []
+    at = data.find(b"#Fields:")
+    while at >= 0:
+        if at == 0 or data[at - 1:at] == b"\n" or (at == 3 and data[:3] == b"\xef\xbb\xbf"):  # after a BOM
+            end = data.find(b"\n", at)
+            line = data[at:end if end >= 0 else len(data)].decode("utf-8", "replace")
+            out.append((at, tuple(line[len(FIELDS_PREFIX):].split())))
+        at = data.find(b"#Fields:", at + len(FIELDS_PREFIX))
+    return out
+
+
 def read_header(lines):
     """The W3C header among a file's first lines: (its #Fields: line or None, the other '#' lines
     of the same header). The header may come after data lines (a file that starts mid-log) and

@@ -107,26 +107,30 @@ class TaskMaker:
                 self.acks.chunk_consumed(fi, *start)
                 skipped_here = 0
                 seq = 0
-                for offset, data in itertools.chain([first], blocks):
-                    if data is IDLE:
+                layouts = W3cLayouts(c, fmt, first[1]) if fmt.header_driven and not c.w3c_fields else None
+                for offset, block in itertools.chain([first], blocks):
+                    if block is IDLE:
                         yield IDLE
                         continue
-                    if offset + len(data) <= start[0]:
-                        continue  # imported by an earlier run
-                    if offset < start[0]:
-                        data, offset = data[start[0] - offset:], start[0]
-                    if to_skip:
-                        data, offset, skipped = skip_lines(data, offset, to_skip)
-                        to_skip -= skipped
-                        skipped_here += skipped
-                        self.stats.lines_read += skipped
-                        self.stats.lines_skipped_option += skipped
-                        # skipped lines count like filtered ones: lines are numbered past them
-                        self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
-                        if not data:
-                            continue
-                    yield chunks.ChunkTask(fi, seq, offset, data, fmt, self.resolver.site_map(), partitions)
-                    seq += 1
+                    # A W3C file whose #Fields: header changes: each part with its own layout.
+                    parts = layouts.parts(offset, block) if layouts is not None else ((offset, block, fmt),)
+                    for offset, data, part_fmt in parts:
+                        if offset + len(data) <= start[0]:
+                            continue  # imported by an earlier run
+                        if offset < start[0]:
+                            data, offset = data[start[0] - offset:], start[0]
+                        if to_skip:
+                            data, offset, skipped = skip_lines(data, offset, to_skip)
+                            to_skip -= skipped
+                            skipped_here += skipped
+                            self.stats.lines_read += skipped
+                            self.stats.lines_skipped_option += skipped
+                            # skipped lines count like filtered ones: lines are numbered past them
+                            self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
+                            if not data:
+                                continue
+                        yield chunks.ChunkTask(fi, seq, offset, data, part_fmt, self.resolver.site_map(), partitions)
+                        seq += 1
             finally:
                 if source.size:
                     self._sources_done_bytes += source.size
@@ -175,6 +179,34 @@ def _warn_unread(name: str, fmt, head: list, config: Config):
     log.warning("%s: the format %s (%s) reads only the start of its lines: on line %d, %d characters after the "
                 "match were ignored (%r)%s: their fields are not imported%s",
                 name, fmt.name, given, number, n, text[-n:].strip()[:80], more, better)
+
+
+class W3cLayouts:
+    """The layouts of one W3C file, block after block: IIS writes a new #Fields: header when its
+    logging settings change, and the lines after it follow the new fields (in another order, or
+    other fields). `parts(offset, block)` cuts a block at each #Fields: line that changes the
+    layout and gives each part with the format of its lines (formats.for_new_header); the chunk
+    stage reads each part with the format its task carries, blind to formats as ever.
+
+    `first_block`: the file's first block, whose first #Fields: line gave the file's format. Raises
+    FormatError for a header the format cannot read (as for the file's first header)."""
+
+    def __init__(self, config: Config, fmt, first_block: bytes):
+        self.config = config
+        self.fmt = fmt
+        found = formats.fields_lines(first_block)
+        self.names = found[0][1] if found else None
+
+    def parts(self, offset: int, block: bytes):
+        start = 0
+        for at, names in formats.fields_lines(block):
+            if names == self.names or not names:
+                continue
+            if at > start:
+                yield offset + start, block[start:at], self.fmt
+            log.debug("a new #Fields: header at byte %d: %s", offset + at, " ".join(names))
+            self.fmt, self.names, start = formats.for_new_header(self.config, self.fmt, names), names, at
+        yield offset + start, block[start:] if start else block, self.fmt
 
 
 def forwarded_for_option(fmt, head: list) -> str | None:

@@ -284,3 +284,63 @@ def test_dump_log_regex_output_used_again_imports_the_same_hits(name, endpoint, 
         {k: v for k, v in r.items() if k not in converted} for r in got[1]]
     if not converted:
         assert got[0] == got[1]
+
+
+def _w3c_with_changing_header(loggen, tmp_path):
+    """A generated W3C log whose #Fields: header changes twice, as IIS writes it when its logging
+    settings change: the last two fields swapped, then c-ip moved first and cs-host dropped."""
+    lines = loggen(300, seed=6, fmt="w3c_extended").read_text().splitlines()
+    header, body = lines[:4], lines[4:]
+    names = header[3].split()[1:]
+    swapped = names[:-2] + names[-2:][::-1]
+    moved = ["c-ip"] + [n for n in swapped if n not in ("c-ip", "cs-host")]
+
+    def written(fields, text):
+        values = dict(zip(names, text.split()))
+        return " ".join(values[n] for n in fields)
+    out = header + body[:100] + ["#Fields: " + " ".join(swapped)] + [written(swapped, t) for t in body[100:200]]
+    out += ["#Fields: " + " ".join(moved)] + [written(moved, t) for t in body[200:]]
+    path = tmp_path / "changing.log"
+    path.write_text("\n".join(out) + "\n")
+    return path, body
+
+
+def test_a_w3c_header_that_changes_applies_to_the_lines_after_it(endpoint, tmp_path, loggen):
+    import io
+    from log_importer.config import Config
+    from log_importer.run import run
+    log, body = _w3c_with_changing_header(loggen, tmp_path)
+    plain = tmp_path / "plain.log"
+    plain.write_text("\n".join(log.read_text().splitlines()[:4] + body) + "\n")
+    results = []
+    for path, options in ((plain, {}), (log, {}), (log, {"chunk_bytes": 4096, "workers": 2})):
+        ep = endpoint()
+        out = io.StringIO()
+        code = run(Config(files=[str(path)], url=ep.url, token_auth=TOKEN, idsite=1, reimport=True, **options),
+                   out, out)
+        assert code == 0, out.getvalue()
+        assert "0 invalid log lines" in out.getvalue()
+        got = [r["params"] for r in ep.received()]
+        results.append([(r["cip"], r["cdt"], r["ua"], r["urlref"], r["url"].split("/", 3)[3]) for r in got])
+    assert len(results[0]) > 50
+    assert results[1] == results[0] and results[2] == results[0]
+    assert all(not ua.startswith("http") and not ref.startswith("Mozilla") for _, _, ua, ref, _ in results[1])
+
+
+def test_a_resumed_w3c_file_is_read_with_the_header_in_force_where_it_resumes(endpoint, tmp_path, loggen):
+    log, _ = _w3c_with_changing_header(loggen, tmp_path)
+    lines = log.read_text().splitlines()
+    cut = lines.index(next(t for t in lines[5:] if t.startswith("#Fields:"))) + 20  # 20 lines into layout 2
+    growing = tmp_path / "growing.log"
+    growing.write_text("\n".join(lines[:cut]) + "\n")
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, growing])
+    assert code == 0 and "0 invalid log lines" in text, text
+    first = len(ep.received())
+    with open(growing, "a") as f:
+        f.write("\n".join(lines[cut:]) + "\n")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, growing])
+    assert code == 0 and "skipped %d lines already imported" % cut in text, text
+    assert "0 invalid log lines" in text
+    got = [r["params"] for r in ep.received()][first:]
+    assert len(got) > 20 and not any(r["urlref"].startswith("Mozilla") or r["ua"].startswith("http") for r in got)

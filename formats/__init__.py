@@ -12,6 +12,7 @@ import dataclasses
 import re
 import shlex
 
+from .addresses import normal_host
 from .apache import FORMATS as _APACHE
 from .balancers import FORMATS as _BALANCERS
 from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError
@@ -116,6 +117,25 @@ def unread_characters(decoder, line: str) -> int:
         return -1 if decoder.extract(line) is None else 0
     m = regex.match(line)
     return -1 if m is None else max(0, len(line.rstrip()) - m.end())
+
+
+def by_name_with_host(lines) -> list[str]:
+    """The formats chosen by name only (detectable=False) that give a host and read most of these
+    first lines whole: ovh's lines are combined lines too, which detection reads without the host
+    (the ident field holds it), so a file without a host may need --log-format-name ovh."""
+    sample = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")][:DETECT_SAMPLE_LINES]
+    found = []
+    for fmt in REGISTRY.values():
+        if fmt.detectable or fmt.regex is None or fmt.header_driven:
+            continue
+        decoder = fmt.compile()
+        if "host" not in decoder.present or not sample:
+            continue
+        with_host = [ln for ln in sample if unread_characters(decoder, ln) == 0
+                     and normal_host(decoder.as_dict(ln).get("host") or "-") is not None]
+        if len(with_host) * 2 > len(sample):  # not a combined line's "-" ident read as a host
+            found.append(fmt.name)
+    return found
 
 
 def user_format(config):

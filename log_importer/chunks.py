@@ -25,6 +25,7 @@ from . import invalid_lines as why
 from . import timebounds
 from .config import Config
 from .proxies import FORWARDED_FOR, ForwardedFor, parse_networks
+from .sources import ascii_compatible
 from .classify import IS_DOWNLOAD
 from .tracking import host_key, replay_args, request_builder, visitor_key
 
@@ -104,8 +105,8 @@ class ChunkProcessor:
         self._client_ips: set = set()  # client addresses seen that are IPs, as they are
         self._client_ip_forms: dict = {}  # other client addresses -> the IP in them, or None
         try:
-            self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
-        except (UnicodeDecodeError, LookupError):
+            self.ascii_compatible = ascii_compatible(config.encoding)
+        except LookupError:
             self.ascii_compatible = False
         extra = []
         for g in (list(config.page_cvar_groups) + list(config.visit_cvar_groups)

@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read W3C time-taken as milliseconds (IIS does; the iis format always does)")
     g.add_argument("--ignore-groups", help="comma list of regex groups to ignore (e.g. userid)")
     g.add_argument("--encoding", default="utf8",
-                   help="encoding of the logs (default: %(default)s); a line with bytes that are not valid "
+                   help="encoding of the logs, one that writes ASCII as it is (default: %(default)s; latin-1, "
+                   "cp1252...: a UTF-16 file must be converted first); a line with bytes that are not valid "
                    "in it is kept: those bytes are percent-encoded in URLs and become U+FFFD elsewhere")
     g.add_argument("--dump-log-regex", action="store_true",
                    help="print the format and how it is read (its regex, JSON map or W3C regex), then exit")
@@ -520,10 +521,15 @@ def warn_about_options(config: Config):
 
 def _check_encoding(name):
     import codecs
+    from .sources import ascii_compatible
     try:
         codecs.lookup(name)
     except LookupError:
         raise UsageError("unknown --encoding %r" % name) from None
+    if not ascii_compatible(name):
+        raise UsageError("--encoding %s: logs are read as lines of bytes ending in \\n, with ASCII as it is, which "
+                         "%s does not write: convert the file first (iconv -f %s -t UTF-8), or give an encoding "
+                         "such as utf8, latin-1 or cp1252" % (name, name, name.upper()))
 
 
 def setup_logging(config: Config, stream):

@@ -15,7 +15,7 @@ from . import chunks
 from .config import Config
 from .errors import UsageError
 from .positions import Positions, SameContent
-from .sources import IDLE, Source, SourceError, head_lines
+from .sources import IDLE, Source, SourceError, encoding_hint, head_lines
 from .stats import Stats
 
 log = logging.getLogger("log_importer")
@@ -46,7 +46,13 @@ class TaskMaker:
         UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
         c = self.config
         head = head_lines(first_block, c.encoding)
-        fmt = formats.resolve(c, head, source.display_name)
+        try:
+            fmt = formats.resolve(c, head, source.display_name)
+        except formats.FormatError as e:
+            hint = encoding_hint(first_block)
+            if hint is None:
+                raise
+            raise formats.FormatError("%s: %s" % (source.display_name, hint)) from e
         detected = formats.is_detected(c)
         self.stats.file_formats[file_index] = (fmt.name, detected)
         _warn_unread(source.display_name, fmt, head, c)
@@ -56,6 +62,12 @@ class TaskMaker:
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):
+            with_host = formats.by_name_with_host(head) if detected else []
+            if with_host:  # ovh: its lines read as combined lines, the host unread
+                raise UsageError("the log format of %s was detected as %s, which has no host, but %s reads its "
+                                 "lines with their host: give --log-format-name %s (or the Matomo site with "
+                                 "--idsite)" % (source.display_name, fmt.name, " and ".join(with_host),
+                                                with_host[0]))
             raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
                              "(or a host with --log-hostname)" % (source.display_name, fmt.name))
         if c.client_ip_from_forwarded_for and not parser.has_group("forwarded_for"):

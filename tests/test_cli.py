@@ -145,6 +145,8 @@ def test_dump_log_regex(tmp_path):
     (["/tmp/*.does-not-exist"], "no file matches"),
     (["--log-format-name", "nginx_xml", "x"], "unknown --log-format-name"),
     (["--encoding", "klingon", "x"], "unknown --encoding"),
+    (["--encoding", "utf-16", "x"], "--encoding utf-16: logs are read as lines of bytes ending in \\n, with ASCII as "
+                                    "it is, which utf-16 does not write: convert the file first (iconv -f UTF-16"),
     ([], "no log file given"),
 ])
 def test_bad_inputs_are_one_line(args, message, tmp_path):
@@ -207,3 +209,11 @@ def test_runs_with_workers_end_cleanly(loggen):
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 0 and proc.stderr == ""
         assert "3,000 lines parsed" in proc.stdout
+
+
+def test_a_utf16_file_is_told_as_such(tmp_path):
+    log = tmp_path / "u16.log"
+    log.write_bytes("".join(line(ip="192.0.2.%d" % k) + "\r\n" for k in range(1, 5)).encode("utf-16"))
+    code, text = dry([log])
+    assert code == 2 and len(text.strip().splitlines()) == 1
+    assert "%s: its first bytes look like UTF-16 (a NUL byte beside each character)" % log in text

@@ -344,3 +344,16 @@ def test_a_resumed_w3c_file_is_read_with_the_header_in_force_where_it_resumes(en
     assert "0 invalid log lines" in text
     got = [r["params"] for r in ep.received()][first:]
     assert len(got) > 20 and not any(r["urlref"].startswith("Mozilla") or r["ua"].startswith("http") for r in got)
+
+
+def test_a_detected_format_without_host_names_the_by_name_format_that_reads_the_host(endpoint, tmp_path, loggen):
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, loggen(100, seed=2, fmt="ovh")])
+    assert code == 2 and len(text.strip().splitlines()) == 1
+    assert ("was detected as ncsa_extended, which has no host, but ovh reads its lines with their host: give "
+            "--log-format-name ovh") in text
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--log-format-name", "ovh",
+                           loggen(100, seed=2, fmt="ovh")])
+    assert code == 0 and {r["params"]["idsite"] for r in ep.received()} == {1, 2}
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, loggen(100, seed=2, fmt="combined")])
+    assert code == 2 and "ovh" not in text and "has no host: give the Matomo site with --idsite" in text

@@ -384,3 +384,15 @@ def test_a_regex_group_of_the_user_s_own_is_read_when_asked_else_ignored(endpoin
                            "--log-format-regex", regex, "--regex-group-to-visit-cvar", "session_time=Seconds", log])
     assert code == 0, text
     assert json.loads(sent(ep)[-1]["_cvar"]) == {"1": ["Seconds", "3600"]}
+
+
+def test_an_impossible_date_is_told_apart_from_a_date_in_another_layout(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line().encode(), line(date="01/Foo/2026:10:00:00 +0100").encode(),
+                                 line(date="31/Feb/2026:10:00:00 +0100").encode()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert len(sent(ep)) == 1 and "2 invalid date, first at %s:2:" % log in text
+    assert ("the date '01/Foo/2026:10:00:00' has the layout of the date format '%d/%b/%Y:%H:%M:%S' but is not a "
+            "date (no such day, month or time): the line is wrong, not the format") in text
+    assert "--log-date-format" not in text

@@ -40,13 +40,17 @@ IDLE = _Idle()  # in (offset, IDLE) from Source.blocks: nothing new has arrived 
 
 
 def expand(patterns) -> list[str]:
-    """Files named by the arguments: globs expanded and sorted, '-' kept; a missing file is an error."""
+    """Files named by the arguments: globs expanded and sorted, '-' kept; a missing file is an error.
+    A name that is an existing file is that file, even when it holds glob characters
+    (`access [1].log`, as a file manager names a copy); otherwise it is a glob."""
     files = []
     for pattern in patterns:
         if pattern == STDIN:
             files.append(STDIN)
             continue
-        if glob.has_magic(pattern):
+        if os.path.isfile(pattern):
+            files.append(pattern)
+        elif glob.has_magic(pattern):
             matched = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
             if not matched:
                 raise UsageError("no file matches %s" % pattern)

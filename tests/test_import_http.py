@@ -357,3 +357,15 @@ def test_the_c_scanners_and_the_regexes_import_the_same_requests(endpoint, logge
                         {k: counts[k] for k in ("lines_read", "hits_built", "tracked", "skipped", "dates")}))
     assert len(results[0][0]) > 500 and results[0][1]["skipped"]["invalid"] > 0
     assert results[0] == results[1]
+
+
+def test_a_file_whose_name_holds_glob_characters_is_that_file(endpoint, tmp_path):
+    (tmp_path / "sp ace").mkdir()
+    log = write(tmp_path, [line(ip="192.0.2.1"), line(ip="192.0.2.2")], name="sp ace/a [1].log")
+    write(tmp_path, [line(ip="192.0.2.3")], name="sp ace/a 1.log")  # what [1] would match as a glob
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [r["params"]["cip"] for r in ep.received()] == ["192.0.2.1", "192.0.2.2"]
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, tmp_path / "sp ace" / "a [1]*.log"])
+    assert code == 0 and len(ep.received()) == 3  # as a glob, [1] is the character 1: "a 1.log"

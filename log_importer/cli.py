@@ -329,7 +329,9 @@ def _merge(dicts):
 
 
 def _parse(argv):
-    """The parsed arguments: --config-file's options (or the default file's), then the command line."""
+    """The parsed arguments: --config-file's options (or the default file's), each replaced by the
+    command line's when it gives that option (a list too: the command line's --exclude-path
+    replaces the file's list, it does not add to it). `a.config_file` is the file read, or None."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -338,14 +340,26 @@ def _parse(argv):
     if path is None:
         from .config_file import default_path
         path = default_path() if os.path.exists(default_path()) else None
-    from_file, files = [], []
+    a = parser.parse_args(argv)
+    a.config_file = path
     if path:
         from .config_file import arguments
         from_file, files = arguments(path, parser._option_string_actions)
-    a = parser.parse_args(from_file + argv)
-    if not a.files:
-        a.files = files
+        given = _given(argv)
+        for dest, value in vars(parser.parse_args(from_file)).items():
+            if dest not in given and dest not in ("files", "config_file"):
+                setattr(a, dest, value)
+        if not a.files:
+            a.files = files
     return a
+
+
+def _given(argv) -> set:
+    """The options (their dests) that the command line gives, whatever their values."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_known_args(argv)[0]))
 
 
 def _readable(path, option):
@@ -467,6 +481,7 @@ def config_from_args(argv=None) -> Config:
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
+        options_file=a.config_file,
     )
     if a.trusted_proxies and not a.client_ip_from_forwarded_for:
         raise UsageError("--trusted-proxy needs --client-ip-from-forwarded-for")

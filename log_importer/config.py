@@ -136,6 +136,7 @@ class Config:
     invalid_lines_file: str | None = None
     bulk_without_transactions: bool = False
     idle_flush: float = 1.0  # seconds without new lines on standard input before partial batches go
+    options_file: str | None = None  # the --config-file (or default config file) that was read
     checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19
 

@@ -92,6 +92,8 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if stats.resumed:
         out.append("")
     out.append("    %s lines parsed from %d input(s)" % (_n(s.lines_read), len(s.files)))
+    if config.options_file:
+        out.append("    options read from the config file %s (the command line's replace them)" % config.options_file)
     if dry:
         out.append("    %s requests would be imported" % _n(s.hits_built))
     else:
@@ -180,7 +182,7 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
                                                 if k.startswith(REPLAY_KEY_PREFIX)),
         "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
-        "input_errors": s.input_errors, "state_file": state_path,
+        "input_errors": s.input_errors, "state_file": state_path, "config_file": config.options_file,
         "top_bots_skipped": [{"name": name, "category": category, "hits": hits}
                              for (name, category), hits in s.skipped_bots.most_common(TOP_BOTS)],
     }

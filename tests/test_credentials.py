@@ -225,6 +225,7 @@ def test_default_config_file_and_its_errors(endpoint, tmp_path, monkeypatch):
     code, text = importer([log])
     assert code == 0, text
     assert len(ep.received()) == 1
+    assert "options read from the config file %s (the command line's replace them)" % default in text
     for body, message in [('nonsense = 1\n', "unknown option 'nonsense'"),
                           ('enable-bots = "maybe"\n', "enable-bots is a flag"),
                           ('idsite = [1, 2]\n', "idsite takes one value"),
@@ -255,3 +256,22 @@ def test_log_records_are_redacted_also_under_the_progress_bar():
         log.handlers[0].stream = stream
         log.warning("under the bar: %s", TOKEN)
     assert TOKEN not in stream.getvalue() and stream.getvalue().count("<hidden>") == 2
+
+
+def test_the_command_line_replaces_a_list_of_the_config_file(endpoint, tmp_path, monkeypatch):
+    ep = endpoint()
+    log = write(tmp_path, [line(ip="192.0.2.%d" % k, request="GET /%s/%d HTTP/1.1" % (part, k))
+                           for k, part in enumerate(["a", "b", "c", "a", "b", "c"], 1)])
+    home = tmp_path / "xdg"
+    (home / "log-importer").mkdir(parents=True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    (home / "log-importer" / "config.toml").write_text(
+        'url = "%s"\nidsite = 1\nexclude-path = ["/a/*"]\ndebug = 1\n' % ep.url)
+    code, text = importer(["--token-auth", TOKEN, log])
+    assert code == 0 and "2 requests excluded by --exclude-path" in text and "DEBUG" in text
+    assert sorted(r["params"]["url"].rsplit("/", 2)[1] for r in ep.received()) == ["b", "b", "c", "c"]
+    code, text = importer(["--token-auth", TOKEN, "--reimport", "--exclude-path", "/b/*", "--exclude-path", "/c/*",
+                           log])
+    assert code == 0 and "4 requests excluded by --exclude-path" in text, text
+    assert sorted(r["params"]["url"].rsplit("/", 2)[1] for r in ep.received()[4:]) == ["a", "a"]
+    assert "options read from the config file %s" % (home / "log-importer" / "config.toml") in text

@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
                    help="seconds between progress updates (default: %(default)s)")
     g.add_argument("--output", metavar="FILE", help="write all output (summary, messages) to FILE")
-    g.add_argument("--skip", type=int, default=0, metavar="N", help="skip the first N lines")
+    g.add_argument("--skip", type=_non_negative_int, default=0, metavar="N", help="skip the first N lines")
     g.add_argument("--debug", "-d", action="count", default=0,
                    help="debug output, with the file and line of each invalid line; repeatable")
     g.add_argument("--debug-tracker", action="store_true", help="add debug=1 to tracker requests and print "
@@ -477,7 +477,7 @@ def config_from_args(argv=None) -> Config:
         bulk_tracking=not (a.disable_bulk_tracking or a.force_one_hit_interval is not None),
         force_one_hit_interval=a.force_one_hit_interval, workers=a.workers, dry_run=a.dry_run,
         show_progress=a.show_progress, show_progress_delay=a.show_progress_delay, output=a.output,
-        skip=max(0, a.skip), debug=a.debug, debug_tracker=a.debug_tracker,
+        skip=a.skip, debug=a.debug, debug_tracker=a.debug_tracker,
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,

@@ -156,6 +156,7 @@ def test_bad_inputs_are_one_line(args, message, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--recorders", "0", "x"], "--recorders: must be at least 1"),
+    (["--dry-run", "--skip", "-5", "x"], "argument --skip: must not be negative, got -5"),
     (["--dry-run", "--exclude-older-than", "the day before", "x"], "--exclude-older-than: invalid date"),
     (["--dry-run", "--log-timezone", "Mars/Olympus_Mons", "x"], "--log-timezone: unknown time zone"),
     (["--frobnicate", "x"], "unrecognized arguments: --frobnicate"),

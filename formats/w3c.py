@@ -68,10 +68,11 @@ CLOUDFRONT_FIELDS = dict(W3C_FIELDS, **{
     "x-host-header": r'(?P<host>".*?"|\S+)',
     "cs(Host)": None,  # the distribution's own domain (d111111abcdef8.cloudfront.net): the host is x-host-header
 })
-# Incapsula quotes every value; its own names: cs-uri (host and path), cs-bytes, cs(Referrer).
+# Incapsula quotes every value (so a space inside one is read: a path with spaces is a hit); its
+# own names: cs-uri (host and path), cs-bytes, cs(Referrer).
 INCAPSULA_FIELDS = dict(W3C_FIELDS, **{
-    "cs-uri": r'"(?P<host>[^/\s"]+)(?P<path>/[^\s"]*)"',
-    "cs-uri-query": r'"(?P<query_string>[^\s"]*)"',
+    "cs-uri": r'"(?P<host>[^/\s"]+)(?P<path>/[^"]*)"',
+    "cs-uri-query": r'"(?P<query_string>[^"]*)"',
     "c-ip": r'"(?P<ip>[' + CLIENT_CHARS + r']*)"',
     "cs(User-Agent)": r'"(?P<user_agent>.*?)"',
     "cs(Referrer)": r'"(?P<referrer>[^\s"]*)"',

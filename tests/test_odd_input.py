@@ -396,3 +396,12 @@ def test_an_impossible_date_is_told_apart_from_a_date_in_another_layout(endpoint
     assert ("the date '01/Foo/2026:10:00:00' has the layout of the date format '%d/%b/%Y:%H:%M:%S' but is not a "
             "date (no such day, month or time): the line is wrong, not the format") in text
     assert "--log-date-format" not in text
+
+
+def test_a_quoted_incapsula_path_may_hold_spaces(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, _rendered("incapsula_w3c", each=[{"path": "/a path/with spaces?q=a b"}, {}]))
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0 and "0 invalid log lines" in text, text
+    assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a%20path/with%20spaces?q=a%20b",
+                                            "https://www.example.com/p/1"]

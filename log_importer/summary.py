@@ -93,7 +93,8 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
         out.append("")
     out.append("    %s lines parsed from %d input(s)" % (_n(s.lines_read), len(s.files)))
     if config.options_file:
-        out.append("    options read from the config file %s (the command line's replace them)" % config.options_file)
+        out.append("    options read from the config file %s; those given on the command line replace its own"
+                   % config.options_file)
     if dry:
         out.append("    %s requests would be imported" % _n(s.hits_built))
     else:

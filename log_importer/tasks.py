@@ -1,7 +1,8 @@
 """Task making: the inputs, in order, cut into ChunkTasks for the chunk stage.
 
-Per input: read its first block, resolve its format once (formats.resolve), find where it resumes
-(Positions.start_of), then hand on its blocks of whole lines past that point and past --skip.
+Per input: read its first block, resolve its format once (formats.resolve; a W3C file again at
+each #Fields: line that changes its layout: W3cLayouts), find where it resumes (Positions.start_of),
+then hand on its blocks of whole lines past that point and past --skip, each with its format.
 """
 from __future__ import annotations
 

@@ -225,7 +225,7 @@ def test_default_config_file_and_its_errors(endpoint, tmp_path, monkeypatch):
     code, text = importer([log])
     assert code == 0, text
     assert len(ep.received()) == 1
-    assert "options read from the config file %s (the command line's replace them)" % default in text
+    assert "options read from the config file %s; those given on the command line replace its own" % default in text
     for body, message in [('nonsense = 1\n', "unknown option 'nonsense'"),
                           ('enable-bots = "maybe"\n', "enable-bots is a flag"),
                           ('idsite = [1, 2]\n', "idsite takes one value"),

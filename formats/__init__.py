@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 
+from .addresses import normal_host
 from .apache import FORMATS as _APACHE
 from .balancers import FORMATS as _BALANCERS
 from .base import APACHE_DATE, FIELDS, DateConverter, Format, FormatError
 from .cdn import FORMATS as _CDN
 from .jsonlogs import FORMATS as _JSON
 from .w3c import FORMATS as _W3C
-from .w3c import read_header
+from .w3c import FIELDS_PREFIX, fields_lines, read_header
 from . import syslog
 
 REGISTRY: dict[str, Format] = {f.name: f for f in _APACHE + _BALANCERS + _CDN + _W3C + _JSON}
@@ -26,7 +28,7 @@ W3C_FORMATS = _W3C  # in the order detection tries them: the last (w3c_extended)
 DETECT_SAMPLE_LINES = 50
 
 __all__ = ["REGISTRY", "FIELDS", "Format", "FormatError", "DateConverter", "detect", "resolve", "names",
-           "unread_characters"]
+           "unread_characters", "for_new_header", "fields_lines"]
 
 
 def names():
@@ -117,6 +119,25 @@ def unread_characters(decoder, line: str) -> int:
     return -1 if m is None else max(0, len(line.rstrip()) - m.end())
 
 
+def by_name_with_host(lines) -> list[str]:
+    """The formats chosen by name only (detectable=False) that give a host and read most of these
+    first lines whole: ovh's lines are combined lines too, which detection reads without the host
+    (the ident field holds it), so a file without a host may need --log-format-name ovh."""
+    sample = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")][:DETECT_SAMPLE_LINES]
+    found = []
+    for fmt in REGISTRY.values():
+        if fmt.detectable or fmt.regex is None or fmt.header_driven:
+            continue
+        decoder = fmt.compile()
+        if "host" not in decoder.present or not sample:
+            continue
+        with_host = [ln for ln in sample if unread_characters(decoder, ln) == 0
+                     and normal_host(decoder.as_dict(ln).get("host") or "-") is not None]
+        if len(with_host) * 2 > len(sample):  # not a combined line's "-" ident read as a host
+            found.append(fmt.name)
+    return found
+
+
 def user_format(config):
     """The format the user wrote (--log-format-apache, --log-format-nginx, --log-format-file with
     --log-format-ref), or None. Raises FormatError with what to fix."""
@@ -135,13 +156,25 @@ def user_format(config):
     return None
 
 
+def _w3c_options(config) -> dict:
+    return dict(time_taken_millisecs=config.w3c_time_taken_millisecs, map_fields=config.w3c_map_fields,
+                field_regexes=config.w3c_field_regexes)
+
+
+def for_new_header(config, fmt, names):
+    """The format of the lines after a new #Fields: line (its field `names`) in a file read with
+    the W3C format `fmt`: the same kind of W3C log, its regex built from that line with the same
+    --w3c-* options, the same date format. Raises FormatError (formats/w3c.py's for_header)."""
+    built = REGISTRY[fmt.name].for_header(FIELDS_PREFIX + " " + " ".join(names), **_w3c_options(config))
+    return dataclasses.replace(built, date_format=fmt.date_format)
+
+
 def resolve(config, head_lines, source_name="the input"):
     """The Format to parse one file with, from the options and the file's first lines.
 
     Raises FormatError with a message that says what to do.
     """
-    w3c_options = dict(time_taken_millisecs=config.w3c_time_taken_millisecs,
-                       map_fields=config.w3c_map_fields, field_regexes=config.w3c_field_regexes)
+    w3c_options = _w3c_options(config)
     if config.log_format_regex:
         if "(?P<" not in config.log_format_regex:
             raise FormatError("--log-format-regex needs named groups, such as (?P<ip>\\S+)")
@@ -225,4 +258,25 @@ def describe(fmt) -> list[str]:
     out.append("date format: %s" % fmt.date_format)
     if fmt.description:
         out.append("description: %s" % fmt.description)
+    out += reuse(fmt)
+    return out
+
+
+def reuse(fmt) -> list[str]:
+    """How to give `fmt` again (--dump-log-regex): the options that read the same fields, the date
+    format included, and what its name does that a --log-format-regex does not."""
+    if fmt.json_map is not None or fmt.syslog:
+        why = "a JSON format has no regex" if fmt.json_map is not None else "behind a syslog prefix"
+        return ["to use it again: --log-format-name %s (%s)" % (fmt.name, why)]
+    out = ["to use it again: --log-format-regex %s --log-date-format %s"
+           % (shlex.quote(fmt.regex), shlex.quote(fmt.date_format))]
+    extra = []
+    if fmt.unescape:
+        extra.append("decodes the escapes the server writes (%s)" % fmt.unescape)
+    if fmt.converters or fmt.defaults:
+        extra.append("converts or completes the fields %s" % ", ".join(sorted(set(fmt.converters) | set(fmt.defaults))))
+    if fmt.header_prefix:
+        extra.append("counts lines starting with %r as header lines, not invalid ones" % fmt.header_prefix)
+    if extra and fmt.name in REGISTRY:
+        out.append("  (--log-format-name %s also %s)" % (fmt.name, "; ".join(extra)))
     return out

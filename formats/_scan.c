@@ -38,6 +38,9 @@ static void init_tables(void)
 }
 
 #define IS_SPACE(c) (SPACE[(unsigned char)(c)])
+/* formats/addresses.py's CLIENT_CHARS: \w * . : / [ ] % - */
+#define IS_IP_CHAR(c) (WORD[(unsigned char)(c)] || (c) == '*' || (c) == '.' || (c) == ':' || (c) == '-' \
+                       || (c) == '/' || (c) == '[' || (c) == ']' || (c) == '%')
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 
 typedef struct { Py_ssize_t start, end; } span;
@@ -123,8 +126,15 @@ static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
     span ident;
 
     for (int i = 0; i < NFIELDS; i++) f[i].start = f[i].end = -1;
-    if (vhost) {  /* (?P<host>[\w\-\.]*)(?::\d+)?\s+ */
-        while (p < n && (WORD[(unsigned char)s[p]] || s[p] == '-' || s[p] == '.')) p++;
+    if (vhost) {  /* (?P<host>\[[\w:.%]*\]|[\w.-]*)(?::\d+)?\s+ */
+        if (p < n && s[p] == '[') {  /* an IPv6 literal: its closing bracket, or no match */
+            p++;
+            while (p < n && (WORD[(unsigned char)s[p]] || s[p] == ':' || s[p] == '.' || s[p] == '%')) p++;
+            if (p >= n || s[p] != ']') return 0;
+            p++;
+        } else {
+            while (p < n && (WORD[(unsigned char)s[p]] || s[p] == '-' || s[p] == '.')) p++;
+        }
         f[F_HOST].start = 0; f[F_HOST].end = p;
         if (p < n && s[p] == ':') {
             q = p + 1;
@@ -133,10 +143,9 @@ static int scan(const char *s, Py_ssize_t n, int vhost, int combined, span *f)
         }
         if (!spaces(s, n, &p)) return 0;
     }
-    /* (?P<ip>[\w*.:/-]+)\s+ */
+    /* (?P<ip>[\w*.:/\[\]%-]+)\s+ (formats/addresses.py's CLIENT_CHARS) */
     q = p;
-    while (q < n && (WORD[(unsigned char)s[q]] || s[q] == '*' || s[q] == '.' || s[q] == ':' || s[q] == '-'
-                     || s[q] == '/')) q++;
+    while (q < n && IS_IP_CHAR(s[q])) q++;
     if (q == p) return 0;
     f[F_IP].start = p; f[F_IP].end = q; p = q;
     /* \s+\S+\s+(?P<userid>\S+)\s+\[ */
@@ -367,7 +376,7 @@ enum { K_ANY = 0,   /* \S* , \S+ , (?:".*?"|\S+) , ".*?"|\S*  (no quotes here: t
        K_DATE,      /* "?\d+[-\d+]+"?                                                       */
        K_TIME,      /* "?[\d+:]+[.\d]*?"?  (the group is the [\d+:]+ part)                  */
        K_PATH,      /* /\S*                                                                 */
-       K_IP,        /* "?[\w*.:/-]*"?                                                       */
+       K_IP,        /* "?[\w*.:/\[\]%-]*"?                                                  */
        K_DIGITS,    /* \d+                                                                  */
        K_DECIMAL,   /* [.\d]+                                                               */
        K_KINDS };
@@ -382,8 +391,6 @@ typedef struct {
 #define IS_TIME_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == ':')
 #define IS_DATE_CHAR(c) (IS_DIGIT(c) || (c) == '+' || (c) == '-')
 #define IS_DEC_CHAR(c) (IS_DIGIT(c) || (c) == '.')
-#define IS_IP_CHAR(c) (WORD[(unsigned char)(c)] || (c) == '*' || (c) == '.' || (c) == ':' || (c) == '-' \
-                       || (c) == '/')
 
 /* The group's end for a token [a, b) of this kind, or -1. `last`: the token need not be used up. */
 static Py_ssize_t token_group(const char *s, Py_ssize_t a, Py_ssize_t b, int kind, int last)

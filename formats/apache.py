@@ -10,9 +10,12 @@ original text. For lines of ASCII without a backslash, a hand-written C scanner 
 named by `scanner=`) does the regex's work about 6x faster, with the same result, for the four
 Apache formats.
 """
+from .addresses import CLIENT_ADDRESS, HOST_NAME
 from .base import Format
 
-HOST_PREFIX = r"(?P<host>[\w\-\.]*)(?::\d+)?\s+"
+# %v:%p: the virtual host (formats/addresses.py: a name, an IPv4 address or a bracketed IPv6
+# literal; "-" or nothing when there is none), its port optional.
+HOST_PREFIX = r"(?P<host>" + HOST_NAME + r")(?::\d+)?\s+"
 # A quoted field, with backslash escapes ("...\"..."): unrolled, so matching never backtracks.
 QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 # The request path may hold spaces; it ends before the last token of the request line. Each
@@ -24,9 +27,9 @@ QUOTED_PLAIN = r'[^"]*'
 REQUEST_PATH_PLAIN = r'[^"\s]*(?:\s+(?!\s|\S+"\s+\d)[^"\s]*)*'
 
 
-# A client address: IPv4, IPv6, a host name, or '/' for unix:/run/php.sock (read, then counted as a
-# hit without a client IP rather than as a line in the wrong format).
-CLIENT_ADDRESS = r'[\w*.:/-]+'
+# The client address (formats/addresses.py: an IP, or what servers write when there is none, such as
+# unix:/run/php.sock: read, then counted as a hit without a client IP rather than as a line in the
+# wrong format).
 IP = r'(?P<ip>' + CLIENT_ADDRESS + ')'
 DATE = r'\[(?P<date>[^\]\s]*)\s+(?P<timezone>[^\]]*)\]'
 
@@ -66,7 +69,7 @@ OVH, OVH_PLAIN = ((IP + r'\s+' + HOST_PREFIX + r'(?P<userid>\S+)\s+' + DATE + r'
                   for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
 # Gandi Simple Hosting: the virtual host first, and a "(0 s)" before the request; what it counts
 # is not documented and import_logs.py never got a number out of it: it is kept as `duration`.
-GANDI, GANDI_PLAIN = ((r'(?P<host>[\w.-]+)\s+' + IP + r'\s+\S+\s+(?P<userid>\S+)\s+' + DATE
+GANDI, GANDI_PLAIN = ((r'(?P<host>' + HOST_NAME + r')\s+' + IP + r'\s+\S+\s+(?P<userid>\S+)\s+' + DATE
                        + r'\s+\((?P<duration>[^)]*)\)\s+' + _request(path) + r'\s+(?P<length>\S+)' + _agents(quoted))
                       for path, quoted in ((REQUEST_PATH, QUOTED), (REQUEST_PATH_PLAIN, QUOTED_PLAIN)))
 # Amazon S3 server access logs: bucket owner, bucket (the host), [time], remote IP, requester
@@ -164,7 +167,7 @@ FORMATS = [
              % _UA, {"ip": "2001:db8::7", "userid": "-", "path": "/", "status": "301"}),
         ]),
     Format(
-        "s3", S3, plain_regex=S3_PLAIN,
+        "s3", S3, plain_regex=S3_PLAIN, unescape="backslash", trailing_fields=True,
         description="Amazon S3 server access logs (the bucket is the host, the requester the user id)",
         samples=[
             ('%s www.example.com [01/Mar/2026:09:00:00 +0000] 192.0.2.1 - 3E57427F3EXAMPLE WEBSITE.GET.OBJECT '
@@ -197,7 +200,7 @@ FORMATS = [
              '"curl/8.5.0"', {"ip": "2001:db8::7", "path": "http://shop.example.net/", "status": "304", "length": "-"}),
         ]),
     Format(
-        "traefik_clf", TRAEFIK_CLF, plain_regex=TRAEFIK_CLF_PLAIN,
+        "traefik_clf", TRAEFIK_CLF, plain_regex=TRAEFIK_CLF_PLAIN, unescape="backslash",
         description="Traefik's default access log (Common Log Format): combined + requests count, "
                     "\"router\" \"server URL\" and the duration in ms",
         samples=[

@@ -4,6 +4,8 @@ and Squid's native access.log.
 Both are read by regexes written from the vendors' layouts, which accept the lines Matomo's
 import_logs.py accepts with the same fields (README: "Formats" says where they read more).
 """
+from .addresses import CLIENT_ADDRESS, HOST_NAME
+from .apache import QUOTED
 from .base import EPOCH, ISO_T_DATE, Format
 
 # Classic ELB: time elb client:port backend:port request_processing_time backend_processing_time
@@ -12,10 +14,11 @@ from .base import EPOCH, ISO_T_DATE, Format
 # fields at the end; its target is "-" when the load balancer answered itself (a redirect, a
 # fixed response). The time is UTC; the generation time is the backend's processing time, in
 # seconds (-1 when there was none). A TCP listener logs "- - - " as the request: not a page view.
-ELB = (r'(?:\S+\s+)?(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z?\s+\S+\s+(?P<ip>[\w*.:-]+):\d+\s+'
+# A quote inside the user agent is written escaped (\"), as Apache does, and read back.
+ELB = (r'(?:\S+\s+)?(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z?\s+\S+\s+(?P<ip>' + CLIENT_ADDRESS + r'):\d+\s+'
        r'(?:\S+:\d+|-)\s+\S+\s+(?P<generation_time_secs>\S+)\s+\S+\s+(?P<status>\d+)\s+\S+\s+\S+\s+(?P<length>\S+)\s+'
-       r'"(?P<method>\S+)\s+\w+://(?P<host>[\w\-.]*)(?::\d+)?(?P<path>/\S*)\s+[^"]+"\s+'
-       r'"(?P<user_agent>[^"]+)"\s+\S+\s+\S+')
+       r'"(?P<method>\S+)\s+\w+://(?P<host>' + HOST_NAME + r')(?::\d+)?(?P<path>/\S*)\s+[^"]+"\s+'
+       r'"(?P<user_agent>' + QUOTED + r')"\s+\S+\s+\S+')
 
 # HAProxy's `option httplog`, after an optional syslog prefix ("Mar  1 10:00:00 lb haproxy[42]: ", a
 # few tokens ending with a colon; RFC 5424 prefixes are formats/syslog.py's):
@@ -24,7 +27,7 @@ ELB = (r'(?:\S+\s+)?(?P<date>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z?\s+\S+\s+(?P<
 # srv_queue/backend_queue {captured request headers} {captured response headers} "request".
 # accept_date is the proxy's local time, with milliseconds (dropped: Matomo keeps seconds), no offset.
 HAPROXY = (r'(?:(?:\S+\s+){0,5}\S*:\s+)?'
-           r'(?P<ip>[\w*.:-]+):\d+\s+\[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]\s+'
+           r'(?P<ip>' + CLIENT_ADDRESS + r'):\d+\s+\[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]\s+'
            r'\S+\s+\S+\s+[-+\d]+(?:/[-+\d]+){4}\s+(?P<status>\d{3})\s+\+?(?P<length>\d+)\s+\S+\s+\S+\s+\S+\s+'
            r'[-+\d]+(?:/[-+\d]+){4}\s+[-+\d]+/[-+\d]+\s+(?:\{[^}]*\}\s+)*"(?P<method>\S+)\s+(?P<path>\S+)')
 
@@ -33,7 +36,7 @@ HAPROXY = (r'(?:(?:\S+\s+){0,5}\S*:\s+)?'
 # milliseconds, elapsed milliseconds, client, cache result/status, bytes, method, URL, user,
 # hierarchy/peer, content type. No referrer, no user agent. A CONNECT line's URL is host:port (a
 # tunnel, not a page): it does not match.
-SQUID = (r'(?P<date>\d+(?:\.\d+)?)\s+(?P<generation_time_milli>-?\d+)\s+(?P<ip>[\w*.:-]+)\s+'
+SQUID = (r'(?P<date>\d+(?:\.\d+)?)\s+(?P<generation_time_milli>-?\d+)\s+(?P<ip>' + CLIENT_ADDRESS + r')\s+'
          r'(?P<cache_result>[\w-]+)/(?P<status>\d{3})\s+(?P<length>\d+)\s+(?P<method>[\w-]+)\s+'
          r'(?P<path>(?:[a-zA-Z][\w+.-]*://|/)\S*)\s+(?P<userid>\S+)\s+(?P<hierarchy>[\w-]+)/\S+')
 
@@ -41,7 +44,7 @@ _UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like
 
 FORMATS = [
     Format(
-        "elb", ELB, ISO_T_DATE,
+        "elb", ELB, ISO_T_DATE, unescape="backslash", trailing_fields=True,
         description="AWS Elastic Load Balancing access logs: classic ELB and ALB (time in UTC)",
         samples=[
             ('2026-03-01T09:00:00.123456Z my-loadbalancer 192.0.2.1:52310 10.0.0.5:80 0.000041 0.025 0.000032 '
@@ -65,7 +68,7 @@ FORMATS = [
              {"ip": "192.0.2.9", "status": "301", "generation_time_secs": "-1", "path": "/pricing"}),
         ]),
     Format(
-        "haproxy", HAPROXY,
+        "haproxy", HAPROXY, trailing_fields=True,
         description="HAProxy's HTTP log (option httplog), with or without a syslog prefix; local time, no host",
         samples=[
             ('Mar  1 10:00:00 lb1 haproxy[2342]: 192.0.2.1:52310 [01/Mar/2026:10:00:00.374] www-https~ '
@@ -78,7 +81,7 @@ FORMATS = [
              {"ip": "2001:db8::7", "status": "302", "length": "310", "method": "POST", "path": "/login"}),
         ]),
     Format(
-        "squid", SQUID, EPOCH,
+        "squid", SQUID, EPOCH, trailing_fields=True,
         description="Squid's native access.log (epoch time with milliseconds, elapsed ms, the full URL; no agent)",
         samples=[
             ("1772355600.123    25 192.0.2.1 TCP_MISS/200 5120 GET http://www.example.com/docs/install?page=2 - "

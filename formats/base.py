@@ -105,6 +105,9 @@ class Format:
     header_prefix: str | None = None
     header_lines: list[str] = field(default_factory=list)  # sample header (for detection tests)
     syslog: bool = False  # the lines come behind a syslog prefix (formats/syslog.py)
+    # The vendor's layout has more fields after the last one the regex reads (S3, ELB/ALB, HAProxy,
+    # Squid): text after the match is expected, not a sign that the format reads too little.
+    trailing_fields: bool = False
 
     def compile(self, extra_groups=(), ignore_groups=()):
         """The decoder of this format. `extra_groups`: more names to extract after FIELDS (for

@@ -29,6 +29,7 @@ from apachelogs.directives import DIRECTIVE_RGX, format2regex
 from apachelogs.errors import Error as ApacheFormatError
 
 from . import apache as family
+from .addresses import CLIENT_ADDRESS, HOST_NAME
 from .base import APACHE_DATE, EPOCH, EPOCH_MS, EPOCH_US, FIELDS, ISO8601, Format, FormatError
 from .jsonmap import Key
 
@@ -267,11 +268,11 @@ def _piece_regex(p: Piece, quoted, following, glued, quoted_text, plain, rest, c
     if quoted:
         return _group(name, quoted_text)
     if p.kind == "ip":
-        regex = family.CLIENT_ADDRESS
+        regex = CLIENT_ADDRESS
     elif p.kind == "digits":
         regex = r"\d+"
     elif p.kind == "host":
-        regex = r"[\w\-\.]*"
+        regex = "(?:%s)" % HOST_NAME if not name or (core and name not in FIELDS) else HOST_NAME
     elif p.kind == "epoch":
         regex = r"\d+(?:\.\d+)?"
     elif p.kind == "times":  # nginx's upstream times: "0.012, 0.003 : 0.001", "-"

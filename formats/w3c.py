@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from .addresses import CLIENT_CHARS
 from .base import FIELD_INDEX, ISO_DATE, Format, FormatError
 
 FIELDS_PREFIX = "#Fields:"
@@ -24,6 +25,8 @@ UNKNOWN_FIELD = r'(?:".*?"|\S+)'
 DATE = r'"?(?P<date>\d+[-\d+]+)"?'
 TIME = r'"?(?P<time>[\d+:]+)[.\d]*?"?'  # the fraction of a second is matched, not kept
 TIME_TAKEN_MILLI = r"(?P<generation_time_milli>[.\d]+)"
+# The client address (formats/addresses.py: an IP, or `-`, unix:/run/php.sock..., skipped as not an IP).
+CLIENT_IP = r'"?(?P<ip>[' + CLIENT_CHARS + r']*)"?'
 
 # The order matters where two fields give the same group: the first one listed is read.
 W3C_FIELDS = {
@@ -31,7 +34,7 @@ W3C_FIELDS = {
     "time": TIME,
     "cs-uri-stem": r"(?P<path>/\S*)",
     "cs-uri-query": r"(?P<query_string>\S*)",
-    "c-ip": r'"?(?P<ip>[\w*.:/-]*)"?',  # "/": unix:/run/php.sock, skipped as not an IP
+    "c-ip": CLIENT_IP,
     "cs(User-Agent)": r'(?P<user_agent>".*?"|\S*)',
     "cs(Referer)": r"(?P<referrer>\S+)",
     "sc-status": r"(?P<status>\d+)",
@@ -65,14 +68,15 @@ CLOUDFRONT_FIELDS = dict(W3C_FIELDS, **{
     "x-host-header": r'(?P<host>".*?"|\S+)',
     "cs(Host)": None,  # the distribution's own domain (d111111abcdef8.cloudfront.net): the host is x-host-header
 })
-# Incapsula quotes every value; its own names: cs-uri (host and path), cs-bytes, cs(Referrer).
+# Incapsula quotes every value (so a space inside one is read: a path with spaces is a hit); its
+# own names: cs-uri (host and path), cs-bytes, cs(Referrer).
 INCAPSULA_FIELDS = dict(W3C_FIELDS, **{
-    "cs-uri": r'"(?P<host>[^/\s"]+)(?P<path>/[^\s"]*)"',
-    "cs-uri-query": r'"(?P<query_string>[^\s"]*)"',
-    "c-ip": r'"(?P<ip>[\w*.:-]*)"',
+    "cs-uri": r'"(?P<host>[^/\s"]+)(?P<path>/[^"]*)"',
+    "cs-uri-query": r'"(?P<query_string>[^"]*)"',
+    "c-ip": r'"(?P<ip>[' + CLIENT_CHARS + r']*)"',
     "cs(User-Agent)": r'"(?P<user_agent>.*?)"',
-    "cs(Referrer)": r'"(?P<referrer>[^\s"]*)"',
-    "cs(Referer)": r'"(?P<referrer>[^\s"]*)"',
+    "cs(Referrer)": r'"(?P<referrer>[^"]*)"',
+    "cs(Referer)": r'"(?P<referrer>[^"]*)"',
     "sc-status": r'"(?P<status>\d*)"',
     "cs-bytes": r'"(?P<length>\d*)"',
     "cs-method": r'"(?P<method>[^\s"]*)"',
@@ -174,16 +178,16 @@ def _one_field_per_group(names, expected, unknown):
 # TokenScanner in _scan.c. A pattern not listed here (a --w3c-field-regex, CloudFront's stem,
 # Incapsula's quoted fields) leaves the format to its regex alone.
 _K_ANY, _K_DATE, _K_TIME, _K_PATH, _K_IP, _K_DIGITS, _K_DECIMAL = range(7)
+_GROUP = re.compile(r"\(\?P<(\w+)>")
 _TOKEN_KINDS = {
     r"(\S*)": _K_ANY, r"(\S+)": _K_ANY, r'(".*?"|\S*)': _K_ANY, UNKNOWN_FIELD: _K_ANY,
     r'"?(\d+[-\d+]+)"?': _K_DATE,
     r'"?([\d+:]+)[.\d]*?"?': _K_TIME,
     r"(/\S*)": _K_PATH,
-    r'"?([\w*.:/-]*)"?': _K_IP,
+    _GROUP.sub("(", CLIENT_IP): _K_IP,
     r"(\d+)": _K_DIGITS,
     r"([.\d]+)": _K_DECIMAL,
 }
-_GROUP = re.compile(r"\(\?P<(\w+)>")
 
 
 def token_scanner(patterns):
@@ -197,6 +201,21 @@ def token_scanner(patterns):
         kinds.append(kind)
         slots.append(FIELD_INDEX.get(group.group(1), -1) if group else -1)
     return ("tokens", bytes(kinds), tuple(slots))
+
+
+def fields_lines(data: bytes):
+    """The #Fields: lines of a block of a W3C file, as (offset of the line in the block, the line's
+    field names): a server that changes its logging settings (IIS) writes a new header, and its
+    fields apply to the lines after it. Only lines that start with #Fields: count."""
+    out = []
+    at = data.find(b"#Fields:")
+    while at >= 0:
+        if at == 0 or data[at - 1:at] == b"\n" or (at == 3 and data[:3] == b"\xef\xbb\xbf"):  # after a BOM
+            end = data.find(b"\n", at)
+            line = data[at:end if end >= 0 else len(data)].decode("utf-8", "replace")
+            out.append((at, tuple(line[len(FIELDS_PREFIX):].split())))
+        at = data.find(b"#Fields:", at + len(FIELDS_PREFIX))
+    return out
 
 
 def read_header(lines):

@@ -68,6 +68,26 @@ def ssl_context(config: Config) -> ssl.SSLContext:
     return context
 
 
+def untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a connection failed because Matomo's TLS certificate could not be verified."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def certificate_hint(config: Config) -> str:
+    """What to do about a certificate that is not trusted (a private CA, a self-signed server)."""
+    if config.ca_bundle:
+        return ("no certificate authority of --ca-bundle %s signed it: give the one that did, or check "
+                "--url / --api-url" % config.ca_bundle)
+    return ("signed by a certificate authority this system does not trust, such as a private CA: give its "
+            "certificate with --ca-bundle FILE (PEM), or check --url / --api-url")
+
+
 def make_client(config: Config, context: ssl.SSLContext | None = None) -> httpx.Client:
     """The shared keep-alive httpx client (API calls; the tracker's proxied and redirected POSTs).
     Proxies come from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)."""
@@ -146,6 +166,10 @@ class MatomoApi:
             except RedirectError as e:
                 raise ConfigError("the Matomo API at %s: %s" % (c.api_endpoint, e)) from None
             except httpx.HTTPError as e:
+                if untrusted_certificate(e):  # no retry can help: say which option can
+                    raise ConfigError(redact("the Matomo API at %s: %s (%s)" % (
+                        c.api_endpoint, classify_exception(e, "it").message, certificate_hint(c)),
+                        token, c.password)) from None
                 tried = None if self.answered else unreachable(self.url, e, c.connect_timeout)
                 if tried is not None:  # nothing answered yet: a wrong --url, not an outage
                     raise ConfigError(redact("cannot reach the Matomo API at %s: %s; check --url / --api-url"

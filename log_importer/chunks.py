@@ -11,12 +11,13 @@ import re
 import zlib
 from array import array
 from itertools import accumulate
-from socket import AF_INET, AF_INET6, inet_pton
+from socket import AF_INET, inet_pton
 from dataclasses import dataclass, field
 
 import orjson
 
 from formats import FIELDS, DateConverter, Format
+from formats.addresses import client_ip, normal_host, url_host
 from formats.base import MEMO_ENTRIES, split_ascii_lines
 
 from . import classify as C
@@ -24,10 +25,12 @@ from . import invalid_lines as why
 from . import timebounds
 from .config import Config
 from .proxies import FORWARDED_FOR, ForwardedFor, parse_networks
+from .sources import ascii_compatible
 from .classify import IS_DOWNLOAD
 from .tracking import host_key, replay_args, request_builder, visitor_key
 
 NO_HOST_KEY = "no-hostname-found-in-log"
+BOM = "\ufeff"  # a byte order mark, as decoded
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
 MAX_INVALID_SAMPLES = 200
 _UNSET = object()
@@ -96,13 +99,14 @@ class ChunkProcessor:
         self._parsers: dict = {}
         self._hosts: dict = {}
         self._site_keys: dict = {}  # host -> its site key (tracking.host_key)
+        self._url_texts: dict = {}  # path, query string or referrer -> what is sent (url_text)
         self._raw_paths: dict = {}  # logged path -> (path, query string, path_info)
         self._partitions: dict = {}  # partitions -> {visitor key: its partition}
         self._client_ips: set = set()  # client addresses seen that are IPs, as they are
         self._client_ip_forms: dict = {}  # other client addresses -> the IP in them, or None
         try:
-            self.ascii_compatible = b'az AZ 09 []"\n'.decode(config.encoding) == 'az AZ 09 []"\n'
-        except (UnicodeDecodeError, LookupError):
+            self.ascii_compatible = ascii_compatible(config.encoding)
+        except LookupError:
             self.ascii_compatible = False
         extra = []
         for g in (list(config.page_cvar_groups) + list(config.visit_cvar_groups)
@@ -129,14 +133,10 @@ class ChunkProcessor:
         return found
 
     def _client_ip(self, address: str):
-        """The IP of a logged client address, or None when it is not one (`-`, `unix:`, a socket
-        path, a host name, empty): Matomo would record such a hit as visitor 0.0.0.0, merging
-        unrelated people. "1.2.3.4:5678", "[2001:db8::1]:443" and "[2001:db8::1]" give the IP
-        without the port and brackets, as Matomo's IPUtils::sanitizeIp reads them.
-
-        Called for an address not in self._client_ips (the IPs seen, as they are): once per new
-        visitor, so the common case, an IPv4 address, is checked first, by inet_pton, in C.
-        """
+        """The IP of a logged client address, or None when it is not one (formats.addresses's
+        rule), memoised. Called for an address not in self._client_ips (the IPs seen, as they
+        are): once per new visitor, so the common case, an IPv4 address, is checked first, by
+        inet_pton, in C."""
         ips, forms = self._client_ips, self._client_ip_forms
         if len(ips) > MEMO_ENTRIES:
             ips.clear()
@@ -150,17 +150,9 @@ class ChunkProcessor:
             return address
         if address in forms:
             return forms[address]
-        if _is_ip(address):  # IPv6
+        found = forms[address] = client_ip(address)
+        if found == address:
             ips.add(address)
-            return address
-        host, sep, port = address.rpartition(":")
-        if host.startswith("[") and host.endswith("]") and port.isdigit():
-            host = host[1:-1]
-        elif address.startswith("[") and address.endswith("]"):
-            host = address[1:-1]
-        elif not (sep and port.isdigit() and "." in host and ":" not in host):
-            host = None
-        found = forms[address] = host if host and _is_ip(host) else None
         return found
 
     def _split_path(self, raw):
@@ -185,7 +177,7 @@ class ChunkProcessor:
         counts = dict.fromkeys(C.SKIP_REASONS, 0)
         counts["comment"] = 0
         self.classifier.bots.skipped.clear()  # the classifier counts this chunk's bots by name
-        lines = self.decode(task.data)
+        lines = self.decode(task.data, file_start=task.start == 0)
         hits = self.tracked_hits(task, lines, res, counts)
         bodies, line_idx, visitors = self.serialised(task, hits, lines, res, counts)
         n = res.lines
@@ -202,8 +194,10 @@ class ChunkProcessor:
         return res
 
     # Decode ----------------------------------------------------------------------------
-    def decode(self, data: bytes) -> "Lines":
-        """The chunk's lines as text (--encoding), without their line ends.
+    def decode(self, data: bytes, file_start: bool = False) -> "Lines":
+        """The chunk's lines as text (--encoding), without their line ends; at the start of a
+        file (`file_start`), without a byte order mark (U+FEFF, which Windows editors and IIS
+        tools write first: it is not part of the first line).
 
         An ASCII chunk is decoded at once (character offsets are byte offsets); otherwise line
         by line. A line with bytes that are not valid in --encoding keeps them as lone surrogates
@@ -230,6 +224,8 @@ class ChunkProcessor:
                 texts.pop()
         if b"\r" in data:
             texts = [t[:-1] if t and t[-1] == "\r" else t for t in texts]
+        if file_start and texts and texts[0][:1] == BOM:
+            texts = [texts[0][1:]] + texts[1:]  # a copy: `raw` keeps the line's bytes (offsets)
         return Lines(texts, raw, frozenset(undecodable) if undecodable else None)
 
     # Parse, normalise, classify --------------------------------------------------------
@@ -312,14 +308,14 @@ class ChunkProcessor:
             if log_hostname:
                 host = log_hostname
             elif host is not None:
-                h = hosts.get(host)
-                if h is None:
+                h = hosts.get(host, _UNSET)
+                if h is _UNSET:  # memoised, None too (a logged "-" is no host)
                     if len(hosts) > MEMO_ENTRIES:
                         hosts.clear()
-                    h = hosts[host] = _normal_host(host)
+                    h = hosts[host] = normal_host(host)
                 host = h
             elif path[:1] != "/":
-                host = _url_host(path)
+                host, path = url_host(path)
             if ua is None:
                 ua = ""
             elif ua[:1] == '"':
@@ -393,6 +389,9 @@ class ChunkProcessor:
         site_keys = self._site_keys
         if len(site_keys) > MEMO_ENTRIES:
             site_keys.clear()
+        url_texts = self._url_texts  # path, query string or referrer -> its url_text
+        if len(url_texts) > MEMO_ENTRIES:
+            url_texts.clear()
         bodies, line_idx, visitors = [], [], []
         hit_count = downloads = 0
         for i, f, host, cdt, path, qs, ua, flags in hits:
@@ -439,6 +438,21 @@ class ChunkProcessor:
                 ref = ref[1:-1]
                 if ref == "-":
                     ref = ""
+            # The URL's text (url_text), memoised: a dict lookup per field for the usual hit.
+            sent = url_texts.get(path)
+            if sent is None:
+                sent = url_texts[path] = url_text(path)
+            path = sent
+            if qs:
+                sent = url_texts.get(qs)
+                if sent is None:
+                    sent = url_texts[qs] = url_text(qs)
+                qs = sent
+            if ref:
+                sent = url_texts.get(ref)
+                if sent is None:
+                    sent = url_texts[ref] = url_text(ref)
+                ref = sent
             try:
                 length = int(length) if length else 0
             except ValueError:
@@ -506,23 +520,35 @@ class Lines:
         self.undecodable = undecodable
 
 
-# Undecodable bytes -------------------------------------------------------------------------
+# URL text and undecodable bytes -----------------------------------------------------------
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte kept by "surrogateescape"
 URL_FIELDS = frozenset(["path", "query_string", "referrer"])
+# What is percent-encoded in a URL's path, query string and referrer: the characters a browser
+# never sends as they are there (the WHATWG URL Standard's percent-encode sets for paths and
+# queries both hold them: C0 controls, space, ", #, <, >, DEL) and the bytes that are not valid in
+# --encoding (kept as lone surrogates), each as its byte. Other text, non-ASCII letters included,
+# is sent as logged, as import_logs.py sends it; a "%" is never encoded (it starts an escape).
+_URL_ESCAPED = re.compile('[\x00-\x20"#<>\x7f\udc80-\udcff]')
 
 
 def _percent(m):
-    return "%%%02X" % (ord(m.group()) - 0xDC00)
+    code = ord(m.group())
+    return "%%%02X" % (code - 0xDC00 if code >= 0xDC00 else code)
+
+
+def url_text(text: str) -> str:
+    """A path, query string or referrer as sent in the tracking request: see _URL_ESCAPED
+    (`/sp ace` -> `/sp%20ace`, `/nul\\x00` -> `/nul%00`, the byte 0xE9 kept as U+DCE9 -> `%E9`)."""
+    return _URL_ESCAPED.sub(_percent, text) if _URL_ESCAPED.search(text) else text
 
 
 def readable_fields(fields: tuple, names: tuple) -> tuple:
     """The fields of a line with undecodable bytes, made valid text: in the path, the query
-    string and the referrer each such byte is percent-encoded ("%E9"), as a browser sends it
-    (RFC 3986, section 2.1); in every other field it becomes U+FFFD, the replacement character.
-    So the JSON sent is valid UTF-8 (Matomo's json_decode refuses lone surrogates)."""
-    sub = _ESCAPED_BYTE.sub
+    string and the referrer each such byte is percent-encoded ("%E9", `url_text`), as a browser
+    sends it (RFC 3986, section 2.1); in every other field it becomes U+FFFD, the replacement
+    character. So the JSON sent is valid UTF-8 (Matomo's json_decode refuses lone surrogates)."""
     return tuple(v if v is None or not _ESCAPED_BYTE.search(v)
-                 else sub(_percent if name in URL_FIELDS else "\ufffd", v)
+                 else url_text(v) if name in URL_FIELDS else _ESCAPED_BYTE.sub("\ufffd", v)
                  for v, name in zip(fields, names))
 
 
@@ -561,41 +587,6 @@ def partition(bodies: list, line_idx: list, visitors: list, nparts: int, base: i
     return [(b",".join(group[0]) + b",", array("I", accumulate(map(len, group[0]))),
              array("Q", [base + before[i] + i for i in group[1]]), array("I", group[1])) if group else None
             for group in groups]
-
-
-def _is_ip(text: str) -> bool:
-    """An IPv4 or IPv6 address (with an IPv6 zone, "fe80::1%eth0"). inet_pton, in C: the memo
-    of client addresses misses once per new visitor, where ipaddress.ip_address cost ~4% of the
-    chunk stage."""
-    try:
-        inet_pton(AF_INET, text)
-        return True
-    except (OSError, ValueError):
-        pass
-    try:
-        inet_pton(AF_INET6, text.partition("%")[0] if "%" in text else text)
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def _normal_host(host):
-    """The host as Matomo compares it: lowercase, without quotes and trailing dots; None when
-    nothing is left (a virtual-host line with an empty host is a hit without a host)."""
-    if host[:1] == '"':
-        host = host[1:-1]
-    return host.lower().strip(".") or None
-
-
-def _url_host(path):
-    """The host of an absolute URL in the request line (proxy logs), else None."""
-    scheme, sep, rest = path.partition("://")
-    if not sep or "/" in scheme:
-        return None
-    host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
-    if host.startswith("["):
-        return host[1:].partition("]")[0].lower() or None
-    return host.partition(":")[0].lower() or None
 
 
 # Worker-process entry points (multiprocessing needs module-level functions).

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--config", dest="matomo_config", metavar="CONFIG_FILE",
                    help="path of Matomo's config/config.ini.php: get a token through the local PHP installation "
                    "when no token, MATOMO_TOKEN_AUTH or --login is given")
+    g.add_argument("--php-binary", default="php", metavar="PHP",
+                   help="with --config: the PHP binary that runs Matomo's updatetoken.php (default: %(default)s)")
+    g.add_argument("--enable-testmode", action="store_true",
+                   help="with --config: get the token of Matomo's test environment (updatetoken.php --testmode)")
     g.add_argument("--config-file", metavar="FILE",
                    help="a TOML or INI file holding any of these options (default: %s, when it exists); the "
                    "command line wins" % _DEFAULT_CONFIG_FILE)
@@ -164,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--log-format-regex", metavar="REGEX",
                    help="a regex with named groups (ip, date, timezone, path, query_string, status, length, "
                    "referrer, user_agent, host, userid, method, generation_time_milli/_micro/_secs, "
-                   "event_category/_action/_name; any other group must be read by --regex-group-to-*-cvar "
-                   "or named in --ignore-groups); overrides --log-format-name")
+                   "event_category/_action/_name; other groups are read by --regex-group-to-*-cvar or "
+                   "-dimension, else ignored; a misspelt field such as referer is refused); overrides "
+                   "--log-format-name")
     g.add_argument("--log-format-apache", metavar="FORMAT",
                    help="an Apache LogFormat string, as in your config, e.g. '%%h %%l %%u %%t \"%%r\" %%>s %%b "
                    "\"%%{Referer}i\" \"%%{User-Agent}i\" %%D'; overrides --log-format-name")
@@ -190,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read W3C time-taken as milliseconds (IIS does; the iis format always does)")
     g.add_argument("--ignore-groups", help="comma list of regex groups to ignore (e.g. userid)")
     g.add_argument("--encoding", default="utf8",
-                   help="encoding of the logs (default: %(default)s); a line with bytes that are not valid "
+                   help="encoding of the logs, one that writes ASCII as it is (default: %(default)s; latin-1, "
+                   "cp1252...: a UTF-16 file must be converted first); a line with bytes that are not valid "
                    "in it is kept: those bytes are percent-encoded in URLs and become U+FFFD elsewhere")
     g.add_argument("--dump-log-regex", action="store_true",
                    help="print the format and how it is read (its regex, JSON map or W3C regex), then exit")
@@ -304,12 +310,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--show-progress-delay", type=_non_negative_float, default=1.0,
                    help="seconds between progress updates (default: %(default)s)")
     g.add_argument("--output", metavar="FILE", help="write all output (summary, messages) to FILE")
-    g.add_argument("--skip", type=int, default=0, metavar="N", help="skip the first N lines")
+    g.add_argument("--skip", type=_non_negative_int, default=0, metavar="N", help="skip the first N lines")
     g.add_argument("--debug", "-d", action="count", default=0,
                    help="debug output, with the file and line of each invalid line; repeatable")
     g.add_argument("--debug-tracker", action="store_true", help="add debug=1 to tracker requests and print "
                    "their answers (needs [Tracker] debug_on_demand=1 in Matomo)")
     g.add_argument("--debug-request-limit", type=_positive, metavar="N", help="stop after N parsed lines")
+    g.add_argument("--debug-force-one-hit-every-Ns", dest="force_one_hit_interval", type=_non_negative_float,
+                   metavar="N", help="send one hit per request (as --disable-bulk-tracking), each sender waiting "
+                   "N seconds before each")
     return p
 
 
@@ -329,7 +338,9 @@ def _merge(dicts):
 
 
 def _parse(argv):
-    """The parsed arguments: --config-file's options (or the default file's), then the command line."""
+    """The parsed arguments: --config-file's options (or the default file's), each replaced by the
+    command line's when it gives that option (a list too: the command line's --exclude-path
+    replaces the file's list, it does not add to it). `a.config_file` is the file read, or None."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -338,14 +349,26 @@ def _parse(argv):
     if path is None:
         from .config_file import default_path
         path = default_path() if os.path.exists(default_path()) else None
-    from_file, files = [], []
+    a = parser.parse_args(argv)
+    a.config_file = path
     if path:
         from .config_file import arguments
         from_file, files = arguments(path, parser._option_string_actions)
-    a = parser.parse_args(from_file + argv)
-    if not a.files:
-        a.files = files
+        given = _given(argv)
+        for dest, value in vars(parser.parse_args(from_file)).items():
+            if dest not in given and dest not in ("files", "config_file"):
+                setattr(a, dest, value)
+        if not a.files:
+            a.files = files
     return a
+
+
+def _given(argv) -> set:
+    """The options (their dests) that the command line gives, whatever their values."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_known_args(argv)[0]))
 
 
 def _readable(path, option):
@@ -428,6 +451,7 @@ def config_from_args(argv=None) -> Config:
     config = Config(
         files=a.files, url=url, api_url=api_url, tracker_endpoint_path=a.tracker_endpoint_path,
         token_auth=token, login=a.login, password=password, config_file=a.matomo_config,
+        php_binary=a.php_binary, enable_testmode=a.enable_testmode,
         auth_user=a.auth_user, auth_password=a.auth_password,
         accept_invalid_ssl_certificate=a.accept_invalid_ssl_certificate, ca_bundle=a.ca_bundle,
         client_cert=a.client_cert, client_key=a.client_key, request_suffix=a.request_suffix,
@@ -461,13 +485,15 @@ def config_from_args(argv=None) -> Config:
         client_ip_from_forwarded_for=a.client_ip_from_forwarded_for, trusted_proxies=a.trusted_proxies,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
         recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
-        bulk_tracking=not a.disable_bulk_tracking, workers=a.workers, dry_run=a.dry_run,
+        bulk_tracking=not (a.disable_bulk_tracking or a.force_one_hit_interval is not None),
+        force_one_hit_interval=a.force_one_hit_interval, workers=a.workers, dry_run=a.dry_run,
         show_progress=a.show_progress, show_progress_delay=a.show_progress_delay, output=a.output,
-        skip=max(0, a.skip), debug=a.debug, debug_tracker=a.debug_tracker,
+        skip=a.skip, debug=a.debug, debug_tracker=a.debug_tracker,
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
         command=tuple(sys.argv[1:] if argv is None else (str(x) for x in argv)),
+        options_file=a.config_file,
     )
     if a.trusted_proxies and not a.client_ip_from_forwarded_for:
         raise UsageError("--trusted-proxy needs --client-ip-from-forwarded-for")
@@ -491,9 +517,11 @@ def config_from_args(argv=None) -> Config:
 
 
 def _check_regex_groups(regex: str, used: set):
-    """Refuse a --log-format-regex group that is neither a field (formats.FIELDS) nor read by
-    --regex-group-to-*-cvar or named in --ignore-groups: its values would be silently unread
-    (`referer` for `referrer`)."""
+    """Refuse a --log-format-regex group that looks like a misspelt field (`referer` for
+    `referrer`: difflib's ratio of 0.8 or more to one of formats.FIELDS) and that no option
+    reads: its values would be silently unread. Any other group is accepted, as import_logs.py
+    accepts it: read by --regex-group-to-*-cvar/-dimension when asked, else ignored (--debug
+    says so)."""
     try:
         names = list(re.compile(regex).groupindex)
     except re.error:
@@ -501,11 +529,12 @@ def _check_regex_groups(regex: str, used: set):
     for name in names:
         if name in formats.FIELDS or name in used:
             continue
-        close = difflib.get_close_matches(name, formats.FIELDS, n=1, cutoff=0.6)
-        raise UsageError("--log-format-regex: the group (?P<%s>...) is not a field the importer reads%s; the "
-                         "fields are %s (a group of your own: read it with --regex-group-to-visit-cvar or "
-                         "--regex-group-to-page-cvar, or name it in --ignore-groups)"
-                         % (name, " (did you mean %s?)" % close[0] if close else "", ", ".join(formats.FIELDS)))
+        close = difflib.get_close_matches(name, formats.FIELDS, n=1, cutoff=0.8)
+        if close:
+            raise UsageError("--log-format-regex: the group (?P<%s>...) is not a field the importer reads (did you "
+                             "mean %s?); the fields are %s (a group of your own: read it with "
+                             "--regex-group-to-visit-cvar or --regex-group-to-page-cvar, or name it in "
+                             "--ignore-groups)" % (name, close[0], ", ".join(formats.FIELDS)))
 
 
 def warn_about_options(config: Config):
@@ -520,12 +549,17 @@ def warn_about_options(config: Config):
 def _check_encoding(name):
     import codecs
     import encodings.aliases
+    from .sources import ascii_compatible
     try:
         codecs.lookup(name)
     except LookupError:
         known = set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
         hint = did_you_mean(name.lower().replace("-", "_"), sorted(known), 2)
         raise UsageError("unknown --encoding %r%s" % (name, hint)) from None
+    if not ascii_compatible(name):
+        raise UsageError("--encoding %s: logs are read as lines of bytes ending in \\n, with ASCII as it is, which "
+                         "%s does not write: convert the file first (iconv -f %s -t UTF-8), or give an encoding "
+                         "such as utf8, latin-1 or cp1252" % (name, name, name.upper()))
 
 
 def setup_logging(config: Config, stream):

@@ -42,6 +42,8 @@ class Config:
     login: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
     config_file: str | None = None
+    php_binary: str = "php"  # --config: the PHP that runs Matomo's updatetoken.php
+    enable_testmode: bool = False  # --config: updatetoken.php --testmode (Matomo's test environment)
     auth_user: str | None = None
     auth_password: str | None = dataclasses.field(default=None, repr=False)
     accept_invalid_ssl_certificate: bool = False
@@ -119,6 +121,7 @@ class Config:
     recorders: int = 1
     recorder_max_payload_size: int = 200
     bulk_tracking: bool = True
+    force_one_hit_interval: float | None = None  # --debug-force-one-hit-every-Ns: seconds before each hit
     dry_run: bool = False
     show_progress: bool | None = None  # None: on when stderr is a terminal
     show_progress_delay: float = 1.0
@@ -134,6 +137,7 @@ class Config:
     invalid_lines_file: str | None = None
     bulk_without_transactions: bool = False
     idle_flush: float = 1.0  # seconds without new lines on standard input before partial batches go
+    options_file: str | None = None  # the --config-file (or default config file) that was read
     checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19
     command: tuple = ()  # the command line's arguments as given (the summary says how to continue)

@@ -10,8 +10,8 @@ command line gives none. Values:
 - INI: a `[log-importer]` section; `true`/`yes`/`on`/`1` set a flag, `false`/`no`/`off`/`0`
   leave it unset; a repeatable option takes one value per line.
 
-A file whose name ends in `.ini`, `.conf` or `.cfg` is read as INI, any other as TOML. The
-command line wins over the file: the file's options come first in the argument list. A file
+A file whose name ends in `.ini`, `.conf` or `.cfg` is read as INI, any other as TOML. An
+option the command line gives replaces the file's, a list too (cli._parse). A file
 holding `token-auth`, `password` or `auth-password` must not be readable by others
 (credentials.check_private).
 """

@@ -10,6 +10,7 @@ that says what to change.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 # Reasons, as the chunk stage gives them (also the --debug wording).
 NOT_MATCHED = "line did not match the format"
@@ -47,6 +48,24 @@ def suggest_date_format(value: str) -> str | None:
     return None
 
 
+# The shape of the values of each strptime directive (others: any text), to tell a date that is
+# impossible (31/Feb/2026, 01/Foo/2026, 2026-13-01) from one written in another layout.
+_DIRECTIVE_SHAPES = {"Y": r"\d{4}", "y": r"\d\d", "m": r"\d{1,2}", "d": r"\d{1,2}", "H": r"\d{1,2}",
+                     "I": r"\d{1,2}", "M": r"\d{1,2}", "S": r"\d{1,2}", "j": r"\d{1,3}", "f": r"\d{1,6}",
+                     "b": r"[^\W\d_]+", "B": r"[^\W\d_]+", "a": r"[^\W\d_]+", "A": r"[^\W\d_]+",
+                     "p": r"[^\W\d_]+", "z": r"(?:[+-]\d\d:?\d\d|Z)", "Z": r"\w+", "%": "%"}
+
+
+def has_layout(value: str, date_format: str) -> bool:
+    """Whether `value` has the shape of a strptime `date_format` (digits where it wants numbers,
+    letters where it wants names), whether or not it is a real date."""
+    if "%" not in date_format:
+        return False  # epoch, iso8601: not strptime layouts
+    pieces = re.split(r"%(.)", date_format)
+    regex = "".join(re.escape(p) if i % 2 == 0 else _DIRECTIVE_SHAPES.get(p, ".+?") for i, p in enumerate(pieces))
+    return re.fullmatch(regex, value) is not None
+
+
 def hint(reason: str, detail, format_name: str | None, detected: bool) -> str:
     """What to change, for the first line invalid for `reason` (`detail`: what the chunk stage
     kept about it: for dates, (date value, timezone, the date format in use))."""
@@ -64,6 +83,9 @@ def hint(reason: str, detail, format_name: str | None, detected: bool) -> str:
         suggested = suggest_date_format(value)
         if suggested is not None and suggested != date_format:
             return text + ": try %s--log-date-format '%s'" % (name, suggested)
+        if has_layout(value, date_format):
+            return ("the date %r has the layout of the date format %r but is not a date (no such day, month "
+                    "or time): the line is wrong, not the format" % (value, date_format))
         return text + ": give its layout with %s--log-date-format (strptime directives)" % name
     if reason == BAD_TIMEZONE:
         tz = detail[1] if detail else None

@@ -17,7 +17,10 @@ NO_TOKEN = ("no token: give --token-auth-file, MATOMO_TOKEN_AUTH or --token-auth
             "MATOMO_PASSWORD or --password (or --config with a local Matomo)")
 
 
-def token_from_config(config: Config, php: str = "php") -> str:
+def token_from_config(config: Config) -> str:
+    """The token updatetoken.php writes, run with --php-binary (and --testmode with
+    --enable-testmode, for Matomo's test environment, as import_logs.py passes it). Raises
+    ConfigError with what to do instead."""
     path = config.config_file
     if not path:
         raise ConfigError(NO_TOKEN)
@@ -28,13 +31,14 @@ def token_from_config(config: Config, php: str = "php") -> str:
                                            "updatetoken.php"))
     if not os.path.exists(script):
         raise ConfigError("--config %s: %s not found; is this a Matomo installation?" % (path, script))
-    binary = shutil.which(php)
+    binary = shutil.which(config.php_binary)
     if binary is None:
-        raise ConfigError("--config needs PHP to read the token (php not found); use --token-auth instead")
+        raise ConfigError("--config needs PHP to read the token (%s not found: give it with --php-binary); use "
+                          "--token-auth instead" % config.php_binary)
     host = urlparse(config.url).hostname or ""
+    command = [binary, script] + (["--testmode"] if config.enable_testmode else []) + ["--matomo-domain=" + host]
     try:
-        proc = subprocess.run([binary, script, "--matomo-domain=" + host], capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ConfigError("running %s failed: %s; use --token-auth instead" % (script, e)) from None
     if proc.returncode != 0:

@@ -4,8 +4,9 @@ The run registers its secrets once they are known (`register`): the token from a
 --password, the --auth-password, and the password of a URL's `user:password@` part. Log records
 of the `log_importer` logger are redacted by `RedactingFilter` (debug output, warnings, tracker
 answers with --debug-tracker); error messages, the summary JSON and the state files call
-`redact` themselves. A `token_auth=` parameter in a text is hidden whatever its value, so a
-token echoed by a proxy or by Matomo in another spelling is hidden too.
+`redact` themselves. A `token_auth=` parameter (or a quoted mapping's "token_auth" key) in a text
+is hidden whatever its value, so a token echoed by a proxy or by Matomo in another spelling is
+hidden too; the word after "token_auth" in prose is not touched.
 """
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ MIN_SECRET = 4  # shorter "secrets" would mangle ordinary words
 
 _secrets: set = set()
 _lock = threading.Lock()
-_TOKEN_PARAM = re.compile(r"(token_auth[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)", re.I)
+# A token_auth value, where a text holds one as a value: a query or form parameter
+# (`token_auth=...`, also URL-encoded `token_auth%3D...`) or a quoted mapping's (`"token_auth":
+# "..."`, JSON and Python's repr). Prose such as "token_auth: the token..." holds none: the word
+# after it is not a secret.
+_TOKEN_PARAM = re.compile(r"""(token_auth(?:=|%3D)["']?|(["'])token_auth\2\s*:\s*["']?)([^&\s"',}]+)""", re.I)
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)([^/@\s:]*):([^/@\s]*)@", re.I)
 
 
@@ -57,7 +62,7 @@ def redact(text, *secrets) -> str:
     for s in sorted(known, key=len, reverse=True):
         if s in text:
             text = text.replace(s, HIDDEN)
-    text = _TOKEN_PARAM.sub(lambda m: m.group(1) + HIDDEN if m.group(2) != HIDDEN else m.group(0), text)
+    text = _TOKEN_PARAM.sub(lambda m: m.group(1) + HIDDEN if m.group(3) != HIDDEN else m.group(0), text)
     return _URL_USERINFO.sub(lambda m: "%s%s:%s@" % (m.group(1), m.group(2), HIDDEN), text)
 
 

@@ -131,7 +131,10 @@ class TrackerTransport:
     def _deliver_single(self, batch: Batch) -> Outcome:
         requests = orjson.loads(b"[" + batch.requests_json() + b"]")
         tracked, invalid = 0, []
+        pause = self.config.force_one_hit_interval  # --debug-force-one-hit-every-Ns
         for i, params in enumerate(requests):
+            if pause and self.stop_event.wait(pause):
+                return Outcome(FATAL, message="stopped while waiting to send the next hit")
             outcome = self._with_retries(lambda p=params: self._post_one(p))
             if outcome.kind != OK:
                 if i > 0:  # the hits before it are stored; the batch stays pending: they will go again

@@ -40,13 +40,17 @@ IDLE = _Idle()  # in (offset, IDLE) from Source.blocks: nothing new has arrived 
 
 
 def expand(patterns) -> list[str]:
-    """Files named by the arguments: globs expanded and sorted, '-' kept; a missing file is an error."""
+    """Files named by the arguments: globs expanded and sorted, '-' kept; a missing file is an error.
+    A name that is an existing file is that file, even when it holds glob characters
+    (`access [1].log`, as a file manager names a copy); otherwise it is a glob."""
     files = []
     for pattern in patterns:
         if pattern == STDIN:
             files.append(STDIN)
             continue
-        if glob.has_magic(pattern):
+        if os.path.isfile(pattern):
+            files.append(pattern)
+        elif glob.has_magic(pattern):
             matched = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
             if not matched:
                 raise UsageError("no file matches %s" % pattern)
@@ -295,10 +299,35 @@ def copy_lines(name: str, numbers: set, out, block_size: int = 1 << 19):
         source.close()
 
 
+_ASCII_SAMPLE = 'az AZ 09 []"#:/\n'
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """Whether `encoding` writes ASCII as it is, one byte a character (utf8, latin-1, cp1252...):
+    the importer cuts lines at the byte \\n and reads fields in bytes that must mean the same.
+    UTF-16 and EBCDIC do not. LookupError for an unknown encoding."""
+    try:
+        return _ASCII_SAMPLE.encode("ascii").decode(encoding) == _ASCII_SAMPLE
+    except UnicodeDecodeError:
+        return False
+
+
+def encoding_hint(block: bytes) -> str | None:
+    """Why a file's first bytes may not be text in an ASCII-compatible encoding at all: NUL bytes
+    between most characters are UTF-16 (as Windows tools write it), or None."""
+    sample = block[:4096]
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")) or (sample and sample.count(b"\x00") * 4 > len(sample)):
+        return ("its first bytes look like UTF-16 (a NUL byte beside each character), which the importer cannot "
+                "read: convert it first (iconv -f UTF-16 -t UTF-8)")
+    return None
+
+
 def head_lines(block: bytes, encoding: str, limit: int = 200) -> list[str]:
-    """The first lines of a block, decoded leniently, for format detection."""
-    text = block[:1 << 20].decode(encoding, errors="replace")
+    """The first lines of a file's first block, decoded leniently and without a byte order mark,
+    for format detection."""
+    text = block[:1 << 20].decode(encoding, errors="replace").removeprefix("\ufeff")
     return text.split("\n", limit)[:limit]
 
 
-__all__ = ["expand", "Source", "SourceError", "copy_lines", "head_lines", "STDIN", "IDLE"]
+__all__ = ["expand", "Source", "SourceError", "copy_lines", "head_lines", "ascii_compatible", "encoding_hint",
+           "STDIN", "IDLE"]

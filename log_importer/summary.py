@@ -20,6 +20,7 @@ import datetime as dt
 from . import classify as C
 from . import invalid_lines
 from .bots import Bot
+from .chunks import NO_HOST_KEY, REPLAY_KEY_PREFIX
 from .config import Config
 from .progress import size_text
 from .stats import Stats
@@ -129,15 +130,33 @@ def _website_section(s: Stats, config: Config) -> list[str]:
         out.append("%d sites already existed" % len([x for x in sites if str(x) not in created_ids]))
         out += _with_parts("%d sites were created" % len(created),
                            ["%s (ID: %s)" % (host, idsite) for host, idsite in created], "    ")
-    out += _with_parts("%d distinct hostnames did not match any existing site" % len(s.hosts_no_site),
-                       sorted(s.hosts_no_site), "    ")
-    if s.hosts_no_site:
+    return out + _no_site_lines(s, config)
+
+
+def _no_site_lines(s: Stats, config: Config) -> list[str]:
+    """The hits that matched no site, by what their site key is: a host (with the ways to give it
+    a site that the options do not use yet), no host in the log, or a replayed request's idsite."""
+    hosts = sorted(k for k in s.hosts_no_site if k != NO_HOST_KEY and not k.startswith(REPLAY_KEY_PREFIX))
+    out = _with_parts("%d distinct hostnames did not match any existing site" % len(hosts), hosts, "    ")
+    if hosts:
         out += ["TIPs:",
                 " - if one of these hosts is an alias host for one of the websites in Matomo,",
-                "   add this host as an \"Alias URL\" in Settings > Websites.",
-                " - use --add-sites-new-hosts to create one website for each of these hosts,",
-                " - or --idsite-fallback to record these lines in a given site,",
+                "   add this host as an \"Alias URL\" in Settings > Websites."]
+        if config.add_sites_new_hosts:
+            out.append(" - --add-sites-new-hosts created no site for them: --max-new-sites=%d was reached, "
+                       "or Matomo refused (see the messages above)," % config.max_new_sites)
+        else:
+            out.append(" - use --add-sites-new-hosts to create one website for each of these hosts,")
+        out += [" - or --idsite-fallback to record these lines in a given site,",
                 " - or --idsite to record every line in one site."]
+    if NO_HOST_KEY in s.hosts_no_site:
+        out.append("hits without a host in the log (an empty or '-' virtual host) matched no site: "
+                   "--idsite-fallback or --log-hostname gives them one")
+    ids = sorted(k[len(REPLAY_KEY_PREFIX):] for k in s.hosts_no_site if k.startswith(REPLAY_KEY_PREFIX))
+    if ids:
+        out += ["%d replayed idsite values are not sites this token may write to: %s" % (len(ids), " ".join(ids)),
+                "    (check the idsite in the logged requests, and that the token has write access to "
+                "those sites)"]
     return out
 
 
@@ -221,6 +240,9 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if stats.resumed:
         out.append("")
     out += ["    " + line for line in _lines_section(s, config)]
+    if config.options_file:
+        out.append("    options read from the config file %s; those given on the command line replace its own"
+                   % config.options_file)
     if s.skipped[C.NO_CLIENT_IP] and s.forwarded_for:
         out += ["    TIP: a hit without a client IP is not sent (Matomo would merge such hits into one",
                 "         visitor, 0.0.0.0); the client's address may be in a forwarded-for field:"]
@@ -283,9 +305,14 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
         "lines_undecodable": s.lines_undecodable, "invalid_reasons": invalid_lines.summary_data(s),
         "sites": sorted(str(x) for x in s.sites_used if x != "dry-run"), "sites_created": s.sites_created,
-        "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
+        "hosts_without_site": sorted(k for k in s.hosts_no_site if k != NO_HOST_KEY
+                                     and not k.startswith(REPLAY_KEY_PREFIX)),
+        "hits_without_host_matched_no_site": NO_HOST_KEY in s.hosts_no_site,
+        "replayed_idsites_without_site": sorted(k[len(REPLAY_KEY_PREFIX):] for k in s.hosts_no_site
+                                                if k.startswith(REPLAY_KEY_PREFIX)),
+        "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
-        "input_errors": s.input_errors, "state_file": state_path,
+        "input_errors": s.input_errors, "state_file": state_path, "config_file": config.options_file,
         "continue_command": continue_command,
         "top_bots_skipped": [{"name": name, "category": category, "hits": hits}
                              for (name, category), hits in s.skipped_bots.most_common(TOP_BOTS)],

@@ -1,7 +1,8 @@
 """Task making: the inputs, in order, cut into ChunkTasks for the chunk stage.
 
-Per input: read its first block, resolve its format once (formats.resolve), find where it resumes
-(Positions.start_of), then hand on its blocks of whole lines past that point and past --skip.
+Per input: read its first block, resolve its format once (formats.resolve; a W3C file again at
+each #Fields: line that changes its layout: W3cLayouts), find where it resumes (Positions.start_of),
+then hand on its blocks of whole lines past that point and past --skip, each with its format.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from . import chunks
 from .config import Config
 from .errors import UsageError
 from .positions import Positions, SameContent
-from .sources import IDLE, Source, SourceError, head_lines
+from .sources import IDLE, Source, SourceError, encoding_hint, head_lines
 from .stats import Stats
 
 log = logging.getLogger("log_importer")
@@ -48,17 +49,28 @@ class TaskMaker:
         UsageError (a format without a host, with neither --idsite nor --log-hostname)."""
         c = self.config
         head = head_lines(first_block, c.encoding)
-        fmt = formats.resolve(c, head, source.display_name)
+        try:
+            fmt = formats.resolve(c, head, source.display_name)
+        except formats.FormatError as e:
+            hint = encoding_hint(first_block)
+            if hint is None:
+                raise
+            raise formats.FormatError("%s: %s" % (source.display_name, hint)) from e
         detected = formats.is_detected(c)
         self.stats.file_formats[file_index] = (fmt.name, detected)
-        if detected and not fmt.header_driven:
-            _warn_unread(source.display_name, fmt, head)
+        _warn_unread(source.display_name, fmt, head, c)
         if c.debug and detected:
             for text in formats.explain_detection(head, fmt):
                 log.debug("%s: %s", source.display_name, text)
         parser = fmt.compile()
         if (c.idsite is None and not c.replay_tracking and not c.log_hostname and not c.dry_run
                 and "host" not in parser.present):
+            with_host = formats.by_name_with_host(head) if detected else []
+            if with_host:  # ovh: its lines read as combined lines, the host unread
+                raise UsageError("the log format of %s was detected as %s, which has no host, but %s reads its "
+                                 "lines with their host: give --log-format-name %s (or the Matomo site with "
+                                 "--idsite)" % (source.display_name, fmt.name, " and ".join(with_host),
+                                                with_host[0]))
             raise UsageError("the log format of %s (%s) has no host: give the Matomo site with --idsite "
                              "(or a host with --log-hostname)" % (source.display_name, fmt.name))
         if c.client_ip_from_forwarded_for and not parser.has_group("forwarded_for"):
@@ -68,6 +80,13 @@ class TaskMaker:
         for group in list(c.page_cvar_groups) + list(c.visit_cvar_groups):
             if not parser.has_group(group):
                 log.warning("the format %s has no group %r (for --regex-group-to-*-cvar)", fmt.name, group)
+        if c.log_format_regex and c.debug:
+            read = set(formats.FIELDS) | set(c.page_cvar_groups) | set(c.visit_cvar_groups) | set(
+                c.visit_dimension_groups) | set(c.action_dimension_groups) | set(c.ignore_groups)
+            unread = [g for g in re.compile(fmt.regex).groupindex if g not in read]
+            if unread:
+                log.debug("--log-format-regex: the groups %s are not fields and no option reads them: ignored "
+                          "(--regex-group-to-*-cvar or -dimension would send them)", ", ".join(unread))
         log.debug("format of %s: %s", source.display_name, fmt.name)
         forwarded = forwarded_for_option(fmt, head)
         if forwarded:
@@ -106,27 +125,31 @@ class TaskMaker:
                 self.acks.chunk_consumed(fi, *start)
                 skipped_here = 0
                 seq = 0
-                for offset, data in itertools.chain([first], blocks):
-                    if data is IDLE:
+                layouts = W3cLayouts(c, fmt, first[1]) if fmt.header_driven and not c.w3c_fields else None
+                for offset, block in itertools.chain([first], blocks):
+                    if block is IDLE:
                         yield IDLE
                         continue
-                    if offset + len(data) <= start[0]:
-                        continue  # imported by an earlier run
-                    if offset < start[0]:
-                        data, offset = data[start[0] - offset:], start[0]
-                    if to_skip:
-                        data, offset, skipped = skip_lines(data, offset, to_skip)
-                        to_skip -= skipped
-                        skipped_here += skipped
-                        self.stats.lines_read += skipped
-                        self.stats.lines_skipped_option += skipped
-                        # skipped lines count like filtered ones: lines are numbered past them
-                        self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
-                        if not data:
-                            continue
-                    self._read_at[fi, seq] = self._sources_done_bytes + source.position
-                    yield chunks.ChunkTask(fi, seq, offset, data, fmt, self.resolver.site_map(), partitions)
-                    seq += 1
+                    # A W3C file whose #Fields: header changes: each part with its own layout.
+                    parts = layouts.parts(offset, block) if layouts is not None else ((offset, block, fmt),)
+                    for offset, data, part_fmt in parts:
+                        if offset + len(data) <= start[0]:
+                            continue  # imported by an earlier run
+                        if offset < start[0]:
+                            data, offset = data[start[0] - offset:], start[0]
+                        if to_skip:
+                            data, offset, skipped = skip_lines(data, offset, to_skip)
+                            to_skip -= skipped
+                            skipped_here += skipped
+                            self.stats.lines_read += skipped
+                            self.stats.lines_skipped_option += skipped
+                            # skipped lines count like filtered ones: lines are numbered past them
+                            self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
+                            if not data:
+                                continue
+                        self._read_at[fi, seq] = self._sources_done_bytes + source.position
+                        yield chunks.ChunkTask(fi, seq, offset, data, part_fmt, self.resolver.site_map(), partitions)
+                        seq += 1
                 whole = not (self.stop is not None and self.stop.is_set())  # a stop ends stdin early
             finally:
                 # An input closed early (a signal, a fatal answer) counts as far as it was read:
@@ -152,13 +175,15 @@ class TaskMaker:
         return self._sources_done_bytes + (current.position if current is not None else 0)
 
 
-def _warn_unread(name: str, fmt, head: list):
-    """Detection picked a format that reads only the start of the lines: say how much is left.
-    Not for a format whose own sample lines go on past what it reads (ELB's, S3's and HAProxy's
-    lines end with fields the importer has no use for): there, more text is the format's."""
-    parser = fmt.compile()
-    if any(formats.unread_characters(parser, sample) > 0 for sample, _ in fmt.samples):
+def _warn_unread(name: str, fmt, head: list, config: Config):
+    """Warn, once per file, when the format reads only the start of most of the first lines (a
+    combined log read as `common` loses every referrer and user agent): detected or given by
+    name or format string. Not for a format whose vendor layout has more fields after the ones it
+    reads (`Format.trailing_fields`: S3, ELB, HAProxy, Squid), W3C and JSON formats (they read
+    whole lines), nor a --log-format-regex (as in import_logs.py, it may read a line's start)."""
+    if fmt.trailing_fields or fmt.header_driven or fmt.regex is None or config.log_format_regex:
         return
+    parser = fmt.compile()
     sample = [(number, text.rstrip()) for number, text in enumerate(head, 1)
               if text.strip() and not text.startswith("#")][:formats.DETECT_SAMPLE_LINES]
     unread = []
@@ -166,14 +191,54 @@ def _warn_unread(name: str, fmt, head: list):
         n = formats.unread_characters(parser, text)
         if n > 0:
             unread.append((number, text, n))
-    if not unread:
+    if len(unread) * 2 <= len(sample):  # a few odd lines (trailing junk) say nothing of the format
         return
     number, text, n = unread[0]
     more = ", and on %d more of the first %d lines" % (len(unread) - 1, len(sample)) if len(unread) > 1 else ""
-    log.warning("%s: the format %s, detected from the first lines, reads only the start of them: on line %d, "
-                "%d characters after the match were ignored (%r)%s; if they hold fields (an unquoted user agent?), "
-                "give the format with --log-format-name or --log-format-regex",
-                name, fmt.name, number, n, text[-n:].strip()[:80], more)
+    if formats.is_detected(config):
+        log.warning("%s: the format %s, detected from the first lines, reads only the start of them: on line %d, "
+                    "%d characters after the match were ignored (%r)%s; if they hold fields (an unquoted user "
+                    "agent?), give the format with --log-format-name or --log-format-regex",
+                    name, fmt.name, number, n, text[-n:].strip()[:80], more)
+        return
+    given = "given with --log-format-name" if config.log_format_name else "the format string given"
+    whole = formats.detect(head)
+    better = ""
+    if whole is not None and whole.name != fmt.name and all(
+            formats.unread_characters(whole.compile(), t) == 0 for _, t, _ in unread):
+        better = "; detection reads them whole as %s (leave the format to detection, or give --log-format-name " \
+                 "%s)" % (whole.name, whole.name)
+    log.warning("%s: the format %s (%s) reads only the start of its lines: on line %d, %d characters after the "
+                "match were ignored (%r)%s: their fields are not imported%s",
+                name, fmt.name, given, number, n, text[-n:].strip()[:80], more, better)
+
+
+class W3cLayouts:
+    """The layouts of one W3C file, block after block: IIS writes a new #Fields: header when its
+    logging settings change, and the lines after it follow the new fields (in another order, or
+    other fields). `parts(offset, block)` cuts a block at each #Fields: line that changes the
+    layout and gives each part with the format of its lines (formats.for_new_header); the chunk
+    stage reads each part with the format its task carries, blind to formats as ever.
+
+    `first_block`: the file's first block, whose first #Fields: line gave the file's format. Raises
+    FormatError for a header the format cannot read (as for the file's first header)."""
+
+    def __init__(self, config: Config, fmt, first_block: bytes):
+        self.config = config
+        self.fmt = fmt
+        found = formats.fields_lines(first_block)
+        self.names = found[0][1] if found else None
+
+    def parts(self, offset: int, block: bytes):
+        start = 0
+        for at, names in formats.fields_lines(block):
+            if names == self.names or not names:
+                continue
+            if at > start:
+                yield offset + start, block[start:at], self.fmt
+            log.debug("a new #Fields: header at byte %d: %s", offset + at, " ".join(names))
+            self.fmt, self.names, start = formats.for_new_header(self.config, self.fmt, names), names, at
+        yield offset + start, block[start:] if start else block, self.fmt
 
 
 def forwarded_for_option(fmt, head: list) -> str | None:

@@ -75,6 +75,14 @@ def _private_state_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_from_other_tests():
+    """Secrets registered by an earlier test's run (a password "wrong") are not hidden in this one's
+    output: each run in a process starts with none, as a real run does."""
+    from log_importer import redaction
+    redaction.forget_all()
+
+
 @pytest.fixture
 def endpoint():
     """Start embedded endpoints (issue 3) on 127.0.0.1: endpoint(**options); all stopped after the test."""

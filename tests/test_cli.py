@@ -17,14 +17,14 @@ from test_import_http import importer, write
 REFERENCE_OPTIONS = [
     "--accept-invalid-ssl-certificate", "--add-download-extensions", "--add-sites-new-hosts",
     "--add-to-date", "--api-url", "--auth-password", "--auth-user", "--config", "--debug",
-    "--debug-request-limit", "--debug-tracker", "--disable-bulk-tracking",
-    "--download-extensions", "--dry-run", "--dump-log-regex", "--enable-bots",
+    "--debug-force-one-hit-every-Ns", "--debug-request-limit", "--debug-tracker", "--disable-bulk-tracking",
+    "--download-extensions", "--dry-run", "--dump-log-regex", "--enable-bots", "--enable-testmode",
     "--enable-http-errors", "--enable-http-redirects", "--enable-reverse-dns", "--enable-static",
     "--encoding", "--exclude-host", "--exclude-newer-than", "--exclude-older-than",
     "--exclude-path", "--exclude-path-from", "--force-lowercase-path", "--hostname", "--idsite",
     "--idsite-fallback", "--ignore-groups", "--include-host", "--include-path",
     "--include-path-from", "--log-date-format", "--log-format-name", "--log-format-regex",
-    "--log-hostname", "--login", "--output", "--password", "--query-string-delimiter",
+    "--log-hostname", "--login", "--output", "--password", "--php-binary", "--query-string-delimiter",
     "--recorder-max-payload-size", "--recorders", "--regex-group-to-page-cvar",
     "--regex-group-to-visit-cvar", "--replay-tracking", "--replay-tracking-expected-tracker-file",
     "--request-suffix", "--request-timeout", "--retry-delay", "--retry-max-attempts",
@@ -147,6 +147,8 @@ def test_dump_log_regex(tmp_path):
     (["/tmp/*.does-not-exist"], "no file matches"),
     (["--log-format-name", "nginx_xml", "x"], "unknown --log-format-name"),
     (["--encoding", "klingon", "x"], "unknown --encoding"),
+    (["--encoding", "utf-16", "x"], "--encoding utf-16: logs are read as lines of bytes ending in \\n, with ASCII as "
+                                    "it is, which utf-16 does not write: convert the file first (iconv -f UTF-16"),
     ([], "no log file given"),
 ])
 def test_bad_inputs_are_one_line(args, message, tmp_path):
@@ -156,6 +158,7 @@ def test_bad_inputs_are_one_line(args, message, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--recorders", "0", "x"], "--recorders: must be at least 1"),
+    (["--dry-run", "--skip", "-5", "x"], "argument --skip: must not be negative, got -5"),
     (["--dry-run", "--exclude-older-than", "the day before", "x"], "--exclude-older-than: invalid date"),
     (["--dry-run", "--log-timezone", "Mars/Olympus_Mons", "x"], "--log-timezone: unknown time zone"),
     (["--frobnicate", "x"], "unrecognized arguments: --frobnicate"),
@@ -209,3 +212,11 @@ def test_runs_with_workers_end_cleanly(loggen):
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 0 and proc.stderr == ""
         assert "3,000 lines parsed" in proc.stdout
+
+
+def test_a_utf16_file_is_told_as_such(tmp_path):
+    log = tmp_path / "u16.log"
+    log.write_bytes("".join(line(ip="192.0.2.%d" % k) + "\r\n" for k in range(1, 5)).encode("utf-16"))
+    code, text = dry([log])
+    assert code == 2 and len(text.strip().splitlines()) == 1
+    assert "%s: its first bytes look like UTF-16 (a NUL byte beside each character)" % log in text

@@ -138,6 +138,10 @@ def test_redaction_of_texts():
     assert redaction.redact("https://me:pw@host/x") == "https://me:<hidden>@host/x"
     assert redaction.redact("password=pa%26ss") == "password=<hidden>"
     assert redaction.redact("a bit of text") == "a bit of text"
+    # Only a value is hidden: the word after token_auth in prose is not a secret.
+    assert redaction.redact("no token_auth: the token never travels") == "no token_auth: the token never travels"
+    assert redaction.redact("{'token_auth': 'zz99', 'a': 1}") == "{'token_auth': '<hidden>', 'a': 1}"
+    assert redaction.redact("GET /x?token_auth%3Dzz99 HTTP") == "GET /x?token_auth%3D<hidden> HTTP"
 
 
 def test_an_error_message_echoing_the_token_is_redacted(tmp_path):
@@ -175,7 +179,9 @@ def test_a_token_in_request_suffix_or_url_is_refused(tmp_path):
     code, text = importer(["--url", "http://127.0.0.1:9", "--request-suffix", "token_auth=" + TOKEN, log])
     assert code == 2 and "--request-suffix must not hold token_auth" in text and TOKEN not in text
     code, text = importer(["--url", "http://127.0.0.1:9/?token_auth=" + TOKEN, log])
-    assert code == 2 and "--url must not hold token_auth" in text and TOKEN not in text
+    assert code == 2 and TOKEN not in text
+    assert ("--url must not hold token_auth: the token never travels in a URL (use --token-auth-file or "
+            "MATOMO_TOKEN_AUTH)") in text
 
 
 @pytest.mark.parametrize("name,content", [
@@ -219,6 +225,7 @@ def test_default_config_file_and_its_errors(endpoint, tmp_path, monkeypatch):
     code, text = importer([log])
     assert code == 0, text
     assert len(ep.received()) == 1
+    assert "options read from the config file %s; those given on the command line replace its own" % default in text
     for body, message in [('nonsense = 1\n', "unknown option 'nonsense'"),
                           ('enable-bots = "maybe"\n', "enable-bots is a flag"),
                           ('idsite = [1, 2]\n', "idsite takes one value"),
@@ -249,3 +256,22 @@ def test_log_records_are_redacted_also_under_the_progress_bar():
         log.handlers[0].stream = stream
         log.warning("under the bar: %s", TOKEN)
     assert TOKEN not in stream.getvalue() and stream.getvalue().count("<hidden>") == 2
+
+
+def test_the_command_line_replaces_a_list_of_the_config_file(endpoint, tmp_path, monkeypatch):
+    ep = endpoint()
+    log = write(tmp_path, [line(ip="192.0.2.%d" % k, request="GET /%s/%d HTTP/1.1" % (part, k))
+                           for k, part in enumerate(["a", "b", "c", "a", "b", "c"], 1)])
+    home = tmp_path / "xdg"
+    (home / "log-importer").mkdir(parents=True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    (home / "log-importer" / "config.toml").write_text(
+        'url = "%s"\nidsite = 1\nexclude-path = ["/a/*"]\ndebug = 1\n' % ep.url)
+    code, text = importer(["--token-auth", TOKEN, log])
+    assert code == 0 and "2 requests excluded by --exclude-path" in text and "DEBUG" in text
+    assert sorted(r["params"]["url"].rsplit("/", 2)[1] for r in ep.received()) == ["b", "b", "c", "c"]
+    code, text = importer(["--token-auth", TOKEN, "--reimport", "--exclude-path", "/b/*", "--exclude-path", "/c/*",
+                           log])
+    assert code == 0 and "4 requests excluded by --exclude-path" in text, text
+    assert sorted(r["params"]["url"].rsplit("/", 2)[1] for r in ep.received()[4:]) == ["a", "a"]
+    assert "options read from the config file %s" % (home / "log-importer" / "config.toml") in text

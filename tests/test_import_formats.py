@@ -50,7 +50,7 @@ EXPECTED = {
     "common_vhost": [page(SITE + "/", "2026-03-01 10:00:00", "192.0.2.1", bw_bytes=312)],
     "ncsa_extended": [
         page(SITE + "/docs/install", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, GOOGLE, bw_bytes=5120),
-        page(SITE + '/a"q"/p', "2026-03-01 09:00:00", "192.0.2.9", 'Mozilla/5.0 "weird" agent', bw_bytes=512),
+        page(SITE + '/a%22q%22/p', "2026-03-01 09:00:00", "192.0.2.9", 'Mozilla/5.0 "weird" agent', bw_bytes=512),
     ],
     "common_complete": [
         page("https://blog.example.org/news", "2026-03-01 09:00:00", "192.0.2.1", FIREFOX_LINUX, bw_bytes=99)],
@@ -252,3 +252,108 @@ def test_json_lines_piped_on_stdin_with_unknown_lines_counted(endpoint, tmp_path
     code, text = proc.returncode, (proc.stdout + proc.stderr).decode()
     assert code == 0, text
     assert "1 invalid log lines" in text and len(ep.received()) > 5
+
+
+REGEX_FORMATS = sorted(n for n, f in formats.REGISTRY.items() if f.json_map is None)
+
+
+@pytest.mark.parametrize("name", REGEX_FORMATS)
+def test_dump_log_regex_output_used_again_imports_the_same_hits(name, endpoint, tmp_path, loggen):
+    """--dump-log-regex prints the options that read a format again (its date format too), and
+    --log-format-regex accepts them, extra groups such as session_time or win32_status included."""
+    import shlex
+    log = loggen(200, seed=5, fmt=name)
+    code, dump = importer(["--dump-log-regex", "--log-format-name", name, log])
+    assert code == 0, dump
+    (again,) = [ln for ln in dump.splitlines() if ln.startswith("to use it again: ")]
+    options = shlex.split(again[len("to use it again: "):])
+    assert options[0] == "--log-format-regex" and options[2] == "--log-date-format"
+    got = []
+    for args in (["--log-format-name", name], options):
+        ep = endpoint()
+        code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport"] + args + [log])
+        assert code == 0, text
+        got.append([r["params"] for r in ep.received()])
+    assert len(got[0]) > 50
+    # The fields the named format converts (CloudFront's and SHOUTcast's URL-encoded fields: the
+    # dump says so) are the only difference.
+    params = {"path": "url", "query_string": "url", "referrer": "urlref", "user_agent": "ua", "status": "cvar"}
+    converted = {params[f] for f in formats.REGISTRY[name].converters}
+    converted |= {"download", "action_name"} if "url" in converted else set()
+    assert [{k: v for k, v in r.items() if k not in converted} for r in got[0]] == [
+        {k: v for k, v in r.items() if k not in converted} for r in got[1]]
+    if not converted:
+        assert got[0] == got[1]
+
+
+def _w3c_with_changing_header(loggen, tmp_path):
+    """A generated W3C log whose #Fields: header changes twice, as IIS writes it when its logging
+    settings change: the last two fields swapped, then c-ip moved first and cs-host dropped."""
+    lines = loggen(300, seed=6, fmt="w3c_extended").read_text().splitlines()
+    header, body = lines[:4], lines[4:]
+    names = header[3].split()[1:]
+    swapped = names[:-2] + names[-2:][::-1]
+    moved = ["c-ip"] + [n for n in swapped if n not in ("c-ip", "cs-host")]
+
+    def written(fields, text):
+        values = dict(zip(names, text.split()))
+        return " ".join(values[n] for n in fields)
+    out = header + body[:100] + ["#Fields: " + " ".join(swapped)] + [written(swapped, t) for t in body[100:200]]
+    out += ["#Fields: " + " ".join(moved)] + [written(moved, t) for t in body[200:]]
+    path = tmp_path / "changing.log"
+    path.write_text("\n".join(out) + "\n")
+    return path, body
+
+
+def test_a_w3c_header_that_changes_applies_to_the_lines_after_it(endpoint, tmp_path, loggen):
+    import io
+    from log_importer.config import Config
+    from log_importer.run import run
+    log, body = _w3c_with_changing_header(loggen, tmp_path)
+    plain = tmp_path / "plain.log"
+    plain.write_text("\n".join(log.read_text().splitlines()[:4] + body) + "\n")
+    results = []
+    for path, options in ((plain, {}), (log, {}), (log, {"chunk_bytes": 4096, "workers": 2})):
+        ep = endpoint()
+        out = io.StringIO()
+        code = run(Config(files=[str(path)], url=ep.url, token_auth=TOKEN, idsite=1, reimport=True, **options),
+                   out, out)
+        assert code == 0, out.getvalue()
+        assert "0 invalid log lines" in out.getvalue()
+        got = [r["params"] for r in ep.received()]
+        results.append([(r["cip"], r["cdt"], r["ua"], r["urlref"], r["url"].split("/", 3)[3]) for r in got])
+    assert len(results[0]) > 50
+    assert results[1] == results[0] and results[2] == results[0]
+    assert all(not ua.startswith("http") and not ref.startswith("Mozilla") for _, _, ua, ref, _ in results[1])
+
+
+def test_a_resumed_w3c_file_is_read_with_the_header_in_force_where_it_resumes(endpoint, tmp_path, loggen):
+    log, _ = _w3c_with_changing_header(loggen, tmp_path)
+    lines = log.read_text().splitlines()
+    cut = lines.index(next(t for t in lines[5:] if t.startswith("#Fields:"))) + 20  # 20 lines into layout 2
+    growing = tmp_path / "growing.log"
+    growing.write_text("\n".join(lines[:cut]) + "\n")
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, growing])
+    assert code == 0 and "0 invalid log lines" in text, text
+    first = len(ep.received())
+    with open(growing, "a") as f:
+        f.write("\n".join(lines[cut:]) + "\n")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, growing])
+    assert code == 0 and "skipped %d lines already imported" % cut in text, text
+    assert "0 invalid log lines" in text
+    got = [r["params"] for r in ep.received()][first:]
+    assert len(got) > 20 and not any(r["urlref"].startswith("Mozilla") or r["ua"].startswith("http") for r in got)
+
+
+def test_a_detected_format_without_host_names_the_by_name_format_that_reads_the_host(endpoint, tmp_path, loggen):
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, loggen(100, seed=2, fmt="ovh")])
+    assert code == 2 and len(text.strip().splitlines()) == 1
+    assert ("was detected as ncsa_extended, which has no host, but ovh reads its lines with their host: give "
+            "--log-format-name ovh") in text
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--log-format-name", "ovh",
+                           loggen(100, seed=2, fmt="ovh")])
+    assert code == 0 and {r["params"]["idsite"] for r in ep.received()} == {1, 2}
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, loggen(100, seed=2, fmt="combined")])
+    assert code == 2 and "ovh" not in text and "has no host: give the Matomo site with --idsite" in text

@@ -310,6 +310,34 @@ def test_config_file_token_through_php(endpoint, tmp_path, monkeypatch):
     assert len(ep.received()) == 1
     code, text = importer(["--url", ep.url, "--config", tmp_path / "nope.ini.php", "--idsite", 1, log])
     assert code == 2 and "cannot read --config" in text
+    # import_logs.py's --php-binary and --enable-testmode (updatetoken.php --testmode).
+    args = tmp_path / "args.txt"
+    other = bin_dir / "php8.3"
+    other.write_text("#!/bin/sh\necho \"$@\" > %s\necho %s\n" % (args, token_file))
+    other.chmod(0o755)
+    code, text = importer(["--url", ep.url, "--config", matomo / "config" / "config.ini.php", "--idsite", 1,
+                           "--php-binary", "php8.3", "--enable-testmode", "--reimport", log])
+    assert code == 0, text
+    assert args.read_text().split()[1:] == ["--testmode", "--matomo-domain=127.0.0.1"]
+    assert len(ep.received()) == 2
+    code, text = importer(["--url", ep.url, "--config", matomo / "config" / "config.ini.php", "--idsite", 1,
+                           "--php-binary", "php-nowhere", log])
+    assert code == 2 and "php-nowhere not found: give it with --php-binary" in text
+
+
+def test_debug_force_one_hit_every_n_seconds(endpoint, tmp_path):
+    """import_logs.py's --debug-force-one-hit-every-Ns: one hit per request, a pause before each."""
+    import time
+    ep = endpoint()
+    log = write(tmp_path, [line(ip="192.0.2.%d" % k) for k in range(1, 4)])
+    started = time.monotonic()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug-force-one-hit-every-Ns",
+                           "0.3", log])
+    assert code == 0, text
+    assert time.monotonic() - started >= 0.9  # three pauses, whatever the machine's load
+    calls = [h for h in tracking_calls(ep) if b"cip=" in h["body"]]
+    assert len(calls) == 3 and not any(b'"requests"' in h["body"] for h in tracking_calls(ep))
+    assert [r["params"]["cip"] for r in ep.received()] == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 
 
 @pytest.mark.parametrize("fmt", ["combined", "w3c"])
@@ -331,3 +359,15 @@ def test_the_c_scanners_and_the_regexes_import_the_same_requests(endpoint, logge
                         {k: counts[k] for k in ("lines_read", "hits_built", "tracked", "skipped", "dates")}))
     assert len(results[0][0]) > 500 and results[0][1]["skipped"]["invalid"] > 0
     assert results[0] == results[1]
+
+
+def test_a_file_whose_name_holds_glob_characters_is_that_file(endpoint, tmp_path):
+    (tmp_path / "sp ace").mkdir()
+    log = write(tmp_path, [line(ip="192.0.2.1"), line(ip="192.0.2.2")], name="sp ace/a [1].log")
+    write(tmp_path, [line(ip="192.0.2.3")], name="sp ace/a 1.log")  # what [1] would match as a glob
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [r["params"]["cip"] for r in ep.received()] == ["192.0.2.1", "192.0.2.2"]
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, tmp_path / "sp ace" / "a [1]*.log"])
+    assert code == 0 and len(ep.received()) == 3  # as a glob, [1] is the character 1: "a 1.log"

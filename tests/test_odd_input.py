@@ -4,6 +4,7 @@ summary names. Every case goes to the embedded endpoint over real HTTP."""
 import json
 
 import orjson
+import pytest
 
 from conftest import COMBINED_UA, TOKEN, line
 from test_import_http import importer
@@ -36,7 +37,7 @@ def test_undecodable_bytes_keep_the_hit_percent_encoded_in_the_url(endpoint, tmp
     got = sent(ep)
     assert [r["url"] for r in got] == ["http://site.example/menu/caf%E9-cr%E8me", "http://site.example/menu",
                                        "http://site.example/caf\u00e9"]
-    assert got[1]["urlref"] == "http://search.example/?q=cr%E8me br%FBl%E9e"
+    assert got[1]["urlref"] == "http://search.example/?q=cr%E8me%20br%FBl%E9e"  # the space too: url_text
     assert got[1]["ua"] == "Mozilla/5.0 (Fran\ufffdais)"
     assert all(r["outcome"] == "stored" for r in ep.received())
     # What went over the wire is valid UTF-8 JSON.
@@ -244,3 +245,163 @@ def test_detection_prefers_a_format_that_reads_the_whole_line_to_one_with_more_f
     lines = ["192.0.2.%d alice 200 512 /page/%d?x=1 extra" % (k, k) for k in range(5)]
     assert formats.detect(lines).name == "whole_line"
     assert formats.detect([ln.rpartition(" /")[0] for ln in lines]).name == "more_fields"
+
+
+# One rule for what a logged client address or host may look like, in every format (formats/addresses.py).
+ODD_CLIENTS = {"[2001:db8::2]:443": "2001:db8::2", "[2001:db8::3]": "2001:db8::3", "2001:db8::4": "2001:db8::4",
+               "unix:/run/php/php-fpm.sock": None, "unix:": None, "-": None}
+ESCAPED_AGENT = 'Mozilla/5.0 (X11) \\"quoted\\" agent'
+
+
+def _rendered(fmt, **changes):
+    """Lines of `fmt` from the project's generator, one per set of changes to a plain hit."""
+    from log_importer.loggen import _CLOCK, FORMATS, Hit
+    render, header = FORMATS[fmt][:2]
+    hits = []
+    for k, change in enumerate(changes.get("each", [{}])):
+        fields = dict(time=1772355600 + k, offset=3600, ip="192.0.2.%d" % (k + 1), host="www.example.com", port=443,
+                      method="GET", path="/p/%d" % k, protocol="HTTP/1.1", status=200, length=512, referrer="-",
+                      user_agent="Mozilla/5.0 (X11; Linux x86_64)", user=None, time_taken=25)
+        fields.update(change)
+        hits.append(Hit(**fields))
+    head = header(hits[0], _CLOCK).rstrip("\n").split("\n") if header else []
+    return [t.encode() for t in head + [render(h, _CLOCK) for h in hits]]
+
+
+@pytest.mark.parametrize("fmt", ["combined", "vhost", "w3c_extended", "incapsula_w3c", "elb", "haproxy", "s3",
+                                 "gandi", "squid"])
+def test_every_format_reads_the_same_client_addresses(endpoint, tmp_path, fmt):
+    ep = endpoint()
+    log = write_bytes(tmp_path, _rendered(fmt, each=[{"ip": a} for a in ODD_CLIENTS]))
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [r["cip"] for r in sent(ep)] == [ip for ip in ODD_CLIENTS.values() if ip]
+    assert "3 requests whose client address is not an IP" in text and "0 invalid log lines" in text
+
+
+@pytest.mark.parametrize("fmt", ["combined", "elb", "s3", "traefik_clf"])
+def test_an_escaped_quote_in_a_quoted_user_agent_is_read_back(endpoint, tmp_path, fmt):
+    ep = endpoint()
+    log = write_bytes(tmp_path, _rendered(fmt, each=[{"user_agent": ESCAPED_AGENT}, {}]))
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [r["ua"] for r in sent(ep)] == ['Mozilla/5.0 (X11) "quoted" agent', "Mozilla/5.0 (X11; Linux x86_64)"]
+
+
+def test_a_host_logged_as_a_dash_is_no_host(endpoint, tmp_path):
+    lines = [(host + ' 192.0.2.%d - - [01/Mar/2026:10:00:00 +0100] "GET /h/%s HTTP/1.1" 200 5 "-" "Mozilla/5.0"'
+              % (k, path)).encode() for k, (host, path) in enumerate(
+                  [("-:443", "-:443"), (":443", "empty"), ("[2001:db8::2]:443", "v6"), ("www.example.com:443", "ok")])]
+    log = write_bytes(tmp_path, lines)
+    base = ["--token-auth", TOKEN, "--log-format-name", "common_complete", "--reimport", log]
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--add-sites-new-hosts"] + base)
+    assert code == 0, text
+    assert [r["url"] for r in sent(ep)] == ["http://[2001:db8::2]/h/v6", "https://www.example.com/h/ok"]
+    assert [h for h in ep.http_log if b"addSite" in h["body"]] and "- (ID:" not in text
+    assert "1 sites were created:\n        [2001:db8::2] (ID: 3)" in text
+    assert "hits without a host in the log (an empty or '-' virtual host) matched no site" in text
+    assert "no-hostname-found-in-log" not in text and "use --add-sites-new-hosts" not in text
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--idsite-fallback", 2] + base)
+    assert code == 0, text
+    assert [(r["idsite"], r["url"]) for r in sent(ep)] == [
+        (2, "http://blog.example.org/h/-:443"), (2, "http://blog.example.org/h/empty"),
+        (2, "http://[2001:db8::2]/h/v6"), (1, "https://www.example.com/h/ok")]
+
+
+def test_one_rule_for_what_a_url_sends_percent_encoded(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [
+        line(request="GET /nul\x00byte HTTP/1.1").encode(),
+        line(request='GET /sp ace/<b>?q=a b&c=\\"d\\"#e HTTP/1.1', referrer="https://s.example/?q=<script> x").encode(),
+        line(request="GET /caf\\xc3\\xa9/\\x01%41?q=\\xe9 HTTP/1.1").encode(),  # Apache's escapes, decoded
+        line(request="GET /ok/caf\xc3\xa9?q=%20&r=a+b|c{d}'e` HTTP/1.1").encode("latin-1")])  # raw UTF-8
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [(r["url"], r["urlref"]) for r in sent(ep)] == [
+        ("https://www.example.com/nul%00byte", ""),
+        ("https://www.example.com/sp%20ace/%3Cb%3E?q=a%20b&c=%22d%22%23e", "https://s.example/?q=%3Cscript%3E%20x"),
+        ("https://www.example.com/café/%01%41?q=é", ""),
+        ("https://www.example.com/ok/café?q=%20&r=a+b|c{d}'e`", "")]
+
+
+def test_a_byte_order_mark_costs_no_line(endpoint, tmp_path, loggen):
+    for fmt in ("combined", "nginx_json", "iis"):
+        plain = loggen(300, seed=4, fmt=fmt)
+        marked = tmp_path / ("bom-" + plain.name)
+        marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+        counts = []
+        for log in (plain, marked):
+            ep = endpoint()
+            code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+            assert code == 0, text
+            assert "0 invalid log lines" in text, (fmt, text)
+            counts.append([(r["url"], r["cdt"]) for r in sent(ep)])
+        assert counts[0] == counts[1] and len(counts[0]) > 100, fmt
+
+
+@pytest.mark.parametrize("fmt", ["haproxy", "elb", "s3", "squid"])
+def test_no_unread_warning_for_a_format_whose_layout_has_more_fields(endpoint, tmp_path, loggen, fmt):
+    log = loggen(200, seed=3, fmt=fmt)
+    for by_name in ([], ["--log-format-name", fmt]):
+        ep = endpoint()
+        code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1] + by_name + [log])
+        assert code == 0, text
+        assert "characters after the match were ignored" not in text and "WARNING" not in text
+        assert len(sent(ep)) > 50
+
+
+def test_a_format_given_by_name_that_leaves_most_of_each_line_unread_is_told_once(endpoint, tmp_path, loggen):
+    log = loggen(500, seed=3, fmt="combined")
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-name", "common", log])
+    assert code == 0, text
+    assert text.count("characters after the match were ignored") == 1
+    assert ("%s: the format common (given with --log-format-name) reads only the start of its lines: on line 1, "
+            % log) in text
+    assert ("and on 49 more of the first 50 lines: their fields are not imported; detection reads them whole as "
+            "ncsa_extended") in text
+    assert {r["ua"] for r in sent(ep)} == {""}  # what the warning is about
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-name", "ncsa_extended",
+                           log])
+    assert code == 0 and "WARNING" not in text
+    assert all(r["ua"] for r in sent(ep))
+
+
+def test_a_regex_group_of_the_user_s_own_is_read_when_asked_else_ignored(endpoint, tmp_path):
+    log = write_bytes(tmp_path, [(line() + " 3600").encode()])
+    regex = (r'(?P<ip>\S+) \S+ \S+ \[(?P<date>[^\]]+) (?P<timezone>\S+)\] "\S+ (?P<path>\S+) \S+" '
+             r'(?P<status>\d+) \S+ "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)" (?P<session_time>\d+)')
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--debug",
+                           "--log-format-regex", regex, log])
+    assert code == 0, text
+    assert "--log-format-regex: the groups session_time are not fields and no option reads them: ignored" in text
+    assert len(sent(ep)) == 1 and "_cvar" not in sent(ep)[0]
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--reimport",
+                           "--log-format-regex", regex, "--regex-group-to-visit-cvar", "session_time=Seconds", log])
+    assert code == 0, text
+    assert json.loads(sent(ep)[-1]["_cvar"]) == {"1": ["Seconds", "3600"]}
+
+
+def test_an_impossible_date_is_told_apart_from_a_date_in_another_layout(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line().encode(), line(date="01/Foo/2026:10:00:00 +0100").encode(),
+                                 line(date="31/Feb/2026:10:00:00 +0100").encode()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert len(sent(ep)) == 1 and "2 invalid date, first at %s:2:" % log in text
+    assert ("the date '01/Foo/2026:10:00:00' has the layout of the date format '%d/%b/%Y:%H:%M:%S' but is not a "
+            "date (no such day, month or time): the line is wrong, not the format") in text
+    assert "--log-date-format" not in text
+
+
+def test_a_quoted_incapsula_path_may_hold_spaces(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, _rendered("incapsula_w3c", each=[{"path": "/a path/with spaces?q=a b"}, {}]))
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0 and "0 invalid log lines" in text, text
+    assert [r["url"] for r in sent(ep)] == ["https://www.example.com/a%20path/with%20spaces?q=a%20b",
+                                            "https://www.example.com/p/1"]

@@ -112,3 +112,16 @@ def test_dimension_option_needs_an_id(tmp_path, value, capsys):
         main(["--dry-run", "--regex-group-to-visit-dimension", value, str(write(tmp_path, [line()]))])
     assert e.value.code == 2
     assert "argument --regex-group-to-visit-dimension: expected" in capsys.readouterr().err
+
+
+def test_replayed_idsites_that_are_not_sites_are_not_reported_as_host_names(endpoint, tmp_path):
+    ep = endpoint()
+    log = write(tmp_path, [line(request="GET /matomo.php?idsite=%s&rec=1&url=https%%3A%%2F%%2Fwww.example.com%%2F "
+                                        "HTTP/1.1" % idsite) for idsite in ("1", "999", "abc")])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
+    assert code == 0, text
+    assert [r["params"]["idsite"] for r in ep.received()] == [1]
+    assert "2 requests that did not match any known site" in text
+    assert "0 distinct hostnames did not match any existing site" in text
+    assert "2 replayed idsite values are not sites this token may write to: 999 abc" in text
+    assert "#999" not in text and "--add-sites-new-hosts" not in text

@@ -42,8 +42,13 @@ def run(ep_url, args, tmp_path, n=1):
 def test_tls_with_a_ca_bundle(endpoint, pki, tmp_path):
     ep = tls_endpoint(endpoint, pki)
     assert ep.url.startswith("https://")
-    code, text = run(ep.url, [], tmp_path)
+    code, text = run(ep.url, ["--retry-max-attempts", 3], tmp_path)
     assert code == 2 and "CERTIFICATE_VERIFY_FAILED" in text and len(text.strip().splitlines()) == 1
+    assert "give its certificate with --ca-bundle FILE (PEM)" in text and "retrying" not in text
+    other = trustme.CA()
+    other.cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    code, text = run(ep.url, ["--ca-bundle", tmp_path / "other.pem"], tmp_path)
+    assert code == 2 and "no certificate authority of --ca-bundle %s signed it" % (tmp_path / "other.pem") in text
     code, text = run(ep.url, ["--ca-bundle", pki["ca"]], tmp_path)
     assert code == 0, text
     assert [r["outcome"] for r in ep.received()] == ["stored"]

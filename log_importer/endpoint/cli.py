@@ -5,6 +5,7 @@ import argparse
 import signal
 import sys
 import threading
+from urllib.parse import urlsplit
 
 from .server import Endpoint, EndpointError
 
@@ -13,10 +14,16 @@ PROG = "log-importer-endpoint"
 
 def _site(text: str) -> tuple[int, str]:
     ident, sep, url = text.partition("=")
-    if not sep or not url.strip():
-        raise argparse.ArgumentTypeError("expected ID=URL, e.g. 1=https://www.example.com; got %r"
-                                         % text)
-    return _positive(ident, "site id"), url.strip()
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        usable = sep and parts.scheme in ("http", "https") and parts.hostname
+    except ValueError:  # an IPv6 literal without its closing bracket, a bad port
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError("expected ID=URL with an http:// or https:// URL, e.g. "
+                                         "1=https://www.example.com; got %r" % text)
+    return _positive(ident, "site id"), url
 
 
 def _user(text: str) -> tuple[str, str]:

@@ -248,6 +248,7 @@ def chart_svg(ep, site, date: str, width: int = 720, height: int = 180) -> str:
             counts[day][1] = n or 0
     days = sorted(counts)
     top = max([max(v) for v in counts.values()] + [1])
+    top += top % 2  # even: the middle line of the axis is a whole number too (0, 1, 2; not 0, 0, 1)
     left, bottom = 44, height - 30
     slot = (width - left - 10) / max(1, len(days))
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" '

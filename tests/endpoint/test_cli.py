@@ -117,6 +117,9 @@ def test_fault_options_reach_the_endpoint(run):
 @pytest.mark.parametrize("args, message", [
     (["--site", "foo"], "expected ID=URL"),
     (["--site", "0=https://x.example"], "site id must be > 0"),
+    (["--site", "1=notaurl"], "expected ID=URL with an http:// or https:// URL"),
+    (["--site", "1=ftp://x.example"], "expected ID=URL with an http:// or https:// URL"),
+    (["--site", "1=http://[::1"], "expected ID=URL with an http:// or https:// URL"),
     (["--user", "admin"], "expected LOGIN:PASSWORD"),
     (["--port", "70000"], "at most 65535"),
     (["--fail-every", "-1"], ">= 0"),

@@ -78,3 +78,12 @@ def test_report_page_for_a_period_of_centuries(ep, client):
         r = client.get("/report", params=params)
         assert r.status_code == 200, params
         assert "2026-03-05: 1 visits" in r.text and r.text.count("<rect class=\"day\"") == 5
+
+
+def test_the_chart_axis_has_whole_distinct_numbers(ep, client):
+    """Found by a user's trial: one visit drew an axis of 0, 0, 1."""
+    import re
+    bulk(client, [hit(cip="1.1.1.1", cdt="2026-03-01 10:00:00")])
+    page = client.get("/report", params={"idSite": "1", "period": "day", "date": "2026-03-01"}).text
+    labels = re.findall(r'text-anchor="end">(\d+)</text>', page)
+    assert labels == ["0", "1", "2"]

@@ -21,6 +21,7 @@ import orjson
 from . import faults as F
 from .api import ReportingApi
 from .auth import Tokens, new_token
+from .load import Load
 from .querystring import parse_query
 from .report import build, render_html
 from .sites import Site, host_of, normalise_site_url
@@ -202,13 +203,15 @@ class _Handler(BaseHTTPRequestHandler):
             rollback = fault == F.ROLLBACK
             ua = headers.get("user-agent", "")
             peer = self.client_address[0]
-            if bulk:
-                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback)
-            else:
+
+            def process():
+                if bulk:
+                    return ep.tracker.bulk(index, body, query, ua, peer, rollback)
                 form = self._form(headers, body) if method == "POST" else {}
                 params = {**form, **query}  # PHP's $_GET + $_POST: the query string wins
                 send_image = params.get("send_image") != "0"
-                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback)
+                return ep.tracker.single(index, params, method, send_image, ua, peer, rollback)
+            reply = process() if ep.load is None else ep.load.serve(process, bulk, index)  # load.py
         reply.headers.update(cors)
         return reply
 
@@ -238,7 +241,9 @@ class Endpoint:
                  users: dict | None = None, write_tokens: dict | None = None,
                  fail_every: int = 0, drop_every: int = 0, rollback_every: int = 0,
                  garbage_every: int = 0, delay_ms: int = 0, goals: dict | None = None,
-                 keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True):
+                 keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True,
+                 capacity: int | None = None, cost_ms_per_hit: float | None = None,
+                 max_waiting: int | None = None):
         self.host = host
         self.transactions = transactions  # False: like bulk_requests_use_transaction=0
         self.port = port
@@ -252,6 +257,12 @@ class Endpoint:
             self.faults = F.Faults(fail_every, drop_every, rollback_every, garbage_every, delay_ms)
         except ValueError as e:
             raise EndpointError(str(e)) from None
+        self.load = None  # a loaded Matomo (load.py) when any of its three options is given
+        if (capacity, cost_ms_per_hit, max_waiting) != (None, None, None):
+            try:
+                self.load = Load(capacity, cost_ms_per_hit, max_waiting)
+            except ValueError as e:
+                raise EndpointError(str(e)) from None
         self.keep_http_bodies = keep_http_bodies
         self.verbose = verbose
         self.http_log: list[dict] = []

@@ -72,6 +72,9 @@ class ChunkResult:
     no_site_keys: set = field(default_factory=set)
     sites_used: set = field(default_factory=set)
     dates: set = field(default_factory=set)
+    # per partition: [(hit index, idsite, UTC ten-minute bucket "YYYY-MM-DD HH:M")], the first
+    # hit of each site and bucket in that partition (the first batches of a day: site_days.py)
+    firsts: list = field(default_factory=list)
     invalid_samples: list = field(default_factory=list)  # (line index, reason, text)
     limit_reached: bool = False
 
@@ -151,8 +154,7 @@ class ChunkProcessor:
         sizes = [0] * nparts
         need = set()
         no_site = res.no_site_keys
-        sites_used = res.sites_used
-        days = res.dates
+        firsts = {}  # (partition, idsite, bucket) -> index of its first hit in the partition
         samples = res.invalid_samples
         hits = downloads = valid = 0
         last_tz, memo = _UNSET, None
@@ -320,8 +322,9 @@ class ChunkProcessor:
             hits += 1
             if flags & C.IS_DOWNLOAD:
                 downloads += 1
-            sites_used.add(site.idsite)
-            days.add(cdt[:10])
+            first = (p, site.idsite, cdt[:15])
+            if first not in firsts:
+                firsts[first] = len(line_idx[p]) - 1
         # Byte offsets, computed once for the lines that became hits: line i starts after the
         # lengths of the lines before it and their newlines.
         before = list(accumulate(map(len, lines[:n]), initial=0))
@@ -338,6 +341,11 @@ class ChunkProcessor:
         res.downloads = downloads
         res.parts = [(b",".join(out[p]) + b",", ends[p], offsets[p], line_idx[p]) if out[p] else None
                      for p in range(nparts)]
+        res.firsts = [[] for _ in range(nparts)]
+        for (p, idsite, bucket), index in firsts.items():  # in hit order within each partition
+            res.firsts[p].append((index, idsite, bucket))
+            res.sites_used.add(idsite)
+            res.dates.add(bucket[:10])
         return res
 
 

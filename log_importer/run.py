@@ -25,10 +25,12 @@ from .errors import EXIT_OK, ImportFailed, UsageError, UserError
 from .finishing import finish
 from .positions import Positions
 from .preflight import connect
+from .pacing import Pacer
 from .pump import Pump
 from .responses import OK, Outcome
 from .sending import Sender, TrackerTransport
 from .signals import StopSignals
+from .site_days import SiteDays
 from .sites import SiteResolver
 from .sources import Source, SourceError, expand, head_lines
 from .stats import Stats
@@ -67,6 +69,7 @@ class Importer:
         self.transport = None
         self.pool = None
         self.senders: list[Sender] = []
+        self.pacer = None
         self.batcher = None
         self.acks = None
         self.progress = None
@@ -122,6 +125,8 @@ class Importer:
             self.positions.save(final=True)
             self.positions.close()
         self.stats.stopped = time.monotonic()
+        if self.pacer is not None:
+            self.stats.pace = (self.pacer.adaptive, self.pacer.limit, self.pacer.lowest, self.pacer.highest)
         if self.progress is not None:
             self.progress.close(self.task_maker.bytes_read())
         return finish(c, self.stats, acks.fatal, self.signals, self.stop_event.is_set(),
@@ -136,7 +141,9 @@ class Importer:
                 acks.batch_done(batch, Outcome(OK, tracked=batch.count))
             return emit
         conn = self.connection
-        transport = self.transport = TrackerTransport(self.config, conn.client, conn.token, self.stop_event)
+        self.pacer = Pacer(partitions, self.config.auto_recorders, SiteDays(self.resolver.timezone))
+        transport = self.transport = TrackerTransport(self.config, conn.client, conn.token, self.stop_event,
+                                                      self.pacer)
         transport.on_retry = self._count_retry
         self.signals.on_abort = transport.cut  # requests in progress end now, unconfirmed
         self.senders = [Sender(i, transport, acks) for i in range(partitions)]

@@ -1,7 +1,10 @@
 """Sending: one thread per partition posts its batches, in order, over a shared keep-alive client.
 
-Every outcome goes to the Acknowledger. Retries follow `responses.backoff_delay`; when they run
-out, or the answer is final, the run stops and the batch stays unconfirmed.
+Every attempt passes the Pacer (pacing.py: how many requests may be at Matomo at once, oldest
+batch first, a site's new day alone), which is told how each attempt went. Every outcome goes to
+the Acknowledger. Retries follow `responses.backoff_delay` (the batch gives its place up while it
+waits); when they run out, or the answer is final, the run stops and the batch stays unconfirmed.
+A partition sends one batch at a time, so each visitor's hits keep their order whatever the limit.
 """
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ TRANSPORT_ERRORS = (httpx.HTTPError, OSError, http.client.HTTPException)
 
 
 class TrackerTransport:
-    """Posts batches to the tracker: bulk JSON, or one form POST per hit (--disable-bulk-tracking)."""
+    """Posts batches to the tracker: bulk JSON, or one form POST per hit (--disable-bulk-tracking).
 
-    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None):
+    `pacer`: a pacing.Pacer every attempt waits for (None: no gate)."""
+
+    def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None, pacer=None):
         self.config = config
         self.token = token
         query = "queuedtracking=0" + ("&debug=1" if config.debug_tracker else "")
@@ -37,12 +42,23 @@ class TrackerTransport:
         self.stop_event = stop_event or threading.Event()
         self._token_json = orjson.dumps(token or "")
         self.on_retry = None  # callback(outcome) for counting retries
+        self.pacer = pacer
 
     def deliver(self, batch: Batch) -> Outcome:
+        """Send one batch until Matomo confirms it, refuses it for good, or retries run out."""
+        outcome = Outcome(FATAL, message="not sent")
+        try:
+            outcome = self._deliver(batch)
+        finally:
+            if self.pacer is not None:
+                self.pacer.settle(batch, outcome.kind == OK)
+        return outcome
+
+    def _deliver(self, batch: Batch) -> Outcome:
         if not self.config.bulk_tracking:
             return self._deliver_single(batch)
         if not self.config.bulk_without_transactions:
-            return self._with_retries(lambda: self._post_bulk(batch.requests_json(), batch.count))
+            return self._with_retries(batch, batch.count, lambda: self._post_bulk(batch.requests_json(), batch.count))
         # Matomo without bulk transactions keeps the first `tracked` hits of a failed batch:
         # resend only the rest.
         state = {"body": batch.requests_json(), "count": batch.count, "done": 0}
@@ -56,20 +72,19 @@ class TrackerTransport:
                 state["count"] -= kept
                 state["done"] += kept
             return outcome
-        outcome = self._with_retries(once)
+        outcome = self._with_retries(batch, lambda: state["count"], once)
         if outcome.kind == OK and state["done"]:
             outcome.tracked += state["done"]
             if outcome.invalid_indices:
                 outcome.invalid_indices = [i + state["done"] for i in outcome.invalid_indices]
         return outcome
 
-    def _with_retries(self, attempt_once) -> Outcome:
+    def _with_retries(self, batch: Batch, hits, attempt_once) -> Outcome:
+        """Attempts of one request (`hits`: its hit count, or a function giving it before each
+        attempt), each admitted by the pacer, with backoff between them."""
         attempts = max(1, self.config.retry_max_attempts)
         for attempt in range(1, attempts + 1):
-            try:
-                outcome = attempt_once()
-            except TRANSPORT_ERRORS as e:
-                outcome = classify_exception(e)
+            outcome = self._attempt(batch, hits() if callable(hits) else hits, attempt_once)
             if outcome.kind != RETRY:
                 return outcome
             if attempt == attempts:
@@ -83,6 +98,22 @@ class TrackerTransport:
                 return Outcome(FATAL, message="stopped while waiting to retry: " + outcome.message)
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
                        % (attempts, hide(outcome.message, self.token)))
+
+    def _attempt(self, batch: Batch, hits: int, attempt_once) -> Outcome:
+        ticket = None
+        if self.pacer is not None:
+            ticket = self.pacer.admit(batch, self.stop_event)
+            if ticket is None:
+                return Outcome(FATAL, message="stopped before sending")
+        outcome = Outcome(FATAL, message="unexpected error while sending")
+        try:
+            outcome = attempt_once()
+        except TRANSPORT_ERRORS as e:
+            outcome = classify_exception(e)
+        finally:
+            if ticket is not None:
+                self.pacer.done(ticket, outcome, hits)
+        return outcome
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
         body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")
@@ -111,7 +142,7 @@ class TrackerTransport:
         requests = orjson.loads(b"[" + batch.requests_json() + b"]")
         tracked, invalid = 0, []
         for i, params in enumerate(requests):
-            outcome = self._with_retries(lambda p=params: self._post_one(p))
+            outcome = self._with_retries(batch, 1, lambda p=params: self._post_one(p))
             if outcome.kind != OK:
                 return outcome
             tracked += outcome.tracked

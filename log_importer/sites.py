@@ -35,6 +35,7 @@ class SiteResolver:
         self._static: Site | None = None
         self._by_key: dict = {}
         self._main_urls: dict = {}  # idsite -> main URL
+        self._timezones: dict = {}  # idsite -> Matomo time zone name (getSiteFromId, getAllSites)
         self._resolve_all: Site | None = None
 
     def start(self):
@@ -56,6 +57,7 @@ class SiteResolver:
                 if idsite is not None:
                     main = str(row.get("main_url") or DRY_RUN_URL).rstrip("/")
                     self._main_urls[idsite] = main
+                    self._timezones[idsite] = row.get("timezone")
                     self._by_key[REPLAY_KEY_PREFIX + str(idsite)] = Site(idsite, main)
         elif c.idsite_fallback is not None:
             self.main_url(c.idsite_fallback, "--idsite-fallback")
@@ -77,8 +79,14 @@ class SiteResolver:
             if not isinstance(site, dict) or not site.get("main_url"):
                 raise ConfigError("%s %s: Matomo returned no main URL for this site" % (option, idsite))
             url = str(site["main_url"]).rstrip("/")
+            self._timezones[idsite] = site.get("timezone")
         self._main_urls[idsite] = url
         return url
+
+    def timezone(self, idsite) -> str | None:
+        """The site's Matomo time zone name, when Matomo gave it (None: unknown, e.g. a site
+        created by --add-sites-new-hosts, which gets Matomo's default)."""
+        return self._timezones.get(idsite)
 
     def resolve(self, keys):
         """Resolve site keys (hosts, or "#idsite" with --replay-tracking) not resolved yet."""

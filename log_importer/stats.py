@@ -34,6 +34,7 @@ class Stats:
     stdin_used: bool = False
     resumed: list = field(default_factory=list)  # (file, lines already imported, date)
     input_errors: list = field(default_factory=list)  # inputs that could not be read to the end
+    pace: tuple | None = None  # (adaptive, concurrent requests at the end, lowest, highest): pacing.Pacer
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_chunk(self, result):

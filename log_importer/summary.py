@@ -98,6 +98,10 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
             "    Requests %s per second: %s" % ("processed" if dry else "imported", _n(int(speed)))]
     if not dry:
         out.append("    %s tracking requests sent, %s retries" % (_n(s.requests), _n(s.retries)))
+    if s.pace is not None and s.pace[0]:
+        _, final, low, high = s.pace
+        out.append("    Concurrent requests (--recorders auto): %d at the end, %d to %d during the run"
+                   % (final, low, high))
     if s.dates and not dry and s.tracked:
         days = sorted(s.dates)
         span = days[0] if len(days) == 1 else "%s to %s" % (days[0], days[-1])
@@ -127,4 +131,6 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "hosts_without_site": sorted(s.hosts_no_site), "dates": sorted(s.dates),
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
         "input_errors": s.input_errors, "state_file": state_path,
+        "concurrent_requests": (None if s.pace is None else
+                                dict(zip(("auto", "at_end", "lowest", "highest"), s.pace))),
     }

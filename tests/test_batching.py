@@ -152,3 +152,30 @@ def test_hit_offsets_are_byte_offsets_whatever_the_text(extra):
         expected = lines[idx].encode("utf-8", "surrogateescape") + b"\n"
         assert data[offset:offset + len(expected)] == expected
     assert result.end == len(data)
+
+
+def test_batches_carry_the_first_hit_of_each_site_and_ten_minutes_of_their_partition():
+    """The first batches of a day (pacing.py sends them alone) are known from these marks."""
+    dates = ["01/Mar/2026:23:48:00 +0000", "01/Mar/2026:23:52:00 +0000", "02/Mar/2026:00:01:00 +0000"]
+    lines = [line(ip="192.0.2.%d" % (i % 8), date=dates[i // 8], request="GET /p%d HTTP/1.1" % i)
+             for i in range(24)]
+    result, _ = process_lines(lines, partitions=2)
+    assert result.dates == {"2026-03-01", "2026-03-02"} and result.sites_used == {1}
+    assert all(part is not None for part in result.parts)
+    for p, part in enumerate(result.parts):
+        firsts = result.firsts[p]
+        assert [b for _, _, b in firsts] == ["2026-03-01 23:4", "2026-03-01 23:5", "2026-03-02 00:0"]
+        idxs = part[3]
+        assert all(lines[idxs[i]].count(dates[k]) for k, (i, _, _) in enumerate(firsts))
+        assert all(dates[k] not in lines[j] for k, (i, _, _) in enumerate(firsts) for j in idxs[:i])
+    batches = []
+    b = Batcher(2, 2, batches.append)
+    b.add(result, 0)
+    b.flush_all()
+    marked = [(x.partition, f) for x in batches for f in x.firsts]
+    assert sorted(marked) == sorted((p, (1, bucket)) for p in (0, 1)
+                                    for bucket in ("2026-03-01 23:4", "2026-03-01 23:5", "2026-03-02 00:0"))
+    for x in batches:  # a batch names a bucket only if it holds that bucket's first hit
+        for idsite, bucket in x.firsts:
+            k = ["2026-03-01 23:4", "2026-03-01 23:5", "2026-03-02 00:0"].index(bucket)
+            assert any(dates[k] in lines[x.locate(i)[1] - 1] for i in range(x.count))

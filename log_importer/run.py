@@ -161,18 +161,21 @@ class Importer:
             self.stats.retries += 1
 
     def shutdown(self):
-        """Restore the signals, stop the workers and the senders, close the connections."""
-        self.signals.restore()
-        if self.pool is not None:
-            if self.stop_event.is_set() or self.stop_reading.is_set():
-                self.pool.kill()  # chunks still being parsed are not wanted
-            else:
-                self.pool.close()
-            self.pool = None
-        for s in self.senders:
-            s.put(None, self.stop_event)
-        for s in self.senders:
-            s.join()
+        """Stop the workers and the senders, restore the signals, close the connections. The
+        senders finish their queued batches here: a second signal must still cut them."""
+        try:
+            if self.pool is not None:
+                if self.stop_event.is_set() or self.stop_reading.is_set():
+                    self.pool.kill()  # chunks still being parsed are not wanted
+                else:
+                    self.pool.close()
+                self.pool = None
+            for s in self.senders:
+                s.put(None, self.stop_event)
+            for s in self.senders:
+                s.join()
+        finally:
+            self.signals.restore()
         if self.transport is not None:
             self.transport.close()
         if self.connection is not None:

@@ -95,3 +95,32 @@ def test_the_first_requests_of_a_day_go_alone(endpoint, loggen):
             overlapping += sum(1 for a in with_day for b in with_day if a is not b and a.started < b.ended
                                and b.started < a.ended)
         assert overlapping > 0  # after the first one, requests of a day do go together
+
+
+def test_signals_while_the_last_batches_are_sent_cut_them_and_the_summary_is_printed(endpoint, loggen):
+    """A short log is read at once; the senders then send what is queued (8 partitions with
+    auto, 100 ms a batch). Signals then still work: the first lets them finish, the second cuts
+    them; exit 143 with the summary (the signals were given back to the default too early)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from conftest import ROOT
+    log = loggen(1200, seed=24)  # about 400 hits: 20 batches, all queued while reading
+    ep = endpoint(capacity=1, cost_ms_per_hit=5)
+    proc = subprocess.Popen([sys.executable, "-m", "log_importer", "--url", ep.url, "--token-auth", TOKEN,
+                             "--idsite", "1", "--recorders", "auto", "--recorder-max-payload-size", "20",
+                             str(log)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while ep.load.stats()["hits"] < 20:
+        assert time.monotonic() < deadline, "the import did not start"
+        time.sleep(0.02)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "in-flight batches were abandoned" in out and "requests imported successfully" in out
+    assert "Traceback" not in out
+    assert ep.load.stats()["hits"] < 380  # cut before the end

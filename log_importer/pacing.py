@@ -22,8 +22,8 @@ from Matomo's latency alone:
     * else the limit becomes limit / r + HEADROOM: limit / r is how many requests Matomo serves
       at once without queueing them (Little's law), and HEADROOM more keep it busy while the next
       request travels (so about one request waits at Matomo);
-    * a window whose latency is no lower than that of every recent window at a limit at least
-      25% higher was not queueing behind our own requests (Matomo grew slower, or another importer
+    * a window whose latency is 95% or more of the highest among the recent windows at a limit
+      at least 25% higher was not queueing behind our own requests (Matomo grew slower, or another importer
       shares it): the floor becomes that latency.
   At once, once per round trip: a lock-wait or deadlock text in an answer, or an answer that
   confirms fewer hits than it was sent (Matomo skips a hit that hit a lock-wait timeout,
@@ -142,7 +142,7 @@ def decide(state: PaceState, sample: Sample) -> PaceState:
     latency = state.seconds / state.hits
     floor = latency if state.floor is None else min(state.floor, latency)
     higher = [seen for allowed, seen in state.history if allowed >= REBASE_LIMITS * state.allowed]
-    if higher and latency >= REBASE * min(higher):
+    if higher and latency >= REBASE * max(higher):
         floor = latency  # fewer requests did not wait less: the wait is not our queue
     ratio = latency / floor
     limit, slow_start = state.limit, state.slow_start

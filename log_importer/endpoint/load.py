@@ -72,7 +72,7 @@ class Load:
         self._busy = 0
         self._queue: list = []  # tickets waiting, first come first served
         self._tickets = 0
-        self._origin = clock()
+        self.origin = clock()
         self._timeline: list = []
 
     def serve(self, process, bulk: bool, tag=None):
@@ -83,7 +83,7 @@ class Load:
         with self._cond:
             if self._busy >= self.capacity or self._queue:
                 if len(self._queue) >= self.max_waiting:
-                    at = arrived - self._origin
+                    at = arrived - self.origin
                     self._timeline.append(Served(at, None, at, 0, 500, tag))
                     if bulk:
                         return Reply(500, {"Content-Type": "application/json"}, orjson.dumps(
@@ -109,10 +109,21 @@ class Load:
             ended = self.clock()
             with self._cond:
                 self._busy -= 1
-                self._timeline.append(Served(arrived - self._origin, started - self._origin, ended - self._origin,
+                self._timeline.append(Served(arrived - self.origin, started - self.origin, ended - self.origin,
                                              hits, reply.status if reply is not None else None, tag))
                 self._cond.notify_all()
         return reply
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in a slot or waiting for one; False after `timeout` seconds."""
+        deadline = self.clock() + timeout
+        with self._cond:
+            while self._busy or self._queue:
+                left = deadline - self.clock()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.1))
+        return True
 
     def timeline(self) -> list:
         """[Served], in the order the requests ended."""

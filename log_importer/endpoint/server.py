@@ -63,6 +63,13 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request, client_address):
+        """A client that hung up before its answer (an importer cutting its requests on a second
+        signal) is not an error of the endpoint's: no traceback for it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def close_all(self):
         with self.sockets_lock:
             socks = list(self.open_sockets)

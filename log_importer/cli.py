@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --replay-tracking: the tracker file name to expect instead of piwik.php/matomo.php")
 
     g = p.add_argument_group("running")
-    g.add_argument("--recorders", type=_recorders, default=1, metavar="N|auto",
+    g.add_argument("--recorders", type=_recorders, default=AUTO, metavar="N|auto",
                    help="concurrent bulk requests to Matomo; each visitor's hits go through one "
                    "sender, in order; auto: follow Matomo's pace (latency and errors), from 1 up to "
                    "--max-recorders (default: %(default)s)")

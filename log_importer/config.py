@@ -93,8 +93,8 @@ class Config:
     replay_tracking_expected_tracker_file: str | None = None
 
     # Running.
-    recorders: int = 1  # sender threads: the most concurrent requests (--max-recorders with auto)
-    auto_recorders: bool = False  # --recorders auto: pacing.Pacer finds the limit, 1..recorders
+    recorders: int = 8  # sender threads: the most concurrent requests (--max-recorders with auto)
+    auto_recorders: bool = True  # --recorders auto (the default): pacing.Pacer finds the limit, 1..recorders
     recorder_max_payload_size: int = 200
     bulk_tracking: bool = True
     dry_run: bool = False

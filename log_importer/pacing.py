@@ -175,7 +175,8 @@ class Pacer:
     follows `decide` (--recorders auto), else it is `senders`. `site_days`: a SiteDays that maps
     a batch's `firsts` to (idsite, site-local day) keys, or None (no day rule). Senders call
     `admit(batch)` before each attempt (it blocks; None when `stop_event` is set), `done(ticket,
-    outcome, hits)` after it, and `settle(batch, ok)` once the batch is confirmed or given up.
+    outcome, hits)` after it (outcome None: the run is stopping, the answer tells nothing about
+    Matomo), and `settle(batch, ok)` once the batch is confirmed or given up.
     """
 
     def __init__(self, senders: int, adaptive: bool = False, site_days=None, clock=time.monotonic):
@@ -218,7 +219,7 @@ class Pacer:
         with self._lock:
             return self._granted.pop(batch.id)
 
-    def done(self, ticket: Ticket, outcome: Outcome, hits: int):
+    def done(self, ticket: Ticket, outcome: Outcome | None, hits: int):
         """An attempt ended (answered, failed or cut): free its place, feed the controller."""
         seconds = self.clock() - ticket.started
         with self._lock:
@@ -228,7 +229,7 @@ class Pacer:
                 self._by_epoch[ticket.epoch] = left
             else:
                 del self._by_epoch[ticket.epoch]
-            if self.adaptive:
+            if self.adaptive and outcome is not None:
                 before = self.state
                 sample = Sample(seconds, hits, signal_of(outcome, hits), ticket.epoch, ticket.inflight,
                                 ticket.clean)

@@ -96,7 +96,8 @@ class Importer:
             return self.dump_regex()
         workers = worker_count(c)
         partitions = 1 if c.dry_run else max(1, c.recorders)
-        acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
+        acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event,
+                                        probe_hits=c.recorder_max_payload_size)
         self.positions.acks = acks
         acks.on_progress = self.positions.save
         if workers > 1:

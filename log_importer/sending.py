@@ -111,8 +111,8 @@ class TrackerTransport:
         except TRANSPORT_ERRORS as e:
             outcome = classify_exception(e)
         finally:
-            if ticket is not None:
-                self.pacer.done(ticket, outcome, hits)
+            if ticket is not None:  # cut by a second signal: no news of Matomo's pace
+                self.pacer.done(ticket, None if self.stop_event.is_set() else outcome, hits)
         return outcome
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:

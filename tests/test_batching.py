@@ -113,6 +113,28 @@ def test_a_first_batch_entirely_refused_means_no_write_access():
     assert "write access" in acks.fatal
 
 
+def test_the_no_write_access_stop_counts_the_first_answers_not_one_small_batch():
+    stats = Stats()
+    acks = Acknowledger(stats, ["a.log"], probe_hits=5)
+    batches = []
+    Batcher(1, 2, batches.append).add(_result(8, partitions=1), 0)
+    for x in batches:
+        acks.batch_created(x)
+    acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=2))  # a small part, rightly refused
+    acks.batch_done(batches[1], Outcome(OK, tracked=0, invalid=2))
+    assert acks.fatal is None
+    acks.batch_done(batches[2], Outcome(OK, tracked=0, invalid=2))  # 6 of the first 6 refused
+    assert "first 6 hits" in acks.fatal and "write access" in acks.fatal
+    acks = Acknowledger(Stats(), ["a.log"], probe_hits=5)
+    for x in batches:
+        acks.batch_created(x)
+    acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=2))
+    acks.batch_done(batches[1], Outcome(OK, tracked=1, invalid=1))  # Matomo takes this token's hits
+    acks.batch_done(batches[2], Outcome(OK, tracked=0, invalid=2))
+    acks.batch_done(batches[3], Outcome(OK, tracked=0, invalid=2))
+    assert acks.fatal is None
+
+
 def test_refusals_without_indices_are_counted_and_said(caplog):
     stats, acks, batch = _one_pending_batch_of_four()
     with caplog.at_level("WARNING", logger="log_importer"):

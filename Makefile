@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/pacing.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info formats/*.so

@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import orjson
 
+from .tracking import GIF, MATOMO_TEXT, Reply
+
 DEFAULT_CAPACITY = 2
 DEFAULT_COST_MS_PER_HIT = 5.0
 WAITING_PER_SLOT = 4
@@ -78,7 +80,6 @@ class Load:
     def serve(self, process, bulk: bool, tag=None):
         """Run `process()` (which returns the tracking Reply) in a slot; the lock-wait 500 Reply
         when the queue is full. `bulk`: the 500's body is bulk JSON, else Matomo's image and text."""
-        from .tracking import GIF, MATOMO_TEXT, Reply  # the endpoint's Reply, for the 500
         arrived = self.clock()
         with self._cond:
             if self._busy >= self.capacity or self._queue:

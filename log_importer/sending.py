@@ -58,7 +58,8 @@ class TrackerTransport:
         if not self.config.bulk_tracking:
             return self._deliver_single(batch)
         if not self.config.bulk_without_transactions:
-            return self._with_retries(batch, batch.count, lambda: self._post_bulk(batch.requests_json(), batch.count))
+            return self._with_retries(batch, lambda: batch.count,
+                                      lambda: self._post_bulk(batch.requests_json(), batch.count))
         # Matomo without bulk transactions keeps the first `tracked` hits of a failed batch:
         # resend only the rest.
         state = {"body": batch.requests_json(), "count": batch.count, "done": 0}
@@ -79,12 +80,12 @@ class TrackerTransport:
                 outcome.invalid_indices = [i + state["done"] for i in outcome.invalid_indices]
         return outcome
 
-    def _with_retries(self, batch: Batch, hits, attempt_once) -> Outcome:
-        """Attempts of one request (`hits`: its hit count, or a function giving it before each
-        attempt), each admitted by the pacer, with backoff between them."""
+    def _with_retries(self, batch: Batch, hits_of, attempt_once) -> Outcome:
+        """Attempts of one request of `batch`, each admitted by the pacer, with backoff between
+        them; `hits_of()` is the hit count of the next attempt (a resend may carry fewer)."""
         attempts = max(1, self.config.retry_max_attempts)
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(batch, hits() if callable(hits) else hits, attempt_once)
+            outcome = self._attempt(batch, hits_of(), attempt_once)
             if outcome.kind != RETRY:
                 return outcome
             if attempt == attempts:
@@ -142,7 +143,7 @@ class TrackerTransport:
         requests = orjson.loads(b"[" + batch.requests_json() + b"]")
         tracked, invalid = 0, []
         for i, params in enumerate(requests):
-            outcome = self._with_retries(batch, 1, lambda p=params: self._post_one(p))
+            outcome = self._with_retries(batch, lambda: 1, lambda p=params: self._post_one(p))
             if outcome.kind != OK:
                 return outcome
             tracked += outcome.tracked

@@ -148,9 +148,6 @@ def one_run(capacity, cost, setting, log_path, warmup, window, scratch, batch=No
         problems.append("the importer counts %d hits imported, the endpoint answered 200 for %d"
                         % (tracked, r["answered_200"]))
     r["problems"] = problems
-    if os.environ.get("PACING_KEEP"):
-        shutil.copy(out_path, "/tmp/pacing-%s-%s-%s.out" % (capacity, cost, setting))
-        shutil.copy(err_path, "/tmp/pacing-%s-%s-%s.err" % (capacity, cost, setting))
     return r
 
 

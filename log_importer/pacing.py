@@ -185,9 +185,7 @@ class Pacer:
         self.state = PaceState(limit=1.0 if adaptive else float(senders), max_limit=senders)
         self.site_days = site_days
         self.clock = clock
-        self.lowest = self.highest = self.state.allowed
-        self.changes: list = []  # (seconds since start, allowed) at each change of the limit
-        self._started = clock()
+        self.lowest = self.highest = self.state.allowed  # of the limit, during the run
         self._lock = threading.Lock()
         self._inflight = 0
         self._by_epoch: dict = {}  # epoch -> requests of it in flight
@@ -237,7 +235,6 @@ class Pacer:
                 now = self.state.allowed
                 if now != before.allowed:
                     self.lowest, self.highest = min(self.lowest, now), max(self.highest, now)
-                    self.changes.append((round(self.clock() - self._started, 3), now))
                     log.debug("concurrent requests: %d -> %d (%s; %.2f ms per hit, lowest %.2f)",
                               before.allowed, now, sample.signal,
                               1000 * (self.state.history[-1][1] if sample.signal == FINE

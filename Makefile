@@ -47,6 +47,7 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/endpoint_bench.py --target 20000
+	$(BIN)/python benchmarks/pacing.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info formats/*.so

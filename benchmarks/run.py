@@ -21,7 +21,8 @@ the machine's noise spreads evenly over them. Per run it measures:
   received exactly the hits the importer says it imported.
 
 Scenarios: dry run (default workers / --workers 1), the instant endpoint (benchmarks/
-instant_endpoint.py: answers at once; default / --workers 1 / --recorders 4), and the embedded
+instant_endpoint.py: answers at once; default (--recorders auto) / --workers 1 / --recorders 1
+/ --recorders 4), and the embedded
 endpoint (log-importer-endpoint on a fresh SQLite db per run). `--big` adds a 10x log (the
 generated log concatenated 10 times) for the memory claim, run once per scenario listed in
 --big-scenarios.
@@ -82,8 +83,10 @@ SCENARIOS = [
     ("dry-agents", "dry run, 20,000 distinct agents per 1M lines", None, ["AGENTS:20000"]),
     # The JSON family: an nginx JSON log (Matomo's documented keys) of the same hits.
     ("dry-json", "dry run, nginx JSON log", None, ["LOG:nginx_json"]),
-    ("instant", "instant endpoint, default options", "instant", []),
+    ("instant", "instant endpoint, default options (--recorders auto)", "instant", []),
     ("instant-w1", "instant endpoint, --workers 1", "instant", ["--workers", "1"]),
+    ("instant-r1", "instant endpoint, --recorders 1 (the default before issue 16)", "instant",
+     ["--recorders", "1"]),
     ("instant-r4", "instant endpoint, --recorders 4", "instant", ["--recorders", "4"]),
     ("embedded", "embedded endpoint (SQLite), default options", "embedded", []),
 ]
@@ -546,7 +549,8 @@ def ratios(table: dict, lines: int) -> list[str]:
     ratio("instant", "instant-w1", "instant: all workers / 1 worker")
     ratio("instant", "dry", "instant default / dry run default")
     ratio("instant-w1", "dry-w1", "instant --workers 1 / dry --workers 1")
-    ratio("instant-r4", "instant", "instant --recorders 4 / default (1)")
+    ratio("instant", "instant-r1", "instant default (auto) / --recorders 1")
+    ratio("instant-r4", "instant-r1", "instant --recorders 4 / --recorders 1")
     ratio("embedded", "instant", "embedded endpoint / instant endpoint")
     if "instant" in table and "dry" in table:
         t, d = table["instant"], table["dry"]

@@ -19,10 +19,19 @@ log = logging.getLogger("log_importer")
 
 FIRST_BATCH_REFUSED = ("Matomo refused every hit of the first batch (%d of %d invalid): the token has no write "
                        "access to the site, or the site does not exist; check --token-auth and --idsite")
+FIRST_HITS_REFUSED = ("Matomo refused every one of the first %d hits it answered: the token has no write "
+                      "access to the site, or the site does not exist; check --token-auth and --idsite")
 
 
 class Acknowledger:
-    def __init__(self, stats: Stats, file_names: list, stop_event: threading.Event | None = None):
+    """`probe_hits`: when Matomo has answered that many hits (a full batch: run.py passes
+    --recorder-max-payload-size) and refused every one, the token cannot write to the site: the
+    run stops. Counted over the first answers, not the first batch alone: with several senders,
+    the first batch to come back may be a small part of a chunk whose few hits are rightly
+    refused."""
+
+    def __init__(self, stats: Stats, file_names: list, stop_event: threading.Event | None = None,
+                 probe_hits: int = 1):
         self.stats = stats
         self.file_names = file_names
         self.stop_event = stop_event or threading.Event()
@@ -30,7 +39,8 @@ class Acknowledger:
         self._lock = threading.Lock()
         self._pending: dict = {}     # batch id -> {file_index: (offset, lines before)}
         self._read_through: dict = {}  # file_index -> (end offset, lines) of the lines handed on
-        self._first_answer_seen = False
+        self.probe_hits = max(1, probe_hits)
+        self._refused_first: int | None = 0  # hits of the first answers, all refused (None: one was not)
         self._heads: dict = {}  # file_index -> (offset, lines) of the first hit still buffered
         self._confirmed: list = []  # (file_index, line start offsets) of confirmed hits, the recent ones
         self._prune_at = 256
@@ -90,14 +100,18 @@ class Acknowledger:
     def batch_done(self, batch: Batch, outcome: Outcome):
         s = self.stats
         with self._lock:
-            first = not self._first_answer_seen
-            self._first_answer_seen = True
             if outcome.kind != OK:
                 self._fail(outcome.message, batch, outcome)
                 return
-            if first and outcome.tracked == 0 and outcome.invalid >= batch.count > 0:
-                self._fail(FIRST_BATCH_REFUSED % (outcome.invalid, batch.count), batch)
-                return
+            if self._refused_first is not None:
+                if outcome.tracked or outcome.invalid < batch.count:
+                    self._refused_first = None  # Matomo takes this token's hits
+                else:
+                    n = self._refused_first = self._refused_first + batch.count
+                    if n >= self.probe_hits:
+                        self._fail(FIRST_BATCH_REFUSED % (n, n) if n == batch.count else FIRST_HITS_REFUSED % n,
+                                   batch)
+                        return
             del self._pending[batch.id]
             self._confirmed.extend((fi, offsets) for fi, offsets, _, _ in batch.segments)
             if len(self._confirmed) > self._prune_at:

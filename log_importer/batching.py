@@ -20,6 +20,7 @@ class Batch:
     parts: list  # bytes: JSON request objects separated by commas
     count: int
     segments: list = field(default_factory=list)  # (file_index, offsets array, line-index array, line_base)
+    firsts: list = field(default_factory=list)  # (idsite, UTC bucket) first seen, per chunk, in this batch
 
     def requests_json(self) -> bytes:
         return b",".join(self.parts)
@@ -44,14 +45,15 @@ class Batch:
 
 
 class _Segment:
-    __slots__ = ("data", "ends", "offsets", "idxs", "file_index", "line_base", "pos", "born")
+    __slots__ = ("data", "ends", "offsets", "idxs", "file_index", "line_base", "pos", "born", "firsts")
 
-    def __init__(self, part, file_index, line_base, born):
+    def __init__(self, part, file_index, line_base, born, firsts=()):
         self.data, self.ends, self.offsets, self.idxs = part
         self.file_index = file_index
         self.line_base = line_base
         self.pos = 0
         self.born = born
+        self.firsts = firsts  # (hit index, idsite, bucket), by index: ChunkResult.firsts
 
 
 class Batcher:
@@ -75,9 +77,10 @@ class Batcher:
         (which may block): the chunk's lines are then accounted for.
         """
         now = self.clock()
+        firsts = result.firsts or [()] * len(result.parts)
         for p, part in enumerate(result.parts):
             if part is not None:
-                self._buffers[p].append(_Segment(part, result.file_index, line_base, now))
+                self._buffers[p].append(_Segment(part, result.file_index, line_base, now, firsts[p]))
                 self._counts[p] += len(part[1])
         if buffered is not None:
             buffered()
@@ -102,7 +105,7 @@ class Batcher:
 
     def _take(self, p: int, n: int) -> Batch:
         buf = self._buffers[p]
-        parts, segments, taken = [], [], 0
+        parts, segments, firsts, taken = [], [], [], 0
         while taken < n and buf:
             seg = buf[0]
             i0 = seg.pos
@@ -112,12 +115,18 @@ class Batcher:
             b = seg.ends[i1 - 1] + i1 - 1
             parts.append(seg.data[a:b])  # without the trailing comma
             segments.append((seg.file_index, seg.offsets[i0:i1], seg.idxs[i0:i1], seg.line_base))
+            if seg.firsts:
+                k = 0
+                while k < len(seg.firsts) and seg.firsts[k][0] < i1:
+                    k += 1
+                firsts += [f[1:] for f in seg.firsts[:k]]
+                seg.firsts = seg.firsts[k:]
             taken += i1 - i0
             seg.pos = i1
             if i1 == len(seg.ends):
                 buf.popleft()
         self._counts[p] -= taken
-        return Batch(next(self._ids), p, parts, taken, segments)
+        return Batch(next(self._ids), p, parts, taken, segments, firsts)
 
     def flush_older_than(self, age: float):
         """Close partial batches whose oldest hit has waited `age` seconds or more."""

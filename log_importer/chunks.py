@@ -81,6 +81,9 @@ class ChunkResult:
     no_site_keys: set = field(default_factory=set)
     sites_used: set = field(default_factory=set)
     dates: set = field(default_factory=set)
+    # per partition: [(hit index, idsite, UTC ten-minute bucket "YYYY-MM-DD HH:M")], the first
+    # hit of each site and bucket in that partition (the first batches of a day: site_days.py)
+    firsts: list = field(default_factory=list)
     invalid_samples: list = field(default_factory=list)  # (line index, reason, text), with --debug
     invalid_reasons: dict = field(default_factory=dict)  # reason -> [count, first line index, its text, detail]
     undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
@@ -179,7 +182,7 @@ class ChunkProcessor:
         self.classifier.bots.skipped.clear()  # the classifier counts this chunk's bots by name
         lines = self.decode(task.data, file_start=task.start == 0)
         hits = self.tracked_hits(task, lines, res, counts)
-        bodies, line_idx, visitors = self.serialised(task, hits, lines, res, counts)
+        bodies, line_idx, visitors, marks = self.serialised(task, hits, lines, res, counts)
         n = res.lines
         # Byte offsets: line i starts after the lengths of the lines before it and their newlines.
         before = list(accumulate(map(len, lines.raw[:n]), initial=0))
@@ -189,8 +192,12 @@ class ChunkProcessor:
             return res
         res.counts = {k: v for k, v in counts.items() if v}
         res.bots = self.classifier.bots.take_skipped()
-        res.parts = partition(bodies, line_idx, visitors, task.partitions, base, before,
-                              self._partitions.setdefault(task.partitions, {}))
+        res.parts, res.firsts = partition(bodies, line_idx, visitors, marks, task.partitions, base, before,
+                                          self._partitions.setdefault(task.partitions, {}))
+        for firsts in res.firsts:
+            for _, idsite, bucket in firsts:
+                res.sites_used.add(idsite)
+                res.dates.add(bucket[:10])
         return res
 
     # Decode ----------------------------------------------------------------------------
@@ -380,8 +387,6 @@ class ChunkProcessor:
         by_key = sites.by_key
         need = set()
         no_site = res.no_site_keys
-        sites_used = res.sites_used
-        days = res.dates
         invalid = self._invalid_counter(res, counts)
         client_ips = self._client_ips
         forwarded_for = self.forwarded_for
@@ -393,6 +398,7 @@ class ChunkProcessor:
         if len(url_texts) > MEMO_ENTRIES:
             url_texts.clear()
         bodies, line_idx, visitors = [], [], []
+        marks = []  # per hit: (idsite, its UTC ten-minute bucket), for ChunkResult.firsts
         hit_count = downloads = 0
         for i, f, host, cdt, path, qs, ua, flags in hits:
             # Route: the hit's site.
@@ -488,13 +494,12 @@ class ChunkProcessor:
             hit_count += 1
             if flags & IS_DOWNLOAD:
                 downloads += 1
-            sites_used.add(site.idsite)
-            days.add(cdt[:10])
+            marks.append((site.idsite, cdt[:15]))
         if need:
             res.need_keys = need
         res.hits = hit_count
         res.downloads = downloads
-        return bodies, line_idx, visitors
+        return bodies, line_idx, visitors, marks
 
     def _replay_target(self, path: str, qs: str):
         """--replay-tracking: (the logged request's tracking parameters, its site key "#idsite"),
@@ -560,19 +565,21 @@ def shown(text: str) -> str:
 
 
 # Partition ---------------------------------------------------------------------------------
-def partition(bodies: list, line_idx: list, visitors: list, nparts: int, base: int, before: list,
-              memo: dict) -> list:
+def partition(bodies: list, line_idx: list, visitors: list, marks: list, nparts: int, base: int,
+              before: list, memo: dict) -> tuple[list, list]:
     """Split a chunk's serialised hits by visitor: every hit of a visitor key goes to partition
     crc32(key) % nparts (one sender each), in log order. Line i of the chunk starts at byte
     base + before[i] + i of the file (`before`: the lengths of the lines before it, summed);
-    `memo` keeps each visitor's partition.
+    `memo` keeps each visitor's partition; `marks` holds each hit's (idsite, UTC ten-minute
+    bucket).
 
-    Returns, per partition, None or (the JSON objects joined, each followed by a comma; the
+    Returns (per partition, None or (the JSON objects joined, each followed by a comma; the
     running total of their lengths, without the commas; their lines' start offsets; their line
-    indexes in the chunk).
+    indexes in the chunk); per partition, [(hit index in the partition, idsite, bucket)] of the
+    first hit of each site and bucket there, in hit order: ChunkResult.firsts).
     """
     if nparts == 1:
-        groups = [(bodies, line_idx)] if bodies else [None]
+        chosen = [range(len(bodies))]
     else:
         chosen = [[] for _ in range(nparts)]
         crc32 = zlib.crc32
@@ -583,10 +590,22 @@ def partition(bodies: list, line_idx: list, visitors: list, nparts: int, base: i
                     memo.clear()
                 p = memo[visitor] = crc32(visitor.encode()) % nparts
             chosen[p].append(k)
-        groups = [([bodies[k] for k in ks], [line_idx[k] for k in ks]) if ks else None for ks in chosen]
-    return [(b",".join(group[0]) + b",", array("I", accumulate(map(len, group[0]))),
-             array("Q", [base + before[i] + i for i in group[1]]), array("I", group[1])) if group else None
-            for group in groups]
+    parts, firsts = [], []
+    for ks in chosen:
+        seen: dict = {}
+        for j, k in enumerate(ks):
+            mark = marks[k]
+            if mark not in seen:
+                seen[mark] = j
+        firsts.append([(j, idsite, bucket) for (idsite, bucket), j in seen.items()])
+        if not ks:
+            parts.append(None)
+            continue
+        group = bodies if nparts == 1 else [bodies[k] for k in ks]
+        idx = line_idx if nparts == 1 else [line_idx[k] for k in ks]
+        parts.append((b",".join(group) + b",", array("I", accumulate(map(len, group))),
+                      array("Q", [base + before[i] + i for i in idx]), array("I", idx)))
+    return parts, firsts
 
 
 # Worker-process entry points (multiprocessing needs module-level functions).

@@ -75,6 +75,17 @@ def _dimension_pairs(value):
     return {g: int(i) for g, i in pairs.items()}
 
 
+AUTO = "auto"
+
+
+def _recorders(value):
+    """--recorders: a whole number >= 1, or auto. Raises ValueError otherwise (argparse's
+    "invalid _recorders value", which option_errors completes with what was expected)."""
+    if value.strip().lower() == AUTO:
+        return AUTO
+    return _positive(int(value))
+
+
 def _non_negative_float(value):
     n = float(value)
     if n < 0:
@@ -278,8 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --replay-tracking: the tracker file name to expect instead of piwik.php/matomo.php")
 
     g = p.add_argument_group("running")
-    g.add_argument("--recorders", type=_positive, default=1,
-                   help="concurrent senders; each visitor's hits go through one (default: %(default)s)")
+    g.add_argument("--recorders", type=_recorders, default=AUTO, metavar="N|auto",
+                   help="concurrent bulk requests to Matomo; each visitor's hits go through one "
+                   "sender, in order; auto: follow Matomo's pace (latency and errors), from 1 up to "
+                   "--max-recorders (default: %(default)s)")
+    g.add_argument("--max-recorders", type=_positive, default=8, metavar="N",
+                   help="the most concurrent requests --recorders auto may use (default: %(default)s)")
     g.add_argument("--recorder-max-payload-size", type=_positive, default=200,
                    help="hits per bulk request (default: %(default)s)")
     g.add_argument("--disable-bulk-tracking", action="store_true", help="send one request per hit")
@@ -484,7 +499,8 @@ def config_from_args(argv=None) -> Config:
         replay_tracking=a.replay_tracking,
         client_ip_from_forwarded_for=a.client_ip_from_forwarded_for, trusted_proxies=a.trusted_proxies,
         replay_tracking_expected_tracker_file=a.replay_tracking_expected_tracker_file,
-        recorders=a.recorders, recorder_max_payload_size=a.recorder_max_payload_size,
+        recorders=a.max_recorders if a.recorders == AUTO else a.recorders, auto_recorders=a.recorders == AUTO,
+        recorder_max_payload_size=a.recorder_max_payload_size,
         bulk_tracking=not (a.disable_bulk_tracking or a.force_one_hit_interval is not None),
         force_one_hit_interval=a.force_one_hit_interval, workers=a.workers, dry_run=a.dry_run,
         show_progress=a.show_progress, show_progress_delay=a.show_progress_delay, output=a.output,

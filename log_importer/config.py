@@ -118,7 +118,8 @@ class Config:
     replay_tracking_expected_tracker_file: str | None = None
 
     # Running.
-    recorders: int = 1
+    recorders: int = 8  # sender threads: the most concurrent requests (--max-recorders with auto)
+    auto_recorders: bool = True  # --recorders auto (the default): pacing.Pacer finds the limit, 1..recorders
     recorder_max_payload_size: int = 200
     bulk_tracking: bool = True
     force_one_hit_interval: float | None = None  # --debug-force-one-hit-every-Ns: seconds before each hit

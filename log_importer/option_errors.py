@@ -17,6 +17,7 @@ EXPECTED = {
     "int": "a whole number",
     "float": "a number",
     "_positive": "a whole number of at least 1",
+    "_recorders": "a whole number of at least 1, or auto",
     "_non_negative_int": "a whole number (0 or more)",
     "_non_negative_float": "a number (0 or more)",
 }
@@ -44,7 +45,7 @@ def _number_for(value: str, kind: str) -> str | None:
     word = value.strip().lower()
     if word in NUMBER_WORDS:
         return str(NUMBER_WORDS[word])
-    if kind in ("int", "_positive", "_non_negative_int"):
+    if kind in ("int", "_positive", "_non_negative_int", "_recorders"):
         try:
             number = float(word.replace(",", "."))
         except ValueError:

@@ -25,9 +25,11 @@ from .errors import EXIT_OK, ImportFailed, UsageError, UserError
 from .finishing import check_writable, finish
 from .positions import Positions
 from .preflight import connect
+from .pacing import Pacer
 from .pump import Pump
 from .sending import Sender, TrackerTransport
 from .signals import StopSignals
+from .site_days import SiteDays
 from .sites import SiteResolver
 from .sources import IDLE, STDIN, Source, SourceError, expand, head_lines
 from .stats import MATOMO, Stats
@@ -68,6 +70,7 @@ class Importer:
         self.transport = None
         self.pool = None
         self.senders: list[Sender] = []
+        self.pacer = None
         self.batcher = None
         self.acks = None
         self.progress = None
@@ -100,7 +103,8 @@ class Importer:
         workers = worker_count(c)
         partitions = 1 if c.dry_run else max(1, c.recorders)
         self.stats.workers, self.stats.recorders, self.stats.cores = workers, partitions, available_cores()
-        acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event)
+        acks = self.acks = Acknowledger(self.stats, self.stats.files, self.stop_event,
+                                        probe_hits=c.recorder_max_payload_size)
         self.positions.acks = acks
         acks.on_progress = self.positions.save
         if workers > 1:
@@ -137,6 +141,8 @@ class Importer:
             self.positions.save(final=True)
             self.positions.close()
             self.stats.stopped = time.monotonic()
+            if self.pacer is not None:
+                self.stats.pace = (self.pacer.adaptive, self.pacer.limit, self.pacer.lowest, self.pacer.highest)
             self.stats.bytes_done = self._bytes_done(complete and not acks.fatal)
             if self.progress is not None:
                 self.progress.close(complete and not acks.fatal, self.stats.bytes_done)
@@ -168,8 +174,9 @@ class Importer:
                 return None
             return emit
         conn = self.connection
+        self.pacer = Pacer(partitions, self.config.auto_recorders, SiteDays(self.resolver.timezone))
         transport = self.transport = TrackerTransport(self.config, conn.client, conn.token, self.stop_event,
-                                                      conn.tracker_url, conn.ssl_context)
+                                                      conn.tracker_url, conn.ssl_context, self.pacer)
         transport.on_retry = self._count_retry
         transport.on_attempt = self.stats.add_attempt
         self.signals.on_abort = transport.cut  # requests in progress end now, unconfirmed
@@ -213,15 +220,18 @@ class Importer:
             self.stats.retries += 1
 
     def shutdown(self):
-        """Restore the signals, stop the workers and the senders, close the connections."""
-        self.signals.restore()
-        if self.pool is not None:
-            if self.stop_event.is_set() or self.stop_reading.is_set():
-                self.pool.kill()  # chunks still being parsed are not wanted
-            else:
-                self.pool.close()
-            self.pool = None
-        self.stop_senders()
+        """Stop the workers and the senders, restore the signals, close the connections. The
+        senders finish their queued batches here: a second signal must still cut them."""
+        try:
+            if self.pool is not None:
+                if self.stop_event.is_set() or self.stop_reading.is_set():
+                    self.pool.kill()  # chunks still being parsed are not wanted
+                else:
+                    self.pool.close()
+                self.pool = None
+            self.stop_senders()
+        finally:
+            self.signals.restore()
         if self.transport is not None:
             self.transport.close()
         if self.connection is not None:

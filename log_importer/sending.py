@@ -1,7 +1,10 @@
 """Sending: one thread per partition posts its batches, in order, over a shared keep-alive client.
 
-Every outcome goes to the Acknowledger. Retries follow `responses.backoff_delay`; when they run
-out, or the answer is final, the run stops and the batch stays unconfirmed.
+Every attempt passes the Pacer (pacing.py: how many requests may be at Matomo at once, oldest
+batch first, a site's new day alone), which is told how each attempt went. Every outcome goes to
+the Acknowledger. Retries follow `responses.backoff_delay` (the batch gives its place up while it
+waits); when they run out, or the answer is final, the run stops and the batch stays unconfirmed.
+A partition sends one batch at a time, so each visitor's hits keep their order whatever the limit.
 """
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ class TrackerTransport:
     """Posts batches to the tracker: bulk JSON, or one form POST per hit (--disable-bulk-tracking)."""
 
     def __init__(self, config: Config, client: httpx.Client, token: str | None, stop_event=None,
-                 tracker_url: str | None = None, ssl_context=None):
-        """`tracker_url`: where the pre-flight found the tracker (after redirects), else --url's."""
+                 tracker_url: str | None = None, ssl_context=None, pacer=None):
+        """`tracker_url`: where the pre-flight found the tracker (after redirects), else --url's;
+        `pacer`: a pacing.Pacer every attempt waits for (None: no gate)."""
         self.config = config
         self.token = token
         query = "queuedtracking=0" + ("&debug=1" if config.debug_tracker else "")
@@ -43,12 +47,24 @@ class TrackerTransport:
         self._token_json = orjson.dumps(token or "")
         self.on_retry = None  # callback(outcome of the failed attempt), when a retry is made
         self.on_attempt = None  # callback(seconds the attempt waited for its answer)
+        self.pacer = pacer
 
     def deliver(self, batch: Batch) -> Outcome:
+        """Send one batch until Matomo confirms it, refuses it for good, or retries run out."""
+        outcome = Outcome(FATAL, message="not sent")
+        try:
+            outcome = self._deliver(batch)
+        finally:
+            if self.pacer is not None:
+                self.pacer.settle(batch, outcome.kind == OK)
+        return outcome
+
+    def _deliver(self, batch: Batch) -> Outcome:
         if not self.config.bulk_tracking:
             return self._deliver_single(batch)
         if not self.config.bulk_without_transactions:
-            return self._with_retries(lambda: self._post_bulk(batch.requests_json(), batch.count))
+            return self._with_retries(batch, lambda: batch.count,
+                                      lambda: self._post_bulk(batch.requests_json(), batch.count))
         # Matomo without bulk transactions keeps the first `tracked` hits of a failed batch:
         # resend only the rest.
         state = {"body": batch.requests_json(), "count": batch.count, "done": 0}
@@ -62,15 +78,16 @@ class TrackerTransport:
                 state["count"] -= kept
                 state["done"] += kept
             return outcome
-        outcome = self._with_retries(once)
+        outcome = self._with_retries(batch, lambda: state["count"], once)
         if outcome.kind == OK and state["done"]:
             outcome.tracked += state["done"]
             if outcome.invalid_indices:
                 outcome.invalid_indices = [i + state["done"] for i in outcome.invalid_indices]
         return outcome
 
-    def _with_retries(self, attempt_once) -> Outcome:
-        """Attempt until an answer is final or the attempts run out. A retry is counted
+    def _with_retries(self, batch: Batch, hits_of, attempt_once) -> Outcome:
+        """Attempt until an answer is final or the attempts run out, each attempt admitted by the
+        pacer; `hits_of()` is the hit count of the next attempt (a resend may carry fewer). A retry is counted
         (`on_retry`) only when it is made, after a failure the server caused: never for a
         request the run cut itself (a second signal), nor for one a stop made pointless.
         `details["unanswered"]` on a failed outcome: some attempt got no answer, so the server
@@ -81,15 +98,9 @@ class TrackerTransport:
         for attempt in range(1, attempts + 1):
             if attempt > 1 and self.on_retry is not None:
                 self.on_retry(outcome)
-            started = time.monotonic()
-            try:
-                outcome = attempt_once()
-            except TRANSPORT_ERRORS as e:
-                if self.stop_event.is_set():  # cut by the run itself (signals.py): not the server's doing
-                    return Outcome(FATAL, message="cut off by the stop", details={"unanswered": True})
-                outcome = classify_exception(e)
-            if self.on_attempt is not None:
-                self.on_attempt(time.monotonic() - started)
+            outcome = self._attempt(batch, hits_of(), attempt_once)
+            if outcome.details.get("cut"):
+                return outcome
             unanswered = unanswered or outcome.details.get("unanswered", False)
             if outcome.kind != RETRY:
                 if outcome.kind == FATAL and unanswered:
@@ -105,6 +116,30 @@ class TrackerTransport:
                                details={"unanswered": unanswered})
         return Outcome(FATAL, status=outcome.status, message="gave up after %d attempts: %s"
                        % (attempts, redact(outcome.message, self.token)), details={"unanswered": unanswered})
+
+    def _attempt(self, batch: Batch, hits: int, attempt_once) -> Outcome:
+        """One attempt, once the pacer admits it; the pacer learns how it went (not when the run
+        cut it: that says nothing of Matomo's pace)."""
+        ticket = None
+        if self.pacer is not None:
+            ticket = self.pacer.admit(batch, self.stop_event)
+            if ticket is None:
+                return Outcome(FATAL, message="stopped before sending")
+        outcome = Outcome(FATAL, message="unexpected error while sending")
+        started = time.monotonic()
+        try:
+            outcome = attempt_once()
+        except TRANSPORT_ERRORS as e:
+            if self.stop_event.is_set():  # cut by the run itself (signals.py): not the server's doing
+                outcome = Outcome(FATAL, message="cut off by the stop", details={"unanswered": True, "cut": True})
+            else:
+                outcome = classify_exception(e)
+        finally:
+            if ticket is not None:
+                self.pacer.done(ticket, None if self.stop_event.is_set() else outcome, hits)
+        if self.on_attempt is not None and not outcome.details.get("cut"):
+            self.on_attempt(time.monotonic() - started)
+        return outcome
 
     def _post_bulk(self, requests_json: bytes, count: int) -> Outcome:
         body = (b'{"requests":[' + requests_json + b'],"token_auth":' + self._token_json + b"}")
@@ -135,7 +170,7 @@ class TrackerTransport:
         for i, params in enumerate(requests):
             if pause and self.stop_event.wait(pause):
                 return Outcome(FATAL, message="stopped while waiting to send the next hit")
-            outcome = self._with_retries(lambda p=params: self._post_one(p))
+            outcome = self._with_retries(batch, lambda: 1, lambda p=params: self._post_one(p))
             if outcome.kind != OK:
                 if i > 0:  # the hits before it are stored; the batch stays pending: they will go again
                     outcome.details["unanswered"] = True

@@ -84,6 +84,7 @@ class SiteResolver:
         self._static: Site | None = None
         self._by_key: dict = {}
         self._main_urls: dict = {}  # idsite -> main URL
+        self._timezones: dict = {}  # idsite -> Matomo time zone name (getSiteFromId, getAllSites)
         self._resolve_all: Site | None = None
         self.writable: set | None = None  # ids of the sites the token may write to (None: dry run)
         self.superuser = False
@@ -142,6 +143,7 @@ class SiteResolver:
             if idsite is not None and idsite in self.writable:
                 main = str(row.get("main_url") or DRY_RUN_URL).rstrip("/")
                 self._main_urls[idsite] = main
+                self._timezones[idsite] = row.get("timezone")
                 self._by_key[REPLAY_KEY_PREFIX + str(idsite)] = Site(idsite, main)
 
     def site_map(self) -> SiteMap:
@@ -164,7 +166,13 @@ class SiteResolver:
             raise ConfigError("%s %s: Matomo returned no main URL for this site" % (option, idsite))
         url = str(site["main_url"]).rstrip("/")
         self._main_urls[idsite] = url
+        self._timezones[idsite] = site.get("timezone")
         return url
+
+    def timezone(self, idsite) -> str | None:
+        """The site's Matomo time zone name, when Matomo gave it (None: unknown, e.g. a site
+        created by --add-sites-new-hosts, which gets Matomo's default)."""
+        return self._timezones.get(idsite)
 
     def can_write(self, idsite) -> bool:
         """Whether the token may write to the site (a super user's: every site, also one created

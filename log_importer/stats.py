@@ -65,6 +65,7 @@ class Stats:
     lines_by_file: dict = field(default_factory=dict)    # file index -> lines parsed in this run
     invalid_reasons: dict = field(default_factory=dict)  # file index -> {reason: [count, first line, text, detail]}
     file_formats: dict = field(default_factory=dict)     # file index -> (format name, detected)
+    pace: tuple | None = None  # (adaptive, concurrent requests at the end, lowest, highest): pacing.Pacer
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_chunk(self, result):

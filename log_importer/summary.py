@@ -266,6 +266,10 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if not dry:
         out.append("    %s tracking requests sent, %s retries" % (_n(s.requests), _n(s.retries)))
     out.append("    Bottleneck: %s" % bottleneck(s, config)[1])
+    if s.pace is not None and s.pace[0]:
+        _, final, low, high = s.pace
+        out.append("    Concurrent requests (--recorders auto): %d at the end, %d to %d during the run"
+                   % (final, low, high))
     if s.dates and s.destination == "matomo" and s.tracked:
         days = sorted(s.dates)
         span = days[0] if len(days) == 1 else "%s to %s" % (days[0], days[-1])
@@ -316,4 +320,6 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "continue_command": continue_command,
         "top_bots_skipped": [{"name": name, "category": category, "hits": hits}
                              for (name, category), hits in s.skipped_bots.most_common(TOP_BOTS)],
+        "concurrent_requests": (None if s.pace is None else
+                                dict(zip(("auto", "at_end", "lowest", "highest"), s.pace))),
     }

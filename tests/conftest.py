@@ -22,6 +22,14 @@ def cli(args, timeout=120, **kw):
     return proc.returncode, proc.stdout
 
 
+def unordered(items) -> list:
+    """Items in one canonical order, to compare what the endpoint received with what a test
+    expects: with several senders (--recorders auto, the default) the hits of different visitors
+    reach Matomo in any order; each visitor's hits keep their log order (test_pacing_http.py and
+    test_import_http.py check that)."""
+    return sorted(items, key=lambda x: orjson.dumps(x, option=orjson.OPT_SORT_KEYS))
+
+
 def process_lines(lines, fmt_name="ncsa_extended", site=None, partitions=1, **options):
     """Run lines through the chunk stage; return (result, [request dicts in log order])."""
     import formats

@@ -113,6 +113,28 @@ def test_a_first_batch_entirely_refused_means_no_write_access():
     assert "write access" in acks.fatal
 
 
+def test_the_no_write_access_stop_counts_the_first_answers_not_one_small_batch():
+    stats = Stats()
+    acks = Acknowledger(stats, ["a.log"], probe_hits=5)
+    batches = []
+    Batcher(1, 2, batches.append).add(_result(8, partitions=1), 0)
+    for x in batches:
+        acks.batch_created(x)
+    acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=2))  # a small part, rightly refused
+    acks.batch_done(batches[1], Outcome(OK, tracked=0, invalid=2))
+    assert acks.fatal is None
+    acks.batch_done(batches[2], Outcome(OK, tracked=0, invalid=2))  # 6 of the first 6 refused
+    assert "first 6 hits" in acks.fatal and "write access" in acks.fatal
+    acks = Acknowledger(Stats(), ["a.log"], probe_hits=5)
+    for x in batches:
+        acks.batch_created(x)
+    acks.batch_done(batches[0], Outcome(OK, tracked=0, invalid=2))
+    acks.batch_done(batches[1], Outcome(OK, tracked=1, invalid=1))  # Matomo takes this token's hits
+    acks.batch_done(batches[2], Outcome(OK, tracked=0, invalid=2))
+    acks.batch_done(batches[3], Outcome(OK, tracked=0, invalid=2))
+    assert acks.fatal is None
+
+
 def test_refusals_without_indices_are_counted_and_said(caplog):
     stats, acks, batch = _one_pending_batch_of_four()
     with caplog.at_level("WARNING", logger="log_importer"):
@@ -152,3 +174,30 @@ def test_hit_offsets_are_byte_offsets_whatever_the_text(extra):
         expected = lines[idx].encode("utf-8", "surrogateescape") + b"\n"
         assert data[offset:offset + len(expected)] == expected
     assert result.end == len(data)
+
+
+def test_batches_carry_the_first_hit_of_each_site_and_ten_minutes_of_their_partition():
+    """The first batches of a day (pacing.py sends them alone) are known from these marks."""
+    dates = ["01/Mar/2026:23:48:00 +0000", "01/Mar/2026:23:52:00 +0000", "02/Mar/2026:00:01:00 +0000"]
+    lines = [line(ip="192.0.2.%d" % (i % 8), date=dates[i // 8], request="GET /p%d HTTP/1.1" % i)
+             for i in range(24)]
+    result, _ = process_lines(lines, partitions=2)
+    assert result.dates == {"2026-03-01", "2026-03-02"} and result.sites_used == {1}
+    assert all(part is not None for part in result.parts)
+    for p, part in enumerate(result.parts):
+        firsts = result.firsts[p]
+        assert [b for _, _, b in firsts] == ["2026-03-01 23:4", "2026-03-01 23:5", "2026-03-02 00:0"]
+        idxs = part[3]
+        assert all(lines[idxs[i]].count(dates[k]) for k, (i, _, _) in enumerate(firsts))
+        assert all(dates[k] not in lines[j] for k, (i, _, _) in enumerate(firsts) for j in idxs[:i])
+    batches = []
+    b = Batcher(2, 2, batches.append)
+    b.add(result, 0)
+    b.flush_all()
+    marked = [(x.partition, f) for x in batches for f in x.firsts]
+    assert sorted(marked) == sorted((p, (1, bucket)) for p in (0, 1)
+                                    for bucket in ("2026-03-01 23:4", "2026-03-01 23:5", "2026-03-02 00:0"))
+    for x in batches:  # a batch names a bucket only if it holds that bucket's first hit
+        for idsite, bucket in x.firsts:
+            k = ["2026-03-01 23:4", "2026-03-01 23:5", "2026-03-02 00:0"].index(bucket)
+            assert any(dates[k] in lines[x.locate(i)[1] - 1] for i in range(x.count))

@@ -7,7 +7,7 @@ import apachelogs
 import pytest
 
 import formats
-from conftest import TOKEN
+from conftest import TOKEN, unordered
 from formats import REGISTRY, FormatError
 from formats.logformat import apache_format, format_from_file, formats_in_config, nginx_format
 from log_importer.loggen import generate
@@ -296,7 +296,7 @@ def test_default_strings_import_exactly_what_ncsa_extended_imports(options, endp
         code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--enable-http-errors",
                                "--enable-http-redirects", "--enable-static"] + extra + [log])
         assert code == 0, text
-        sent.append([r["params"] for r in ep.received()])
+        sent.append(unordered(r["params"] for r in ep.received()))
     assert len(sent[0]) > 2000 and sent[1] == sent[0]
 
 
@@ -313,7 +313,7 @@ def test_the_issue_s_apache_format_imports_with_its_host_and_time(endpoint, tmp_
     received = [r["params"] for r in ep.received()]
     assert len(received) == 30
     assert {r["idsite"] for r in received} == {1, 2}
-    assert received[1]["pf_srv"] == 2 and received[1]["url"].startswith("https://shop.example.net/")
+    assert any(r["pf_srv"] == 2 and r["url"].startswith("https://shop.example.net/") for r in received)
 
 
 def test_a_format_string_that_cannot_be_read_stops_the_run(tmp_path):

@@ -8,7 +8,7 @@ from log_importer.option_errors import explain
 
 @pytest.mark.parametrize("args,message", [
     (["--recorders", "four", "x.log"],
-     "argument --recorders: expected a whole number of at least 1, not 'four' (did you mean --recorders 4?)"),
+     "argument --recorders: expected a whole number of at least 1, or auto, not 'four' (did you mean --recorders 4?)"),
     (["--dryrun", "x.log"], "unrecognized arguments: --dryrun (did you mean --dry-run?)"),
     (["--request-timeout", "1,5", "x.log"],
      "argument --request-timeout: expected a number (0 or more), not '1,5' (did you mean --request-timeout 1.5?)"),

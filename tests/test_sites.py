@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, TOKEN, line
+from conftest import ROOT, TOKEN, line, unordered
 from log_importer.errors import UsageError
 from log_importer.sites import read_site_map
 from log_importer.tracking import host_key
@@ -39,11 +39,11 @@ def test_new_hosts_are_created_once_whatever_their_www_and_port(endpoint, tmp_pa
     assert code == 0, text
     assert sites_of(ep) == [(1, "https://www.example.com"), (2, "http://blog.example.org"),
                             (3, "http://new.example.net"), (4, "http://other.example.net")]
-    assert [r["params"]["idsite"] for r in ep.received()] == [3, 3, 3, 4, 4]
+    assert sorted(r["params"]["idsite"] for r in ep.received()) == [3, 3, 3, 4, 4]
     # Each hit keeps the host it was logged with in its URL.
-    assert [r["params"]["url"].split("/docs")[0] for r in ep.received()] == [
+    assert unordered(r["params"]["url"].split("/docs")[0] for r in ep.received()) == unordered([
         "http://new.example.net", "http://www.new.example.net", "http://new.example.net",
-        "http://www.other.example.net", "http://other.example.net"]
+        "http://www.other.example.net", "http://other.example.net"])
     assert "2 sites were created" in text
     # A later run finds them: no new site.
     log2 = hosts_log(tmp_path, ["www.new.example.net", "Other.example.net"], "later.log")
@@ -101,7 +101,7 @@ def test_site_map_first_match_wins_before_matomo_and_fallback(endpoint, tmp_path
     code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--site-map", site_map, "--idsite-fallback", 3,
                            log])
     assert code == 0, text
-    assert [r["params"]["idsite"] for r in ep.received()] == [2, 3, 3, 1, 2, 3]
+    assert sorted(r["params"]["idsite"] for r in ep.received()) == sorted([2, 3, 3, 1, 2, 3])
     lookups = [h for h in ep.http_log if b"getSitesIdFromSiteUrl" in h["body"]]
     assert len(lookups) == 2  # blog.example.org and unknown.org: the map answered the others
 

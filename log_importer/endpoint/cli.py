@@ -84,6 +84,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _cost(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected milliseconds >= 0, not %r" % text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("expected milliseconds >= 0, not %s" % text)
+    return value
+
+
 def _port(text: str) -> int:
     value = _count(text)
     if value > 65535:
@@ -140,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "2006 MySQL server has gone away'")
     faults.add_argument("--delay-ms", type=_count, default=0, metavar="MS",
                         help="wait MS milliseconds before answering each tracking call")
+    load = p.add_argument_group("a loaded Matomo (on when any of these is given)")
+    load.add_argument("--capacity", type=lambda t: _positive(t, "--capacity"), default=None, metavar="N",
+                      help="tracking requests served at once; more wait (default 2, as Matomo on "
+                           "2 cores)")
+    load.add_argument("--cost-ms-per-hit", type=_cost, default=None, metavar="MS",
+                      help="milliseconds each hit holds its request's slot, a sleep (default 5, "
+                           "Matomo's PHP and database CPU per hit)")
+    load.add_argument("--max-waiting", type=_count, default=None, metavar="N",
+                      help="requests that may wait for a slot; one more gets a 500 with MySQL's "
+                           "lock-wait text (default 4 x capacity)")
     p.add_argument("--verbose", action="store_true", help="log every HTTP request to stderr")
     return p
 
@@ -162,7 +182,8 @@ def main(argv=None) -> int:
                   rollback_every=args.rollback_every, garbage_every=args.garbage_every,
                   db_gone_every=args.db_gone_every,
                   delay_ms=args.delay_ms, keep_http_bodies=False, verbose=args.verbose,
-                  transactions=not args.no_transactions)
+                  transactions=not args.no_transactions, capacity=args.capacity,
+                  cost_ms_per_hit=args.cost_ms_per_hit, max_waiting=args.max_waiting)
     try:
         ep.start()
     except EndpointError as e:
@@ -177,6 +198,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     if not args.token:
         print("super user token_auth: %s" % ep.token)
+    if ep.load is not None:
+        print("loaded: %d request(s) at once, %g ms per hit, up to %d waiting"
+              % (ep.load.capacity, ep.load.cost * 1000, ep.load.max_waiting))
     print("listening on %s" % ep.url, flush=True)
     try:
         while not stop.wait(0.5):

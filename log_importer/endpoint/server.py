@@ -23,6 +23,7 @@ import orjson
 from . import faults as F
 from .api import ReportingApi
 from .auth import Tokens, new_token
+from .load import Load
 from .querystring import parse_query
 from .report import build, render_page
 from .sites import Site, host_of, normalise_site_url
@@ -69,8 +70,11 @@ class _Server(ThreadingHTTPServer):
         return sock, address
 
     def handle_error(self, request, client_address):
+        """A client that hung up before its answer (an importer cutting its requests on a second
+        signal), refused our TLS certificate or reset its connection is not an error of the
+        endpoint's: no traceback for it (a ConnectionError is an OSError)."""
         if isinstance(sys.exc_info()[1], OSError) and not self.endpoint.verbose:
-            return  # a client that refused our TLS certificate, a reset connection: not news
+            return
         super().handle_error(request, client_address)
 
     def process_request(self, request, client_address):
@@ -232,14 +236,15 @@ class _Handler(BaseHTTPRequestHandler):
             ua = headers.get("user-agent", "")
             lang = headers.get("accept-language", "")
             peer = self.client_address[0]
-            if bulk:
-                reply = ep.tracker.bulk(index, body, query, ua, peer, rollback, lang)
-            else:
+
+            def process():
+                if bulk:
+                    return ep.tracker.bulk(index, body, query, ua, peer, rollback, lang)
                 form = self._form(headers, body) if method == "POST" else {}
                 params = {**form, **query}  # PHP's $_GET + $_POST: the query string wins
                 send_image = params.get("send_image") != "0"
-                reply = ep.tracker.single(index, params, method, send_image, ua, peer, rollback,
-                                          lang)
+                return ep.tracker.single(index, params, method, send_image, ua, peer, rollback, lang)
+            reply = process() if ep.load is None else ep.load.serve(process, bulk, index)  # load.py
         reply.headers.update(cors)
         return reply
 
@@ -273,13 +278,16 @@ class Endpoint:
                  keep_http_bodies: bool = True, verbose: bool = False, transactions: bool = True,
                  timezones: dict | None = None, dimensions: dict | None = None,
                  view_tokens: dict | None = None, refuse_url_tokens: bool = False, bulk_tracking: bool = True,
-                 tls_cert: str | None = None, tls_key: str | None = None, tls_client_ca: str | None = None):
+                 tls_cert: str | None = None, tls_key: str | None = None, tls_client_ca: str | None = None,
+                 capacity: int | None = None, cost_ms_per_hit: float | None = None,
+                 max_waiting: int | None = None):
         """`view_tokens`: token -> ids of the sites it may only view. `refuse_url_tokens`: any
         request with token_auth in its query string gets 401 (Matomo 5's answer for tokens made
         "only for secure requests"). `bulk_tracking=False`: as if BulkTracking were disabled (a
         bulk body is an ordinary request without parameters: 400). `tls_cert`/`tls_key`: serve
         HTTPS with this PEM certificate and key; `tls_client_ca`: also require a client
-        certificate signed by this CA."""
+        certificate signed by this CA. `capacity`, `cost_ms_per_hit`, `max_waiting`: behave like
+        a loaded Matomo (load.py)."""
         self.host = host
         self.view_tokens = dict(view_tokens or {})
         self.refuse_url_tokens = refuse_url_tokens
@@ -312,6 +320,12 @@ class Endpoint:
                                    db_gone_every)
         except ValueError as e:
             raise EndpointError(str(e)) from None
+        self.load = None  # a loaded Matomo (load.py) when any of its three options is given
+        if (capacity, cost_ms_per_hit, max_waiting) != (None, None, None):
+            try:
+                self.load = Load(capacity, cost_ms_per_hit, max_waiting)
+            except ValueError as e:
+                raise EndpointError(str(e)) from None
         self.keep_http_bodies = keep_http_bodies
         self.verbose = verbose
         self.http_log: list[dict] = []

@@ -22,7 +22,7 @@ from .acks import Acknowledger
 from .batching import Batcher
 from .config import Config
 from .errors import EXIT_OK, ImportFailed, UsageError, UserError
-from .finishing import check_writable, finish
+from .finishing import check_writable, finish, write_summary_json
 from .positions import Positions
 from .preflight import connect
 from .pacing import Pacer
@@ -75,6 +75,8 @@ class Importer:
         self.acks = None
         self.progress = None
         self.task_maker = None
+        self.outputs_checked = False  # --summary-json can be written (checked before the run)
+        self.finished = False         # finish() wrote the summary and --summary-json
 
     def prepare(self):
         """Expand the inputs; then (unless --dump-log-regex) pre-flight, sites and positions."""
@@ -85,6 +87,7 @@ class Importer:
         if c.dump_log_regex or c.test_format:
             return
         check_writable(c)
+        self.outputs_checked = True
         with self.stats.timing(MATOMO) if not c.dry_run else contextlib.nullcontext():
             if not c.dry_run:
                 self.connection = connect(c)
@@ -148,6 +151,7 @@ class Importer:
                 self.progress.close(complete and not acks.fatal, self.stats.bytes_done)
         self.record_positions(complete and not acks.fatal)
         self.stats.confirmed_ahead = acks.confirmed_past_committed()
+        self.finished = True
         return finish(c, self.stats, acks.fatal, self.signals, self.stop_event.is_set(),
                       self.positions.store_path, self.out)
 
@@ -274,15 +278,27 @@ class Importer:
 
 
 def run(config: Config, out=None, err=None) -> int:
-    """Run one import and return its exit status; a UserError carries the one-line reason."""
+    """Run one import and return its exit status; a UserError carries the one-line reason.
+
+    A run that stops before finishing (Matomo misconfigured, a wrong token, an undetectable
+    format: exit 2) still writes --summary-json, with the reason in `error`, so that a cron
+    monitor reading it sees the failure (README, "--summary-json").
+    """
+    importer = Importer(config, out, err)
     try:
-        return Importer(config, out, err).run()
+        return importer.run()
     except (formats.FormatError, SourceError) as e:
-        raise UsageError(str(e)) from None
+        failure: UserError = UsageError(str(e))
     except WorkerFailed as e:  # a bug, not a user error: say so in one line, details with --debug
         log.debug("%s", e)
-        raise ImportFailed("internal error in a parsing worker (%s); run with --debug for details, "
-                           "and please report it" % str(e).strip().splitlines()[-1]) from None
+        failure = ImportFailed("internal error in a parsing worker (%s); run with --debug for details, "
+                               "and please report it" % str(e).strip().splitlines()[-1])
+    except UserError as e:
+        failure = e
+    if importer.outputs_checked and not importer.finished:
+        importer.stats.stopped = time.monotonic()
+        write_summary_json(config, importer.stats, failure.exit_code, str(failure), importer.signals.name, None)
+    raise failure from None
 
 
 __all__ = ["run", "Importer", "UserError"]

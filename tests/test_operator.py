@@ -217,6 +217,24 @@ def test_summary_json_is_checked_before_anything_is_sent(endpoint, tmp_path, whe
     assert code == 2 and "--invalid-lines-file" in text and ep.received() == []
 
 
+def test_summary_json_is_written_when_a_check_before_sending_stops_the_run(endpoint, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(line() + "\n")
+    ep = endpoint()
+    summary = tmp_path / "summary.json"
+    code, text = cli(["--url", ep.url, "--token-auth", "f" * 32, "--idsite", 1, "--summary-json", summary, log])
+    assert code == 2 and "token" in text, text
+    data = json.loads(summary.read_text())
+    assert data["exit_code"] == 2 and "token" in data["error"] and "f" * 32 not in summary.read_text()
+    assert (data["hits_sent"], data["tracked"], data["lines_read"]) == (0, 0, 0)
+    garbage = tmp_path / "garbage.log"
+    garbage.write_text("no format reads this\n" * 5)
+    code, text = cli(to(ep, "--summary-json", summary, garbage))
+    assert code == 2 and "format" in text, text
+    data = json.loads(summary.read_text())
+    assert data["exit_code"] == 2 and "format" in data["error"] and ep.received() == []
+
+
 def test_summary_json_of_a_dry_run_says_nothing_was_sent(tmp_path, loggen):
     log = loggen(500, seed=35)
     summary = tmp_path / "summary.json"

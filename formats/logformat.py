@@ -418,28 +418,56 @@ def _nginx_json(fmt: str) -> Format:
             continue
         key = paths[p.directive[1:]]
         if p.target == "request":
-            json_map["method"] = Key(key, convert=_request_part(0))
-            json_map["path"] = Key(key, convert=_request_part(1))
+            json_map["method"] = Key(key, convert=RequestPart(0))
+            json_map["path"] = Key(key, convert=RequestPart(1))
         elif p.kind == "time_local":
-            json_map["date"] = Key(key, convert=lambda v: v.partition(" ")[0])
-            json_map["timezone"] = Key(key, convert=lambda v: v.partition(" ")[2] or None)
+            json_map["date"] = Key(key, convert=_time_local_date)
+            json_map["timezone"] = Key(key, convert=_time_local_zone)
             date_format = APACHE_DATE
         elif p.target == "date":
             json_map["date"] = key
             date_format = p.date_format
         elif p.directive == "$upstream_response_time":
-            json_map[p.target] = Key(key, convert=lambda v: upstream_seconds(str(v)))
+            json_map[p.target] = Key(key, convert=_upstream_seconds)
         else:
             json_map[p.target] = key
     return Format(NGINX_NAME, None, date_format, description="nginx log_format (JSON) %s" % fmt,
                   detectable=False, json_map=json_map)
 
 
-def _request_part(index):
-    def part(value):
+# The converters of a JSON format are module-level (never closures or lambdas): the format goes
+# to the parsing workers with each chunk task, pickled.
+class RequestPart:
+    """One word of nginx's `$request` ("GET /path HTTP/1.1"): 0 the method, 1 the path; None
+    when the value has no such word or is not a string."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+    def __call__(self, value):
         words = value.split(" ") if value.__class__ is str else []
-        return words[index] if len(words) > index else None
-    return part
+        return words[self.index] if len(words) > self.index else None
+
+    def __eq__(self, other):
+        return isinstance(other, RequestPart) and other.index == self.index
+
+    def __hash__(self):
+        return hash((RequestPart, self.index))
+
+
+def _time_local_date(value):
+    """`$time_local` ("01/Mar/2026:10:00:00 +0100") without its offset."""
+    return value.partition(" ")[0]
+
+
+def _time_local_zone(value):
+    """The offset of `$time_local`, or None."""
+    return value.partition(" ")[2] or None
+
+
+def _upstream_seconds(value):
+    """`$upstream_response_time` (a number, or nginx's list of them) in seconds."""
+    return upstream_seconds(str(value))
 
 
 # Server config files --------------------------------------------------------------------------

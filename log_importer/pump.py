@@ -146,7 +146,9 @@ class Pump:
     def _result_of(self, task):
         """The chunk's result, redone with the sites it needed; None when resolving them failed."""
         if self.pool is not None:
-            result = self.pool.next_result()
+            result = self.pool.next_result(self.stop_event)
+            if result is None:  # aborted while waiting
+                return None
         else:
             if self.limit_left is not None:
                 task.max_valid = self.limit_left

@@ -19,6 +19,7 @@ from .config import Config
 
 
 PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe's size (/proc/sys/fs/pipe-max-size)
+ABORT_POLL_SECONDS = 0.2  # next_result: how often a wait for a worker looks at the abort event
 
 
 class WorkerFailed(Exception):
@@ -77,20 +78,26 @@ class WorkerPool:
             self.processes.append(p)
             self.results.append(result_r)
             task_ends.append(task_w)
+        self._feed_errors: dict[int, str] = {}
         for i, task_w in enumerate(task_ends):
             feed: queue.Queue = queue.Queue()
-            threading.Thread(target=self._feed, args=(feed, task_w), name="feeder-%d" % i, daemon=True).start()
+            threading.Thread(target=self._feed, args=(i, feed, task_w), name="feeder-%d" % i, daemon=True).start()
             self._feeds.append(feed)
         self._submitted = 0
         self._received = 0
 
-    @staticmethod
-    def _feed(feed: queue.Queue, conn):
+    def _feed(self, index: int, feed: queue.Queue, conn):
+        """Send worker `index` its tasks. A task that cannot be sent (it does not pickle: a bug)
+        is recorded, so that next_result raises WorkerFailed with the reason instead of waiting
+        for a result that never comes."""
         while True:
             task = feed.get()
             try:
                 conn.send(task)
             except (BrokenPipeError, OSError):
+                return
+            except Exception:
+                self._feed_errors[index] = traceback.format_exc()
                 return
             if task is None:
                 conn.close()
@@ -100,11 +107,19 @@ class WorkerPool:
         self._feeds[self._submitted % self.size].put(task)
         self._submitted += 1
 
-    def next_result(self):
-        """The result of the oldest task not yet collected."""
+    def next_result(self, abort: threading.Event | None = None):
+        """The result of the oldest task not yet collected; None when `abort` is set while
+        waiting for it (a second SIGINT/SIGTERM: a worker stuck on a line must not keep the run
+        from stopping). Raises WorkerFailed when the worker failed, died or never got the task."""
         index = self._received % self.size
+        conn = self.results[index]
         try:
-            result = self.results[index].recv()
+            while not conn.poll(ABORT_POLL_SECONDS):
+                if index in self._feed_errors:  # the task never reached the worker
+                    raise WorkerFailed("a chunk could not be sent to a parsing worker:\n" + self._feed_errors[index])
+                if abort is not None and abort.is_set():
+                    return None
+            result = conn.recv()
         except (EOFError, OSError):
             raise WorkerFailed("a parsing worker died (exit code %s)" % self.processes[index].exitcode) from None
         self._received += 1

@@ -316,6 +316,45 @@ def test_the_issue_s_apache_format_imports_with_its_host_and_time(endpoint, tmp_
     assert any(r["pf_srv"] == 2 and r["url"].startswith("https://shop.example.net/") for r in received)
 
 
+# The trial's hang: a JSON-shaped log_format with $request could not be pickled to the workers.
+JSON_NGINX = ('escape=json {"t":"$time_local","ip":"$remote_addr","r":"$request","s":$status,'
+              '"ua":"$http_user_agent","up":"$upstream_response_time"}')
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_json_shaped_nginx_format_imports_through_the_workers(workers, endpoint, tmp_path):
+    lines = ['{"t":"01/Mar/2026:10:00:%02d +0100","ip":"192.0.2.%d","r":"GET /p%d?q=caf\\u00e9 HTTP/1.1",'
+             '"s":200,"ua":"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0","up":"0.010, 0.020"}' % (i, i + 1, i)
+             for i in range(40)]
+    log = write(tmp_path, lines)
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--workers", workers,
+                           "--log-format-nginx", JSON_NGINX, log])
+    assert code == 0, text
+    got = sorted((r["params"] for r in ep.received()), key=lambda r: r["cip"])
+    assert len(got) == 40
+    assert got[0]["url"] == "https://www.example.com/p0?q=café" and got[0]["cdt"] == "2026-03-01 09:00:00"
+    assert got[0]["pf_srv"] == 30  # the upstream times summed
+
+
+def test_every_format_goes_to_the_workers_and_reads_the_same_there():
+    """Chunk tasks carry their format to the worker processes, pickled: every named format and
+    every kind built from a string must survive it, converters included."""
+    import pickle
+    built = [nginx_format(JSON_NGINX.partition(" ")[2], "json"), nginx_format(MAIN, "default"),
+             apache_format(COMBINED)]
+    for fmt in list(REGISTRY.values()) + built:
+        if fmt.regex is None and fmt.json_map is None:  # W3C: the format of a file is built from its header
+            fields = [h for h in fmt.header_lines if h.startswith("#Fields:")][0]
+            fmt = fmt.for_header(fields)
+        again = pickle.loads(pickle.dumps(fmt))
+        for sample, _ in fmt.samples:
+            assert again.compile().as_dict(sample) == fmt.compile().as_dict(sample), fmt.name
+    line = ('{"t":"01/Mar/2026:10:00:00 +0100","ip":"192.0.2.1","r":"GET /a HTTP/1.1","s":200,"ua":"x",'
+            '"up":"0.5"}')
+    assert pickle.loads(pickle.dumps(built[0])).compile().as_dict(line) == built[0].compile().as_dict(line)
+
+
 def test_a_format_string_that_cannot_be_read_stops_the_run(tmp_path):
     log = write(tmp_path, ["x"])
     code, text = importer(["--dry-run", "--log-format-apache", "%h %t %>s", log])

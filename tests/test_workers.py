@@ -52,3 +52,42 @@ def test_a_killed_worker_is_reported_and_kill_never_hangs():
         pool.next_result()
     pool.kill()
     assert all(not p.is_alive() for p in pool.processes)
+
+
+def test_a_task_that_cannot_be_sent_is_reported_not_hung():
+    """A task that does not pickle (the trial's JSON format with a closure) ended the feeder
+    thread, and the run waited for its result for ever, deaf to signals."""
+    pool = WorkerPool(2, Config())
+    try:
+        bad = task(0, [line()])
+        bad.fmt = formats.Format("unpicklable", r"(?P<ip>\S+)")
+        bad.fmt.json_map = {"ip": lambda v: v}
+        pool.submit(bad)
+        with pytest.raises(WorkerFailed, match="(?s)could not be sent.*pickle"):
+            pool.next_result()
+    finally:
+        pool.close()
+
+
+class _Sleeps:
+    """Unpickled in the worker as a call to time.sleep: a worker stuck on its task."""
+
+    def __reduce__(self):
+        import time
+        return (time.sleep, (60,))
+
+
+def test_waiting_for_a_stuck_worker_ends_when_the_run_is_aborted():
+    import threading
+    import time
+    pool = WorkerPool(1, Config())
+    abort = threading.Event()
+    try:
+        pool.submit(_Sleeps())
+        threading.Timer(0.5, abort.set).start()
+        started = time.monotonic()
+        assert pool.next_result(abort) is None
+        assert time.monotonic() - started < 10
+    finally:
+        pool.kill()
+    assert all(not p.is_alive() for p in pool.processes)

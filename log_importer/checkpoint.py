@@ -75,7 +75,7 @@ def install_key(url: str) -> str:
     it (`example.org/analytics`). A host name and an address it resolves to (`localhost`,
     `127.0.0.1`) are two keys that `same_install` recognises as one."""
     parts = urlsplit(url if "://" in url else "http://" + url)
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")  # matomo.example.org. is the same name
     if ":" in host:
         host = "[%s]" % host
     try:
@@ -106,6 +106,14 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _port_and_path(key: str) -> tuple | None:
+    try:
+        parts = urlsplit("//" + key)
+        return parts.port, parts.path
+    except ValueError:
+        return None
 
 
 def same_install(a: str, b: str) -> bool:
@@ -309,12 +317,17 @@ class CheckpointStore:
 
     def elsewhere(self, head: bytes) -> tuple | None:
         """(install key, entry) of the file whose first bytes are `head` in the state of
-        another Matomo install in the state directory, if there is one (the furthest imported)."""
+        another install that may be this Matomo under another host name (the same port and
+        path: `matomo.example.org` and `analytics.example.org`), if there is one (the furthest
+        imported). Another port or path is another server: a log imported into a staging
+        Matomo and then into the production one is not announced."""
         if self._elsewhere is None:
             self._elsewhere = []
+            mine = self.alias or self.install
             for _, data in self._other_states():
                 key = self._install_of(data)
-                if key is not None and not same_install(key, self.alias or self.install):
+                if (key is not None and not same_install(key, mine)
+                        and _port_and_path(key) == _port_and_path(mine) is not None):
                     self._elsewhere += [(key, e) for e in data.get("files", ())
                                         if isinstance(e, dict) and isinstance(e.get("fingerprint"), str)]
         best = None

@@ -268,15 +268,27 @@ def test_the_same_matomo_however_its_url_is_spelled_gets_each_hit_once(endpoint,
     assert len(got) == len(everything) and len(set(got)) == len(got)
 
 
-def test_a_file_imported_into_another_matomo_is_announced(endpoint, tmp_path):
-    """Finding 2: an input that the state knows as imported into another Matomo (another host
-    or port) is imported again, with a warning that names where it went before."""
+def test_a_file_imported_under_another_host_name_is_announced(endpoint, tmp_path):
+    """Finding 2: a file that the state knows as imported into a Matomo of another host name on
+    the same port and path (perhaps this one under another name) is imported with a warning
+    that names it; another port is another server, imported without one."""
     log = write(tmp_path, lines_for(30))
+    state = tmp_path / "st"
     a, b = endpoint(), endpoint()
-    assert importer(args_for(a, log))[0] == 0
-    code, text = importer(args_for(b, log))
-    assert code == 0 and len(b.received()) == 30
-    assert "was imported into the Matomo at 127.0.0.1:%d" % a.port in text, text
+    assert importer(args_for(a, log, extra=["--state-dir", state]))[0] == 0
+    code, text = importer(args_for(b, log, extra=["--state-dir", state]))
+    assert code == 0 and len(b.received()) == 30 and "WARNING" not in text, text
+    # the state of a run that gave --url http://matomo.example.org:PORT, a name of b's server
+    [path] = [p for p in state.glob("*.json") if json.loads(p.read_text())["destination"]["matomo"].endswith(
+        ":%d" % b.port)]
+    data = json.loads(path.read_text())
+    data["destination"]["matomo"] = "matomo.example.org:%d" % b.port
+    path.unlink()
+    (state / "named.json").write_text(json.dumps(data))
+    code, text = importer(args_for(b, log, extra=["--state-dir", state]))
+    assert code == 0 and len(b.received()) == 60  # imported again, as asked, but not silently
+    assert "WARNING: %s was imported into the Matomo at matomo.example.org:%d (30 lines" % (log, b.port) in text, text
+    assert "stop this run (Ctrl-C) and give --url as before" in text
 
 
 def test_hits_that_matched_no_site_wait_for_their_site(endpoint, loggen, tmp_path):

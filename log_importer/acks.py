@@ -2,9 +2,10 @@
 
 It keeps the counters of what Matomo confirmed or refused, reports refused hits with their file
 and line, and knows each file's committed offset: the end of the longest prefix of lines that are
-all confirmed, skipped or invalid (never past a hit still buffered or in flight). A run that
-stops with hits unconfirmed leaves the hits confirmed past that offset (by other senders) to be
-sent again by the next run: `confirmed_past_committed` counts them.
+all confirmed, skipped or invalid (never past a hit still buffered or in flight), from where the
+file started in this run (hits of earlier lines read again, which matched no site before, do not
+move it back). The hits confirmed past that offset (by other senders) are handed to the run's
+Positions (`progress`), which keeps them in the state: a next run does not send them again.
 """
 from __future__ import annotations
 
@@ -42,15 +43,22 @@ class Acknowledger:
         self.probe_hits = max(1, probe_hits)
         self._refused_first: int | None = 0  # hits of the first answers, all refused (None: one was not)
         self._heads: dict = {}  # file_index -> (offset, lines) of the first hit still buffered
-        self._confirmed: list = []  # (file_index, line start offsets) of confirmed hits, the recent ones
-        self._prune_at = 256
+        self._floors: dict = {}  # file_index -> (offset, lines) where the file started in this run
+        self._confirmed: list = []  # the segments (Batch.segments) of the batches confirmed since progress()
         self.on_progress = None  # called (outside the lock) after each confirmed batch
 
     # Main thread -----------------------------------------------------------------------
-    def chunk_consumed(self, file_index: int, end: int, lines: int, buffered_heads: dict | None = None):
-        """A chunk's lines are handed on; `buffered_heads` is the batcher's head_offsets() after it."""
+    def start_file(self, file_index: int, offset: int, lines: int):
+        """The file starts at (offset, lines) in this run: its committed position never goes below."""
         with self._lock:
-            self._read_through[file_index] = (end, lines)
+            self._floors[file_index] = self._read_through[file_index] = (offset, lines)
+
+    def chunk_consumed(self, file_index: int, end: int | None, lines: int = 0, buffered_heads: dict | None = None):
+        """A chunk's lines are handed on, up to `end` (None: lines read again before where the
+        file started, which move nothing); `buffered_heads` is the batcher's head_offsets() after it."""
+        with self._lock:
+            if end is not None:
+                self._read_through[file_index] = (end, lines)
             if buffered_heads is not None:
                 self._heads = buffered_heads
 
@@ -72,24 +80,20 @@ class Acknowledger:
             off = offsets.get(file_index)
             if off is not None and off < low:
                 low = off
-        return low
+        floor = self._floors.get(file_index)
+        return floor if floor is not None and low < floor else low
 
     def all_done(self, file_index: int) -> bool:
         """Every line of the file handed on so far is confirmed, skipped or invalid."""
         with self._lock:
-            return self._committed(file_index) == self._read_through.get(file_index, (0, 0))
+            return all(file_index not in offsets for offsets in list(self._pending.values()) + [self._heads])
 
-    def confirmed_past_committed(self) -> int:
-        """Hits Matomo confirmed that lie at or past their file's committed offset: a next run
-        starts there, and sends them again."""
+    def progress(self) -> tuple:
+        """({file_index: committed (offset, lines)}, [segments of each batch confirmed since the
+        last call]), at one moment."""
         with self._lock:
-            self._forget_committed()
-            return sum(sum(1 for o in offsets if o >= self._committed(fi)[0]) for fi, offsets in self._confirmed)
-
-    def _forget_committed(self):
-        """Drop the confirmed hits that are all below their file's committed offset (under the lock)."""
-        self._confirmed = [(fi, offsets) for fi, offsets in self._confirmed
-                           if offsets and offsets[-1] >= self._committed(fi)[0]]
+            confirmed, self._confirmed = self._confirmed, []
+            return {fi: self._committed(fi) for fi in self._read_through}, confirmed
 
     @property
     def in_flight(self) -> int:
@@ -113,10 +117,7 @@ class Acknowledger:
                                    batch)
                         return
             del self._pending[batch.id]
-            self._confirmed.extend((fi, offsets) for fi, offsets, _, _ in batch.segments)
-            if len(self._confirmed) > self._prune_at:
-                self._forget_committed()
-                self._prune_at = max(256, 2 * len(self._confirmed))
+            self._confirmed.append(batch.segments)
             s.requests += 1
             s.hits_sent += batch.count
             s.tracked += outcome.tracked

@@ -56,6 +56,11 @@ class SiteMap:
 
 @dataclass
 class ChunkTask:
+    """Whole lines of one input: `data` from byte `start` of the (decompressed) file. A task of
+    lines picked out of the file (`at` is not None: where an earlier run left lines done, or
+    hits to read again) gives each line's start offset (`at`) and the number of lines before it
+    in the file (`numbers`), and `span`: the (end offset, lines before it) of the part of the
+    file it accounts for, or None for hits read again before where the file resumes."""
     file_index: int
     seq: int
     start: int  # byte offset of data in the (decompressed) file
@@ -64,6 +69,9 @@ class ChunkTask:
     sites: SiteMap
     partitions: int
     max_valid: int | None = None  # --debug-request-limit: stop after this many parsed lines
+    at: array | None = None
+    numbers: array | None = None
+    span: tuple | None = None
 
 
 @dataclass
@@ -90,6 +98,12 @@ class ChunkResult:
     undecodable_samples: list = field(default_factory=list)  # (line index, text with \xNN) for --debug
     limit_reached: bool = False
     bots: dict = field(default_factory=dict)  # (bot name, category) -> hits skipped as bots
+    # (offset, line index, site key) of the hits whose site key resolved to no site
+    no_site: list = field(default_factory=list)
+    # a task of picked lines (ChunkTask.at): its line indexes are the file's, and `span` its ChunkTask's
+    picked: bool = False
+    span: tuple | None = None
+    reread_done: list = field(default_factory=list)  # hits read again: offsets of the lines that are not hits now
 
 
 class ChunkProcessor:
@@ -193,7 +207,12 @@ class ChunkProcessor:
         res.counts = {k: v for k, v in counts.items() if v}
         res.bots = self.classifier.bots.take_skipped()
         res.parts, res.firsts = partition(bodies, line_idx, visitors, marks, task.partitions, base, before,
-                                          self._partitions.setdefault(task.partitions, {}))
+                                          self._partitions.setdefault(task.partitions, {}), task.at, task.numbers)
+        if res.no_site:  # (line index, key) so far: their offsets
+            at = task.at
+            res.no_site = [(base + before[i] + i if at is None else at[i], i, key) for i, key in res.no_site]
+        if task.at is not None:
+            picked(task, res, line_idx)
         for firsts in res.firsts:
             for _, idsite, bucket in firsts:
                 res.sites_used.add(idsite)
@@ -432,6 +451,7 @@ class ChunkProcessor:
                 if site is None:
                     counts[C.NO_SITE] += 1
                     no_site.add(key)
+                    res.no_site.append((i, key))
                     continue
             if need:
                 continue  # this chunk goes back for site resolution; don't build
@@ -564,12 +584,33 @@ def shown(text: str) -> str:
     return _ESCAPED_BYTE.sub(lambda m: "\\x%02x" % (ord(m.group()) - 0xDC00), text)
 
 
+def picked(task: ChunkTask, res: ChunkResult, line_idx: list):
+    """A task of picked lines (ChunkTask.at): its result's line indexes become the file's (the
+    parts' were made so by `partition`), its end is its span's, and for hits read again, the
+    lines that are not hits now (nor hits without a site) are noted as done."""
+    numbers = task.numbers
+    res.picked = True
+    if task.span is None:
+        still = set(line_idx)
+        still.update(i for _, i, _ in res.no_site)
+        res.reread_done = [task.at[i] for i in range(res.lines) if i not in still]
+    res.no_site = [(offset, numbers[i], key) for offset, i, key in res.no_site]
+    res.invalid_reasons = {r: [v[0], numbers[v[1]]] + v[2:] for r, v in res.invalid_reasons.items()}
+    res.invalid_samples = [(numbers[i], *rest) for i, *rest in res.invalid_samples]
+    res.undecodable_samples = [(numbers[i], text) for i, text in res.undecodable_samples]
+    if res.limit_reached:  # --debug-request-limit: up to the first line not read
+        res.span = (task.at[res.lines], numbers[res.lines]) if task.span is not None else None
+    else:
+        res.span = task.span
+
+
 # Partition ---------------------------------------------------------------------------------
 def partition(bodies: list, line_idx: list, visitors: list, marks: list, nparts: int, base: int,
-              before: list, memo: dict) -> tuple[list, list]:
+              before: list, memo: dict, at=None, numbers=None) -> tuple[list, list]:
     """Split a chunk's serialised hits by visitor: every hit of a visitor key goes to partition
     crc32(key) % nparts (one sender each), in log order. Line i of the chunk starts at byte
-    base + before[i] + i of the file (`before`: the lengths of the lines before it, summed);
+    base + before[i] + i of the file (`before`: the lengths of the lines before it, summed), or
+    at[i] for a task of picked lines, whose line indexes are then the file's (`numbers`);
     `memo` keeps each visitor's partition; `marks` holds each hit's (idsite, UTC ten-minute
     bucket).
 
@@ -603,8 +644,11 @@ def partition(bodies: list, line_idx: list, visitors: list, marks: list, nparts:
             continue
         group = bodies if nparts == 1 else [bodies[k] for k in ks]
         idx = line_idx if nparts == 1 else [line_idx[k] for k in ks]
-        parts.append((b",".join(group) + b",", array("I", accumulate(map(len, group))),
-                      array("Q", [base + before[i] + i for i in idx]), array("I", idx)))
+        if at is None:
+            offsets, idx = array("Q", [base + before[i] + i for i in idx]), array("I", idx)
+        else:
+            offsets, idx = array("Q", [at[i] for i in idx]), array("I", [numbers[i] for i in idx])
+        parts.append((b",".join(group) + b",", array("I", accumulate(map(len, group))), offsets, idx))
     return parts, firsts
 
 

@@ -302,9 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parsing processes (default: one per available core)")
     g.add_argument("--dry-run", action="store_true", help="parse, classify and count; send nothing (no server needed)")
     g.add_argument("--state-dir", metavar="DIR",
-                   help="where import positions are kept, per file and destination, so that a later run "
+                   help="where import positions are kept, per file and Matomo, so that a later run "
                    "imports only what is new (default: $XDG_STATE_HOME/log-importer or "
                    "~/.local/state/log-importer)")
+    g.add_argument("--last-line-complete", action="store_true",
+                   help="the files are complete: import a plain file's last line even without its line end (by "
+                   "default it is left for the next run, since the web server may be writing it)")
     g.add_argument("--reimport", action="store_true",
                    help="import from the start of every file, ignoring the positions of earlier runs")
     g.add_argument("--summary-json", metavar="FILE",
@@ -508,6 +511,7 @@ def config_from_args(argv=None) -> Config:
         debug_request_limit=a.debug_request_limit, state_dir=a.state_dir, reimport=a.reimport,
         summary_json=a.summary_json, invalid_lines_file=a.invalid_lines_file,
         bulk_without_transactions=a.bulk_without_transactions, idle_flush=a.idle_flush,
+        last_line_complete=a.last_line_complete,
         command=tuple(sys.argv[1:] if argv is None else (str(x) for x in argv)),
         options_file=a.config_file,
     )

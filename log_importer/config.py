@@ -138,6 +138,7 @@ class Config:
     invalid_lines_file: str | None = None
     bulk_without_transactions: bool = False
     idle_flush: float = 1.0  # seconds without new lines on standard input before partial batches go
+    last_line_complete: bool = False  # a plain file's last line without its line end is read (else left)
     options_file: str | None = None  # the --config-file (or default config file) that was read
     checkpoint_interval: float = 5.0
     chunk_bytes: int = 1 << 19

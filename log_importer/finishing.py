@@ -97,8 +97,8 @@ def how_to_continue(config: Config, stats: Stats, command: str | None) -> list[s
     if s.may_be_sent_twice:
         why = []
         if s.confirmed_ahead:
-            why.append("%s that Matomo confirmed past the first hit it did not (the next run starts at that hit)"
-                       % "{:,}".format(s.confirmed_ahead))
+            why.append("%s that Matomo confirmed but the import state does not remember (an input too short to be "
+                       "recognised, or a state that could not be saved)" % "{:,}".format(s.confirmed_ahead))
         if s.unanswered_pending:
             why.append("%s whose requests went unanswered (cut off by the stop, or failed without an answer), "
                        "which Matomo may have stored" % "{:,}".format(s.unanswered_pending))

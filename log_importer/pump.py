@@ -28,11 +28,12 @@ PARTIAL_BATCH_MAX_AGE = 2.0  # seconds a partial batch may wait for more hits
 
 class Pump:
     """One run's pump. `pool` is a WorkerPool or None (chunks done inline, in this process);
-    `save_state()` writes the positions; `unresumable`: the file indexes of inputs that cannot
-    be read again (standard input). The time the main thread spends waiting for standard input
-    or for a site lookup is counted in `stats` (Stats.timing)."""
+    `positions` (Positions) saves the state and keeps the hits that matched no site;
+    `unresumable`: the file indexes of inputs that cannot be read again (standard input). The
+    time the main thread spends waiting for standard input or for a site lookup is counted in
+    `stats` (Stats.timing)."""
 
-    def __init__(self, config: Config, stats: Stats, resolver, acks, batcher, pool, save_state,
+    def __init__(self, config: Config, stats: Stats, resolver, acks, batcher, pool, positions,
                  stop_reading: threading.Event, stop_event: threading.Event, unresumable=frozenset(),
                  consumed=None):
         self.config = config
@@ -42,7 +43,7 @@ class Pump:
         self.acks = acks
         self.batcher = batcher
         self.pool = pool
-        self.save_state = save_state
+        self.positions = positions
         self.stop_reading = stop_reading
         self.stop_event = stop_event
         self.limit_left = config.debug_request_limit  # --debug-request-limit: parsed lines left
@@ -77,7 +78,7 @@ class Pump:
         last_arrival = time.monotonic()
         while True:
             if time.monotonic() >= next_save:
-                self.save_state()  # also moves positions over skipped lines when nothing is sent
+                self.positions.save()  # also moves positions over skipped lines when nothing is sent
                 next_save = time.monotonic() + c.checkpoint_interval
             if self.stop_reading.is_set():
                 self._finish_read(window, line_bases)
@@ -132,8 +133,13 @@ class Pump:
         fi = result.file_index
         if fi not in line_bases:
             line_bases[fi] = self.acks.committed(fi)[1]  # lines imported by earlier runs
-        base = line_bases[fi]
-        line_bases[fi] = base + result.lines
+        if result.picked:  # its line indexes are the file's
+            base = 0
+            if result.span is not None:
+                line_bases[fi] = result.span[1]
+        else:
+            base = line_bases[fi]
+            line_bases[fi] = base + result.lines
         self._hand_on(result, base)
         if self.limit_left is not None:
             self.limit_left -= result.lines - result.counts.get("invalid", 0) - result.counts.get("comment", 0)
@@ -174,8 +180,9 @@ class Pump:
         for i, text in result.undecodable_samples:
             log.debug("line %s:%d has bytes that are not %s (kept: percent-encoded in the URL and referrer, "
                       "U+FFFD elsewhere): %s", self.stats.files[fi], base + i + 1, self.config.encoding, text)
-        self.batcher.add(result, base, lambda: self.acks.chunk_consumed(
-            fi, result.end, base + result.lines, self.batcher.head_offsets()))
+        end, lines = (result.span or (None, 0)) if result.picked else (result.end, base + result.lines)
+        self.positions.note_chunk(result, base)
+        self.batcher.add(result, base, lambda: self.acks.chunk_consumed(fi, end, lines, self.batcher.head_offsets()))
         self.batcher.flush_older_than(PARTIAL_BATCH_MAX_AGE)
         if self.consumed is not None:
             self.consumed(fi, result.seq)

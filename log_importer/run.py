@@ -94,7 +94,7 @@ class Importer:
                 self.stats.destination = "embedded" if self.connection.embedded else "matomo"
             self.resolver = SiteResolver(c, self.connection.api if self.connection else None, self.stats)
             self.resolver.start()
-        self.positions.open()
+        self.positions.open(self.files, self.connection.tracker_url if self.connection else None)
 
     def run(self) -> int:
         c = self.config
@@ -127,7 +127,7 @@ class Importer:
             if terminal:  # messages go above the bar, not through it
                 from tqdm.contrib.logging import logging_redirect_tqdm
                 redirect = logging_redirect_tqdm(loggers=[log])
-        pump = Pump(c, self.stats, self.resolver, acks, self.batcher, self.pool, self.positions.save,
+        pump = Pump(c, self.stats, self.resolver, acks, self.batcher, self.pool, self.positions,
                     self.stop_reading, self.stop_event,
                     frozenset(i for i, f in enumerate(self.files) if f == STDIN), self.task_maker.consumed)
         complete = False
@@ -150,7 +150,7 @@ class Importer:
             if self.progress is not None:
                 self.progress.close(complete and not acks.fatal, self.stats.bytes_done)
         self.record_positions(complete and not acks.fatal)
-        self.stats.confirmed_ahead = acks.confirmed_past_committed()
+        self.stats.confirmed_ahead = self.positions.not_remembered()
         self.finished = True
         return finish(c, self.stats, acks.fatal, self.signals, self.stop_event.is_set(),
                       self.positions.store_path, self.out)
@@ -244,7 +244,7 @@ class Importer:
     def _format_of(self, path):
         """(the format of the file at `path`, from the options and its first block; its first lines)."""
         c = self.config
-        source = Source(path)
+        source = Source(path, last_line_complete=True)
         try:
             first = next((b for b in source.blocks(c.chunk_bytes) if b[1] is not IDLE), (0, b""))
             head = head_lines(first[1], c.encoding)

@@ -189,6 +189,15 @@ class SiteResolver:
         return ("%s %s: the token has only view access to site %s; importing needs write access"
                 % (option, idsite, idsite))
 
+    def with_site(self, keys) -> set:
+        """The site keys among `keys` that have a site now (resolved first, as `resolve` does:
+        looked up in Matomo, given --idsite-fallback's site, or created by --add-sites-new-hosts);
+        with --idsite (or in a dry run), all of them."""
+        if self._static is not None or self._resolve_all is not None:
+            return set(keys)
+        self.resolve(keys)
+        return {key for key in keys if self._by_key.get(key) is not None}
+
     def resolve(self, keys):
         """Resolve site keys (normalised hosts, or "#idsite" with --replay-tracking) not resolved yet."""
         for key in sorted(keys):

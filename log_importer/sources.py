@@ -1,7 +1,9 @@
 """Sources: expand the inputs, open them (decompressing by content), read blocks of whole lines.
 
-Offsets are byte offsets in the decompressed stream; each block ends at a line end (except the
-last block of a file without a final newline).
+Offsets are byte offsets in the decompressed stream; each block ends at a line end. A plain
+file's last line without its line end is not handed on (`Source.unfinished`): the server may be
+writing it, and the next run reads it whole; a compressed file's is (the file is complete), as
+is standard input's at its end, and a plain file's with `last_line_complete`.
 
 Standard input may stay open for days (`tail -F access.log | log-importer -`, Apache's piped
 CustomLog): its lines are handed on as soon as they have arrived, and while nothing arrives the
@@ -82,13 +84,18 @@ class Source:
 
     `stop` (a threading.Event, optional) ends a wait for standard input's next bytes inside a
     decompressor, where no IDLE can be handed out: reading then ends as at the end of the input.
+    `last_line_complete`: a plain file's last line without its line end is read too (otherwise
+    `unfinished` is then its length in bytes, and it is left for the next run).
     """
 
-    def __init__(self, name: str, stop=None):
+    def __init__(self, name: str, stop=None, last_line_complete: bool = False):
         self.name = name
         self.is_stdin = name == STDIN
         self.display_name = "(stdin)" if self.is_stdin else name
         self.stop = stop
+        self.last_line_complete = last_line_complete
+        self.unfinished = 0
+        self._jump = None
         self._raw_read = 0
         self.compression = None
         if self.is_stdin:
@@ -127,6 +134,30 @@ class Source:
         except ImportError:
             raise UsageError("%s is zstd-compressed: install the 'zstandard' package" % self.display_name) from None
         return zstandard.ZstdDecompressor().stream_reader(raw)
+
+    @property
+    def seekable(self) -> bool:
+        """A plain file: blocks() can go straight to an offset (seek)."""
+        return not self.is_stdin and self.compression is None
+
+    def seek(self, offset: int):
+        """A seekable input's next block starts at `offset` (a line start), past the bytes
+        between: called between two blocks of blocks()."""
+        self._jump = offset
+
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes of a file, through decompression (fewer when it is shorter or
+        damaged); call before blocks()."""
+        out = b""
+        try:
+            while len(out) < size:
+                data = self.stream.read(size - len(out))
+                if not data:
+                    break
+                out += data
+        except (OSError, EOFError, lzma.LZMAError, ValueError):
+            pass
+        return out
 
     @property
     def position(self) -> int:
@@ -172,6 +203,9 @@ class Source:
         read = getattr(self.stream, "read1", self.stream.read)
         step = block_size if self.compression is None else min(block_size, 1 << 16)
         while True:
+            if self._jump is not None:
+                self.stream.seek(self._jump)
+                offset, pending, self._jump = self._jump, b"", None
             try:
                 data = read(step)
             except _Stopped:  # the run stops while standard input stalls: hand on the whole lines
@@ -185,6 +219,10 @@ class Source:
                     yield offset, pending[:cut]
                 raise SourceError("%s: cannot read (%s)" % (self.display_name, e)) from None
             if not data:
+                if self.compression is None and not self.is_stdin and not self.last_line_complete:
+                    cut = pending.rfind(b"\n") + 1
+                    self.unfinished = len(pending) - cut
+                    pending = pending[:cut]
                 if pending:
                     yield offset, pending
                 return
@@ -284,7 +322,7 @@ class SourceError(Exception):
 
 def copy_lines(name: str, numbers: set, out, block_size: int = 1 << 19):
     """Write the lines of file `name` whose 1-based numbers are in `numbers` to `out` (binary)."""
-    source = Source(name)
+    source = Source(name, last_line_complete=True)
     try:
         number = 0
         for _, block in source.blocks(block_size):

@@ -38,7 +38,12 @@ class Stats:
     unconfirmed: int = 0       # answered, but neither tracked nor invalid
     pending_unsent: int = 0    # built but never sent (the run stopped early)
     unanswered_pending: int = 0  # pending hits whose request went unanswered: Matomo may have stored them
-    confirmed_ahead: int = 0   # confirmed hits past their file's committed position: a next run sends them again
+    confirmed_ahead: int = 0   # confirmed hits the state does not remember (not kept, or not saved): resent
+    no_site_kept: int = 0      # hits that matched no site, kept pending in the state (a later run imports them)
+    no_site_not_kept: int = 0  # hits that matched no site past the state's bound (positions.MAX_NO_SITE_PENDING)
+    no_site_reread: int = 0    # hits of earlier runs that matched no site, read again (their site is known now)
+    no_site_waiting: int = 0   # hits of earlier runs that matched no site, still pending (not read)
+    unfinished_lines: list = field(default_factory=list)  # inputs whose last line has no line end yet (not read)
     retries: int = 0
     requests: int = 0
     attempts: int = 0          # tracker requests made, retries included

@@ -22,6 +22,7 @@ from . import invalid_lines
 from .bots import Bot
 from .chunks import NO_HOST_KEY, REPLAY_KEY_PREFIX
 from .config import Config
+from .positions import MAX_NO_SITE_PENDING
 from .progress import size_text
 from .stats import Stats
 
@@ -148,7 +149,9 @@ def _no_site_lines(s: Stats, config: Config) -> list[str]:
         else:
             out.append(" - use --add-sites-new-hosts to create one website for each of these hosts,")
         out += [" - or --idsite-fallback to record these lines in a given site,",
-                " - or --idsite to record every line in one site."]
+                " - or --idsite to record every line in one site;"]
+        if s.no_site_kept:
+            out.append("   then run the same command again: it imports the requests kept pending, and nothing twice.")
     if NO_HOST_KEY in s.hosts_no_site:
         out.append("hits without a host in the log (an empty or '-' virtual host) matched no site: "
                    "--idsite-fallback or --log-hostname gives them one")
@@ -237,7 +240,13 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     for name, lines, when in stats.resumed:
         out.append("    %s: skipped %s lines already imported%s (use --reimport to import them again)"
                    % (name, _n(lines), " on " + when if when else ""))
-    if stats.resumed:
+    if s.no_site_reread:
+        out.append("    %s requests that matched no site in earlier runs were read again: their site is known now"
+                   % _n(s.no_site_reread))
+    if s.no_site_waiting:
+        out.append("    %s requests that matched no site in earlier runs still have none: they stay pending"
+                   % _n(s.no_site_waiting))
+    if stats.resumed or s.no_site_reread or s.no_site_waiting:
         out.append("")
     out += ["    " + line for line in _lines_section(s, config)]
     if config.options_file:
@@ -251,6 +260,20 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if s.lines_undecodable:
         out.append("    %s lines with undecodable bytes for --encoding=%s: kept (%%XX in URLs, U+FFFD elsewhere; "
                    "--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
+    if s.no_site_kept:
+        out.append("    the %s requests that did not match any known site are kept pending in the import state: once "
+                   "their site exists (see the TIPs below), the same command imports exactly them"
+                   % _n(s.no_site_kept) if s.no_site_kept == s.skipped[C.NO_SITE] else
+                   "    %s of the requests that did not match any known site are kept pending in the import state: "
+                   "once their site exists (see the TIPs below), the same command imports exactly them"
+                   % _n(s.no_site_kept))
+    if s.no_site_not_kept:
+        out.append("    %s requests that did not match any known site were not kept: the import state keeps at most "
+                   "%s; once their site exists, import them with --reimport and --include-host HOST (their hosts "
+                   "only)" % (_n(s.no_site_not_kept), _n(MAX_NO_SITE_PENDING)))
+    for name in s.unfinished_lines:
+        out.append("    %s: its last line has no line end yet (the web server may be writing it): it is left for the "
+                   "next run (--last-line-complete imports it now)" % name)
     if s.stdin_used:
         out.append("    standard input cannot be resumed: its position is not remembered")
     if state_path:
@@ -306,6 +329,9 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "unconfirmed": answered_neither(s), "not_confirmed": not_confirmed(s, config),
         "may_be_sent_twice": s.may_be_sent_twice, "confirmed_ahead": s.confirmed_ahead,
         "unanswered_pending": s.unanswered_pending,
+        "no_site_kept": s.no_site_kept, "no_site_not_kept": s.no_site_not_kept,
+        "no_site_reread": s.no_site_reread, "no_site_waiting": s.no_site_waiting,
+        "unfinished_lines": s.unfinished_lines,
         "downloads": s.downloads, "skipped": s.skipped, "requests": s.requests, "retries": s.retries,
         "lines_undecodable": s.lines_undecodable, "invalid_reasons": invalid_lines.summary_data(s),
         "sites": sorted(str(x) for x in s.sites_used if x != "dry-run"), "sites_created": s.sites_created,

@@ -9,15 +9,16 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+from array import array
 
 import formats
 
 from . import chunks
 from .config import Config
-from .errors import UsageError
+from .errors import UsageError, UserError
 from .positions import Positions, SameContent
 from .sources import IDLE, Source, SourceError, encoding_hint, head_lines
-from .stats import Stats
+from .stats import MATOMO, Stats
 
 log = logging.getLogger("log_importer")
 
@@ -99,7 +100,7 @@ class TaskMaker:
         c = self.config
         to_skip = c.skip
         for fi, name in enumerate(self.files):
-            source = Source(name, stop=self.stop)
+            source = Source(name, stop=self.stop, last_line_complete=c.last_line_complete)
             self._current_source = source
             whole = False  # read to its end, or skipped whole (a copy, an empty input)
             try:
@@ -117,15 +118,26 @@ class TaskMaker:
                     continue
                 fmt = self.format_for(source, first[1], fi)
                 try:
-                    start = self.positions.start_of(fi, source, first[1])
+                    resume = self.positions.start_of(fi, source, first[1])
                 except SameContent as same:
                     log.warning("%s starts like %s (a copy?): it is not imported twice", source.display_name, same)
                     whole = True
                     continue
-                self.acks.chunk_consumed(fi, *start)
+                if resume.waiting:  # hits that matched no site before: read again those that do now
+                    keys = self._with_site(set(resume.waiting))
+                    if keys is None:
+                        return
+                    resume.choose(keys)
+                self.positions.resumed(fi, source)
+                start = resume.start
+                self.acks.start_file(fi, *start)
+                picker = Picker(resume)
                 skipped_here = 0
                 seq = 0
                 layouts = W3cLayouts(c, fmt, first[1]) if fmt.header_driven and not c.w3c_fields else None
+                wanted = picker.first_wanted(start[0])
+                if layouts is None and source.seekable and wanted > first[0] + len(first[1]):
+                    source.seek(wanted)  # straight to the first line wanted
                 for offset, block in itertools.chain([first], blocks):
                     if block is IDLE:
                         yield IDLE
@@ -133,11 +145,14 @@ class TaskMaker:
                     # A W3C file whose #Fields: header changes: each part with its own layout.
                     parts = layouts.parts(offset, block) if layouts is not None else ((offset, block, fmt),)
                     for offset, data, part_fmt in parts:
+                        pieces = []
+                        if picker.reread and offset < start[0]:  # hits that matched no site before
+                            pieces.append((picker.reread_in(offset, data), part_fmt))
                         if offset + len(data) <= start[0]:
-                            continue  # imported by an earlier run
-                        if offset < start[0]:
+                            data = b""  # imported by an earlier run
+                        elif offset < start[0]:
                             data, offset = data[start[0] - offset:], start[0]
-                        if to_skip:
+                        if to_skip and data:
                             data, offset, skipped = skip_lines(data, offset, to_skip)
                             to_skip -= skipped
                             skipped_here += skipped
@@ -145,11 +160,20 @@ class TaskMaker:
                             self.stats.lines_skipped_option += skipped
                             # skipped lines count like filtered ones: lines are numbered past them
                             self.acks.chunk_consumed(fi, offset, start[1] + skipped_here)
-                            if not data:
+                        if picker.skip and data:  # lines done out of order by an earlier run: left out
+                            lines, data, offset = picker.past(offset, data, start[1] + skipped_here)
+                            pieces.append((lines, part_fmt))
+                        if data:
+                            pieces.append(((offset, data, None, None, None), part_fmt))
+                        for (at_offset, task_data, at, numbers, span), piece_fmt in pieces:
+                            if task_data is None:
                                 continue
-                        self._read_at[fi, seq] = self._sources_done_bytes + source.position
-                        yield chunks.ChunkTask(fi, seq, offset, data, part_fmt, self.resolver.site_map(), partitions)
-                        seq += 1
+                            self._read_at[fi, seq] = self._sources_done_bytes + source.position
+                            yield chunks.ChunkTask(fi, seq, at_offset, task_data, piece_fmt, self.resolver.site_map(),
+                                                   partitions, at=at, numbers=numbers, span=span)
+                            seq += 1
+                if source.unfinished:
+                    self.stats.unfinished_lines.append(source.display_name)
                 whole = not (self.stop is not None and self.stop.is_set())  # a stop ends stdin early
             finally:
                 # An input closed early (a signal, a fatal answer) counts as far as it was read:
@@ -158,6 +182,16 @@ class TaskMaker:
                 self._current_source = None
                 self._sources_done_bytes += max(source.size or 0, position) if whole else position
                 source.close()
+
+    def _with_site(self, keys: set) -> set | None:
+        """The site keys among `keys` that resolve to a site now (looked up in Matomo); None
+        when a lookup failed (the run is aborted)."""
+        try:
+            with self.stats.timing(MATOMO):
+                return self.resolver.with_site(keys)
+        except UserError as e:  # the API failed mid-run: hits may have been sent
+            self.acks.abort(str(e))
+            return None
 
     def consumed(self, file_index: int, seq: int):
         """The chunk (file_index, seq) was handed on: its input bytes count as done."""
@@ -211,6 +245,72 @@ def _warn_unread(name: str, fmt, head: list, config: Config):
     log.warning("%s: the format %s (%s) reads only the start of its lines: on line %d, %d characters after the "
                 "match were ignored (%r)%s: their fields are not imported%s",
                 name, fmt.name, given, number, n, text[-n:].strip()[:80], more, better)
+
+
+class Picker:
+    """The lines of one input that a Resume picks out (tasks of picked lines, ChunkTask.at):
+    hits before where it resumes that are read again (`reread_in`), and past it the lines not
+    done out of order (`past`). Each gives (first offset, data, at, numbers, span) for a task,
+    data None when there is nothing to hand on."""
+
+    def __init__(self, resume):
+        self.reread = resume.reread
+        self.skip = resume.skip
+        self._r = 0  # next hit of `reread`
+        self._s = 0  # next offset of `skip`
+        self._lines = None  # lines before the next line looked at past the start
+
+    def first_wanted(self, start: int) -> int:
+        """The first offset this input must be read from, when it resumes at `start`."""
+        return min(self.reread[0][0], start) if self.reread else start
+
+    def reread_in(self, offset: int, data: bytes) -> tuple:
+        """The hits to read again within `data` (at `offset`): a task without span."""
+        end = offset + len(data)
+        lines, at, numbers = [], array("Q"), array("Q")
+        reread = self.reread
+        while self._r < len(reread) and reread[self._r][0] < end:
+            at_offset, number = reread[self._r]
+            self._r += 1
+            if at_offset < offset:
+                continue  # not a line start of this input as read now: it stays pending
+            rel = at_offset - offset
+            nl = data.find(b"\n", rel)
+            lines.append(data[rel:nl + 1] if nl >= 0 else data[rel:] + b"\n")
+            at.append(at_offset)
+            numbers.append(number)
+        if not lines:
+            return (offset, None, None, None, None)
+        return (at[0], b"".join(lines), at, numbers, None)
+
+    def past(self, offset: int, data: bytes, lines_before: int) -> tuple:
+        """Leave out the lines of `data` (at `offset`, past the start) done out of order:
+        (the task of the other lines up to the last line done, with its span; the rest of
+        `data`; its offset). `lines_before`: the lines before `offset` when it is the first
+        part past the start."""
+        skip = self.skip
+        n = lines_before if self._lines is None else self._lines
+        lines, at, numbers = [], array("Q"), array("Q")
+        pos, size = 0, len(data)
+        while pos < size and self._s < len(skip):
+            here = offset + pos
+            nl = data.find(b"\n", pos)
+            stop = nl + 1 if nl >= 0 else size
+            while self._s < len(skip) and skip[self._s] < here:
+                self._s += 1
+            if self._s < len(skip) and skip[self._s] == here:
+                self._s += 1  # done: left out
+            else:
+                lines.append(data[pos:stop] if nl >= 0 else data[pos:] + b"\n")
+                at.append(here)
+                numbers.append(n)
+            n += 1
+            pos = stop
+        self._lines = n
+        if self._s >= len(skip):
+            self.skip = ()
+        task = (at[0] if lines else offset + pos, b"".join(lines), at, numbers, (offset + pos, n))
+        return task, data[pos:], offset + pos
 
 
 class W3cLayouts:

@@ -8,7 +8,9 @@ importer, not this server, is what a benchmark measures. It answers:
 
 - POST /index.php (form): API.getMatomoVersion -> {"value":"5.2.0"};
   SitesManager.getSiteFromId -> the site with main_url https://www.example.com;
-  SitesManager.getSitesIdFromSiteUrl -> [{"idsite":1}]; SitesManager.getAllSites -> [site 1].
+  SitesManager.getSitesIdFromSiteUrl -> [{"idsite":1}]; SitesManager.getAllSites -> [site 1];
+  UsersManager.hasSuperUserAccess -> {"value":true}; SitesManager.getSitesIdWith{Admin,Write}Access
+  -> [1] (the importer's checks of the token's access before the first hit).
 - POST /piwik.php or /matomo.php (JSON bulk body `{"requests":[...],"token_auth":"..."}`):
   200 {"status":"success","tracked":N,"invalid":0} where N is the number of requests.
 - GET /stats: {"bulk_posts":..,"tracked":..,"bytes":..,"verified":..,"mismatches":..,"errors":..}
@@ -112,6 +114,10 @@ class App:
             out = [{"idsite": 1}]
         elif m == "SitesManager.getAllSites":
             out = [SITE]
+        elif m == "UsersManager.hasSuperUserAccess":
+            out = {"value": True}
+        elif m in ("SitesManager.getSitesIdWithAdminAccess", "SitesManager.getSitesIdWithWriteAccess"):
+            out = [1]
         else:
             return _response(200, orjson.dumps({"result": "error", "message": "unknown method " + m}))
         return _response(200, orjson.dumps(out))

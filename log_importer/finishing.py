@@ -136,7 +136,7 @@ def finish(config: Config, stats: Stats, fatal: str | None, signals, aborted: bo
     if code == EXIT_FAILED and fatal:
         raise ImportFailed(fatal + ("; run the same command again to send what is left" if store_path else ""))
     if code == EXIT_FAILED:
-        raise ImportFailed("%d input(s) could not be read to the end: %s"
+        raise ImportFailed("%d input(s) could not be imported in full: %s"
                            % (len(stats.input_errors), "; ".join(stats.input_errors)))
     return code
 

@@ -58,6 +58,7 @@ class Resume:
         self._done_before: set = set()
         self.groups: list = []        # packed {"key", "offsets", "lines"} of the hits that matched no site
         self._no_site: dict = {}      # offset -> (lines, key) of those hits (for the final compaction)
+        self.held = False             # none of its lines could be read: its position stays at `start`
         self.unremembered: list = []  # offsets of confirmed hits of an input that is not remembered
 
     def load(self, entry: dict, reimport: bool):
@@ -291,7 +292,8 @@ class Positions:
                     if resume is not None:
                         resume.confirmed(offsets)
                         self._unsaved += len(offsets)
-            mine = {fi: committed.get(fi, (0, 0)) for fi, st in self.file_state.items() if st.remembered}
+            mine = {fi: st.start if st.held else committed.get(fi, (0, 0))
+                    for fi, st in self.file_state.items() if st.remembered}
             sync = final or time.monotonic() - self._last_sync >= self.config.checkpoint_interval
             if mine == self._last_saved and not (final or confirmed or self._changed):
                 return
@@ -316,6 +318,15 @@ class Positions:
             self._last_saved = mine
             if sync:
                 self._last_sync = time.monotonic()
+
+    def hold(self, file_index: int):
+        """Keep input `file_index` where this run started it (none of its lines could be read:
+        a run with the right format reads them again). The next save writes it."""
+        with self._lock:
+            resume = self.file_state.get(file_index)
+            if resume is not None:
+                resume.held = True
+                self._changed = True
 
     def not_remembered(self) -> int:
         """Hits Matomo confirmed that the next run may send again: those past the committed

@@ -141,6 +141,7 @@ class Importer:
                     self.finish_sending()
         finally:
             self.shutdown()
+            self.hold_unreadable()
             self.positions.save(final=True)
             self.positions.close()
             self.stats.stopped = time.monotonic()
@@ -160,12 +161,34 @@ class Importer:
         chunks handed on to the senders (the progress and the summary show it)."""
         return self.task_maker.bytes_read() if complete else self.task_maker.bytes_done()
 
+    def hold_unreadable(self):
+        """Inputs none of whose lines could be read with their format are not imported: their
+        positions stay where the run found them, so that a run with the right format reads
+        them (not "already imported"), and the run ends with exit status 1 saying so."""
+        s = self.stats
+        for fi in s.unreadable_inputs():
+            s.held_inputs.add(fi)
+            self.positions.hold(fi)
+            name, detected = s.file_formats.get(fi, ("?", False))
+            s.input_errors.append(
+                "%s: none of its %s lines could be read with the format %s%s (see \"Why lines were invalid\"): "
+                "nothing of it was imported%s" % (
+                    s.files[fi], "{:,}".format(s.lines_by_file[fi]), name, " (detected)" if detected else "",
+                    ", and its position is not saved: run again with its format" if self._remembered(fi) else ""))
+
+    def _remembered(self, file_index: int) -> bool:
+        resume = self.positions.file_state.get(file_index)
+        return resume is not None and resume.remembered and not self.config.dry_run
+
     def record_positions(self, complete: bool):
         """Where each input stands after the run: finished, or the lines a next run skips (the
         inputs after the one being read when the run stopped were not started)."""
         s = self.stats
         for fi in range(len(self.files)):
-            if complete or (fi < s.consumed_index and self.acks.all_done(fi)):
+            if fi in s.held_inputs:
+                resume = self.positions.file_state.get(fi)
+                s.resume_lines[fi] = resume.start[1] if resume is not None else 0
+            elif complete or (fi < s.consumed_index and self.acks.all_done(fi)):
                 s.inputs_finished.add(fi)
             elif fi <= s.consumed_index:
                 s.resume_lines[fi] = self.acks.committed(fi)[1]

@@ -68,6 +68,8 @@ class Stats:
     input_errors: list = field(default_factory=list)  # inputs that could not be read to the end
     forwarded_for: dict = field(default_factory=dict)  # input -> how to read the client from its forwarded-for field
     lines_by_file: dict = field(default_factory=dict)    # file index -> lines parsed in this run
+    readable_by_file: dict = field(default_factory=dict)  # file index -> of them, lines neither invalid nor comments
+    held_inputs: set = field(default_factory=set)  # file indexes none of whose lines could be read: position kept
     invalid_reasons: dict = field(default_factory=dict)  # file index -> {reason: [count, first line, text, detail]}
     file_formats: dict = field(default_factory=dict)     # file index -> (format name, detected)
     pace: tuple | None = None  # (adaptive, concurrent requests at the end, lowest, highest): pacing.Pacer
@@ -93,6 +95,8 @@ class Stats:
         """Fold one chunk's lines and invalid lines per reason into its file's (main thread);
         `line_base`: the file's lines before the chunk."""
         self.lines_by_file[file_index] = self.lines_by_file.get(file_index, 0) + result.lines
+        self.readable_by_file[file_index] = (self.readable_by_file.get(file_index, 0) + result.lines
+                                             - result.counts.get("invalid", 0) - result.counts.get("comment", 0))
         if file_index > self.consumed_index:
             self.consumed_index = file_index
         if not result.invalid_reasons:
@@ -103,6 +107,13 @@ class Stats:
                 mine[reason][0] += count
             else:
                 mine[reason] = [count, line_base + i + 1, text, detail]
+
+    def unreadable_inputs(self) -> list:
+        """The file indexes of the inputs whose lines read in this run were all invalid (at least
+        one): the format does not fit them (a wrong --log-format-*, or detection misled)."""
+        return [fi for fi, n in self.lines_by_file.items()
+                if n and self.readable_by_file.get(fi, 0) <= 0
+                and sum(r[0] for r in self.invalid_reasons.get(fi, {}).values()) > 0]
 
     @property
     def elapsed(self):

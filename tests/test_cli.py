@@ -199,7 +199,7 @@ def test_a_truncated_archive_ends_that_input_not_the_run(tmp_path):
     (tmp_path / "cut.log.gz").write_bytes(data[: len(data) // 2])
     code, text = dry([tmp_path / "cut.log.gz", good])
     assert code == 1 and "cut.log.gz: cannot read" in text and "Traceback" not in text
-    assert "could not be read to the end" in text
+    assert "could not be imported in full" in text
     assert 50 + 5000 < count(text, "requests would be imported") < 50 + 20000  # what was readable, and the other file
 
 

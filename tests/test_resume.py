@@ -476,3 +476,29 @@ def test_kill_9_with_several_senders_resends_at_most_what_was_in_flight(endpoint
     code, text = importer(args)
     assert code == 0, text
     assert _duplicates_after(ep, expected) <= 4 * 3 * 20
+
+
+# The trial's silent loss: a file none of whose lines the format reads was recorded as imported.
+ISO_BRACKETS = '%h %l %u [%{%Y-%m-%d %H:%M:%S}t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D %{Host}i'
+
+
+def test_a_file_no_line_of_which_could_be_read_is_not_recorded_as_imported(endpoint, tmp_path):
+    ep = endpoint()
+    odd = write(tmp_path, ['192.0.2.%d - - [2026-03-29 01:3%d:00] "GET /page%d HTTP/1.1" 200 512 '
+                           '"https://www.google.com/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0" 1234 '
+                           'www.example.com' % (i + 1, i, i) for i in range(4)], name="odd.log")
+    good = write(tmp_path, lines_for(30), name="good.log")
+    summary = tmp_path / "summary.json"
+    code, text = importer(args_for(ep, good, odd, extra=["--summary-json", summary]))
+    assert code == 1, text
+    assert "odd.log: none of its 4 lines could be read with the format" in text
+    assert "its position is not saved: run again with its format" in text
+    assert len(stored(ep)) == 30
+    data = json.loads(summary.read_text())
+    assert data["exit_code"] == 1 and len(data["input_errors"]) == 1 and data["skipped"]["invalid"] == 4
+    code, text = importer(args_for(ep, odd, extra=["--log-format-apache", ISO_BRACKETS]))
+    assert code == 0, text
+    assert "already imported" not in text
+    assert len(stored(ep)) == 34
+    code, text = importer(args_for(ep, good, odd, extra=["--log-format-apache", ISO_BRACKETS]))
+    assert "odd.log: skipped 4 lines already imported" in text and len(stored(ep)) == 34

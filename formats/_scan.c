@@ -695,21 +695,27 @@ static inline long hex4(const char *s)
  * quote's position, *pos the character after it, *escaped whether it holds a backslash. 0 for a
  * string that is not JSON or not one the scanner is sure of: no closing quote, a control
  * character, an escape other than \" \\ \/ \b \f \n \r \t and \uXXXX, or a \u of a surrogate
- * (orjson's rules on those pairs are left to it). The line is ASCII: 8 bytes at a time, a word
- * holds a byte of interest when one of its bytes is a quote, a backslash or below 0x20. */
-static int json_string(const char *s, Py_ssize_t n, Py_ssize_t *pos, Py_ssize_t *end, int *escaped)
+ * (orjson's rules on those pairs are left to it). The line is ASCII, so 8 bytes at a time: in a
+ * word, a byte's high bit in `hits` is set where it is a quote, a backslash or below 0x20 (and
+ * maybe on bytes after such a byte, as the subtractions borrow upwards only): the lowest set bit
+ * is the first byte of interest, on a little-endian machine. */
+static inline int json_string(const char *s, Py_ssize_t n, Py_ssize_t *pos, Py_ssize_t *end, int *escaped)
 {
     Py_ssize_t p = *pos;
     int esc = 0;
     for (;;) {
+        uint64_t w, hits = 0;
         while (p + 8 <= n) {
-            uint64_t w, q, b;
             memcpy(&w, s + p, 8);
-            q = w ^ (0x22 * ONES);
-            b = w ^ (0x5C * ONES);
-            if ((((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - 0x20 * ONES) & ~w)) & HIGHS) break;
+            hits = ((w ^ (0x22 * ONES)) - ONES) | ((w ^ (0x5C * ONES)) - ONES) | (w - 0x20 * ONES);
+            if ((hits &= HIGHS) != 0) break;
             p += 8;
         }
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (hits != 0)
+            p += __builtin_ctzll(hits) >> 3;
+        else
+#endif
         while (p < n && s[p] != '"' && s[p] != '\\' && (unsigned char)s[p] >= 0x20) p++;
         if (p >= n || (unsigned char)s[p] < 0x20) return 0;
         if (s[p] == '"') break;

@@ -140,8 +140,10 @@ def scanner_plan(keys, numeric):
                     nodes.append({})
                 node = entry[1]
             slots[path] = nodes[node].setdefault(path[-1], [-1, -1])[0] = len(slots)
+    # as_text on a text field is what the scanner does to every text field's value anyway: no call.
     fields = tuple(((), None, False) if key is None else
-                   (tuple(slots[p] for p in key.paths), key.convert, bool(is_numeric))
+                   (tuple(slots[p] for p in key.paths),
+                    None if key.convert is as_text and not is_numeric else key.convert, bool(is_numeric))
                    for key, is_numeric in zip(keys, numeric))
     return tuple(tuple((name, s, c) for name, (s, c) in node.items()) for node in nodes), fields
 

@@ -21,6 +21,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -630,9 +631,19 @@ typedef struct {
     int bucket[JSON_BUCKETS];  /* first entry of each bucket, or -1 */
 } jnode;
 
+/* The converters the scanner applies itself (formats/jsonmap.py's in_scanner codes), to the
+ * values it is sure to convert as the Python function does; any other value goes to the function. */
+enum { C_PYTHON = 0,  /* none: the Python function */
+       C_FIRST,       /* jsonmap.first: an array's first element (None when empty), else the value */
+       C_EMPTY_IS_NONE,  /* jsonmap.empty_is_none: None for "", else the value */
+       C_FLOOR,       /* int(float(v) // 1), for numbers (jsonlogs.whole_seconds) */
+       C_BY_MILLION,  /* v / 1000000, for integers of at most 15 digits and other numbers */
+       C_BY_THOUSANDTH,  /* float(v) * 1000, for numbers (jsonlogs.seconds_to_milli) */
+       C_CODES };
+
 typedef struct {
     int alts[JSON_MAX_ALTS];
-    int nalts, numeric;
+    int nalts, numeric, code;
     PyObject *convert;  /* NULL: none */
 } jfield;
 
@@ -1042,6 +1053,59 @@ static PyObject *typed_value(JsonScanner *self, const char *s, const jvalue *v, 
     }
 }
 
+/* The value of a number's text as Python's float() of what orjson gives: correctly rounded (an
+ * integer's is exact up to 15 digits), and an integer -0 is 0 (orjson gives the int 0). */
+static double json_double(const char *s, const jvalue *v)
+{
+    char *stop;  /* the text goes on after the number: stop there */
+    double d = PyOS_string_to_double(s + v->start, &stop, NULL);
+    return v->kind == J_INT && d == 0 ? 0.0 : d;
+}
+
+/* The field's value through converter `code` (the C_ codes), or NULL with *handled = 0 where
+ * the Python converter must decide (a string for the numeric ones, a long integer). */
+static PyObject *converted_in_c(JsonScanner *self, const char *s, Py_ssize_t n, const jvalue *v, int code,
+                                int numeric, int slot, int *handled)
+{
+    int number = v->kind == J_INT || v->kind == J_NUMBER;
+    PyObject *x, *out;
+    *handled = 1;
+    switch (code) {
+    case C_FIRST:
+        if (v->kind == J_ARRAY) {
+            jwalk w = {s, n, self, NULL, NULL};
+            jvalue item;
+            Py_ssize_t p = json_spaces(s, n, v->start + 1);
+            if (s[p] == ']') Py_RETURN_NONE;
+            json_value(&w, &p, -1, 1, &item);  /* checked by the walk already */
+            return typed_value(self, s, &item, numeric, slot);
+        }
+        return typed_value(self, s, v, numeric, slot);
+    case C_EMPTY_IS_NONE:
+        if (v->kind == J_STRING && v->start == v->end) Py_RETURN_NONE;
+        return typed_value(self, s, v, numeric, slot);
+    case C_FLOOR:
+        if (!number) break;
+        x = PyLong_FromDouble(floor(json_double(s, v)));
+        goto typed;
+    case C_BY_MILLION:
+        if (!number || (v->kind == J_INT && v->end - v->start - (s[v->start] == '-') > 15)) break;
+        x = PyFloat_FromDouble(json_double(s, v) / 1000000.0);
+        goto typed;
+    case C_BY_THOUSANDTH:
+        if (!number) break;
+        x = PyFloat_FromDouble(json_double(s, v) * 1000.0);
+        goto typed;
+    }
+    *handled = 0;
+    return NULL;
+typed:
+    if (x == NULL) return NULL;
+    out = typed_object(x, numeric);
+    Py_DECREF(x);
+    return out;
+}
+
 static PyObject *JsonScanner_extract(JsonScanner *self, PyObject *line)
 {
     jvalue vals[JSON_MAX_SLOTS];
@@ -1062,7 +1126,7 @@ static PyObject *JsonScanner_extract(JsonScanner *self, PyObject *line)
         const jfield *f = &self->fields[i];
         const jvalue *v = NULL;
         PyObject *x;
-        int slot = -1;
+        int slot = -1, handled;
         for (int a = 0; a < f->nalts && v == NULL; a++)
             if (vals[f->alts[a]].kind > J_NULL) v = &vals[slot = f->alts[a]];
         if (v == NULL) {
@@ -1070,6 +1134,9 @@ static PyObject *JsonScanner_extract(JsonScanner *self, PyObject *line)
             Py_INCREF(x);
         } else if (f->convert == NULL) {
             x = typed_value(self, s, v, f->numeric, slot);
+        } else if (f->code != C_PYTHON && ((x = converted_in_c(self, s, n, v, f->code, f->numeric, slot, &handled))
+                                           != NULL || handled)) {
+            ;  /* converted here, or an error */
         } else {
             Py_ssize_t at = v->kind == J_STRING ? v->start - 1 : v->start;
             PyObject *raw = json_build(self, s, n, &at), *converted;
@@ -1111,8 +1178,8 @@ static void json_scanner_dealloc(JsonScanner *self)
 }
 
 #define JSON_SPEC_ERROR "JsonScanner(nodes, fields, fallback): nodes is a tuple of tuples of (key: str, slot, " \
-    "child), at most 128 entries in all; fields a tuple of (slots: tuple, convert, numeric); at most 64 slots, " \
-    "8 a field"
+    "child), at most 128 entries in all; fields a tuple of (slots: tuple, convert, numeric, " \
+    "code: 0 or the C converter's); at most 64 slots, 8 a field"
 
 static int JsonScanner_init(JsonScanner *self, PyObject *args, PyObject *kwds)
 {
@@ -1166,8 +1233,9 @@ static int JsonScanner_init(JsonScanner *self, PyObject *args, PyObject *kwds)
     for (Py_ssize_t i = 0; i < nfields; i++) {
         PyObject *spec = PyTuple_GET_ITEM(fields, i), *alts, *convert;
         jfield *f = &self->fields[i];
-        if (!PyArg_ParseTuple(spec, "O!Op", &PyTuple_Type, &alts, &convert, &f->numeric)) return -1;
-        if (PyTuple_GET_SIZE(alts) > JSON_MAX_ALTS || (convert != Py_None && !PyCallable_Check(convert))) goto bad;
+        if (!PyArg_ParseTuple(spec, "O!Opi", &PyTuple_Type, &alts, &convert, &f->numeric, &f->code)) return -1;
+        if (PyTuple_GET_SIZE(alts) > JSON_MAX_ALTS || (convert != Py_None && !PyCallable_Check(convert))
+            || f->code < 0 || f->code >= C_CODES || (f->code != C_PYTHON && convert == Py_None)) goto bad;
         for (Py_ssize_t a = 0; a < PyTuple_GET_SIZE(alts); a++) {
             long slot = PyLong_AsLong(PyTuple_GET_ITEM(alts, a));
             if (slot == -1 && PyErr_Occurred()) return -1;

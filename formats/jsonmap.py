@@ -44,6 +44,21 @@ class Key:
         return "Key(%s)" % ", ".join(repr(".".join(p)) for p in self.paths)
 
 
+# Converters formats/_scan.c's JsonScanner applies itself (the values it is sure of; it hands the
+# others to the Python function): their codes there.
+FIRST, EMPTY_IS_NONE, FLOOR, BY_MILLION, BY_THOUSANDTH = 1, 2, 3, 4, 5
+
+
+def in_scanner(code):
+    """Marks a converter that formats/_scan.c also applies, as `code` (FIRST, ...), to the values
+    it is sure to convert the same; tests/test_scan.py compares the two on every kind of value."""
+    def mark(convert):
+        convert.scanner_code = code
+        return convert
+    return mark
+
+
+@in_scanner(FIRST)
 def first(value):
     """The first element of an array (Caddy logs each header as an array of values)."""
     if value.__class__ is list:
@@ -61,6 +76,7 @@ def without_port(host):
     return name if sep and port.isdigit() and ":" not in name else host
 
 
+@in_scanner(EMPTY_IS_NONE)
 def empty_is_none(value):
     """An empty string means the field is absent (Caddy's user_id)."""
     return value if value != "" else None
@@ -125,7 +141,8 @@ def scanner_plan(keys, numeric):
     """What formats/_scan.c's JsonScanner reads, from each field's Key (None: not read) and
     whether the field is numeric: (nodes, fields). Each distinct key path gets a slot; `nodes` is
     the tree of the paths' keys, node 0 the line's object, each node a tuple of (key, slot or -1,
-    child node or -1); `fields` gives per field (its paths' slots in order, convert, numeric)."""
+    child node or -1); `fields` gives per field (its paths' slots in order, convert, numeric, the
+    code of the converter in C or 0)."""
     slots = {}
     nodes = [{}]  # per node: key -> [slot, child]
     for key in keys:
@@ -141,9 +158,10 @@ def scanner_plan(keys, numeric):
                 node = entry[1]
             slots[path] = nodes[node].setdefault(path[-1], [-1, -1])[0] = len(slots)
     # as_text on a text field is what the scanner does to every text field's value anyway: no call.
-    fields = tuple(((), None, False) if key is None else
+    fields = tuple(((), None, False, 0) if key is None else
                    (tuple(slots[p] for p in key.paths),
-                    None if key.convert is as_text and not is_numeric else key.convert, bool(is_numeric))
+                    None if key.convert is as_text and not is_numeric else key.convert, bool(is_numeric),
+                    getattr(key.convert, "scanner_code", 0))
                    for key, is_numeric in zip(keys, numeric))
     return tuple(tuple((name, s, c) for name, (s, c) in node.items()) for node in nodes), fields
 

@@ -710,6 +710,9 @@ static inline long hex4(const char *s)
  * word, a byte's high bit in `hits` is set where it is a quote, a backslash or below 0x20 (and
  * maybe on bytes after such a byte, as the subtractions borrow upwards only): the lowest set bit
  * is the first byte of interest, on a little-endian machine. */
+#if defined(__GNUC__)
+__attribute__((always_inline))  /* the walk's most frequent call: its entry and exit cost as much as a key */
+#endif
 static inline int json_string(const char *s, Py_ssize_t n, Py_ssize_t *pos, Py_ssize_t *end, int *escaped)
 {
     Py_ssize_t p = *pos;
@@ -968,8 +971,8 @@ static PyObject *json_number_object(const char *s, const jvalue *v)
  * converter. A new reference, or NULL with an exception. */
 static PyObject *json_build(JsonScanner *self, const char *s, Py_ssize_t n, Py_ssize_t *pos)
 {
-    Py_ssize_t p = *pos, end;
-    int escaped;
+    Py_ssize_t p = *pos, end = p;
+    int escaped = 0;
     jvalue v;
     PyObject *x = NULL;
     switch (s[p]) {

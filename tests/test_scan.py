@@ -339,3 +339,16 @@ def test_json_scanner_reads_what_it_is_sure_of_and_hands_on_the_rest(loggen, mon
         assert scan(handed_on) == python(handed_on)
         assert passed[0] == before + 1, handed_on
     assert scan(line.replace('"x":-0', '"x":-0,')) is None and python(line.replace('"x":-0', '"x":-0,')) is None
+
+
+def test_json_map_beyond_the_scanners_bounds_is_read_by_orjson():
+    """More key paths than JsonScanner holds (64; extra groups add top-level keys): the decoder
+    keeps the orjson path, with the same fields."""
+    from formats.jsonmap import JsonMapDecoder
+    groups = ["k%d" % i for i in range(70)]
+    wide = JsonMapDecoder("wide", {"ip": "ip"}, extra_groups=groups)
+    narrow = JsonMapDecoder("narrow", {"ip": "ip"}, extra_groups=groups[:10])
+    assert not wide.scanned and narrow.scanned
+    line = '{"ip":"192.0.2.1","k3":"three","k69":7}'
+    assert wide.extract(line)[0] == narrow.extract(line)[0] == "192.0.2.1"
+    assert wide.as_dict(line)["k69"] == "7" and narrow.as_dict(line)["k3"] == "three"

@@ -41,13 +41,14 @@ $(TRACKER_JS): | $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m flake8
 
-# BENCH_ARGS: options of benchmarks/run.py (e.g. --quick). Stopped by SIGTERM or Ctrl-C, the
+# BENCH_ARGS: options of benchmarks/run.py (e.g. --quick). decode_cost.py (last) needs valgrind. Stopped by SIGTERM or Ctrl-C, the
 # benchmarks stop every process they started (benchmarks/children.py).
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/endpoint_bench.py --target 20000
 	$(BIN)/python benchmarks/pacing.py
+	$(BIN)/python benchmarks/decode_cost.py --no-scanner
 
 clean:
 	rm -rf $(VENV) build *.egg-info formats/*.so

@@ -48,12 +48,12 @@ ISO8601 = "iso8601"  # 2026-03-01T10:00:00[.fraction][Z|+01:00|+0100]: the offse
 # Memo tables are emptied past this many entries: a worker's memory stays flat on long logs.
 MEMO_ENTRIES = 50_000
 
-try:  # the C line scanners (setup.py builds them); without them, the regexes do the same work
-    from ._scan import Scanner, TokenScanner, pick, split_ascii
+try:  # the C line scanners (setup.py builds them); without them, the regexes (JSON: orjson) do the same work
+    from ._scan import JsonScanner, Scanner, TokenScanner, pick, split_ascii
 except ImportError:
-    Scanner = TokenScanner = pick = split_ascii = None
+    JsonScanner = Scanner = TokenScanner = pick = split_ascii = None
 if os.environ.get("LOG_IMPORTER_NO_SCANNER"):  # to compare both (benchmarks/run.py dry-regex)
-    Scanner = TokenScanner = pick = split_ascii = None
+    JsonScanner = Scanner = TokenScanner = pick = split_ascii = None
 
 
 def split_ascii_lines(data: bytes) -> list:

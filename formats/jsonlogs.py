@@ -7,19 +7,22 @@ from functools import lru_cache
 from urllib.parse import unquote_plus
 
 from .base import EPOCH, FIELDS, ISO8601, Format
-from .jsonmap import Key, as_text, empty_is_none, first, without_port
+from .jsonmap import BY_MILLION, BY_THOUSANDTH, FLOOR, Key, as_text, empty_is_none, first, in_scanner, without_port
 
 
+@in_scanner(BY_THOUSANDTH)
 def seconds_to_milli(seconds):
     """nginx's $request_time (seconds, as logged under "generation_time_milli") in milliseconds."""
     return float(seconds) * 1000
 
 
+@in_scanner(BY_MILLION)
 def nano_to_milli(nanoseconds):
     """Traefik's Duration (nanoseconds) in milliseconds."""
     return nanoseconds / 1000000
 
 
+@in_scanner(FLOOR)
 def whole_seconds(timestamp):
     """Caddy's `ts` (seconds since 1970, with a fraction), cut to the second it falls in: one memo
     entry per second for the date conversion."""

@@ -2,10 +2,13 @@
 
 A JSON format declares `json_map`: for each field of the vocabulary, the key that holds it (a
 string: "status"), a key path into nested objects ("request.headers.User-Agent"), or a `Key`
-with several paths (the first one present wins) and a converter. The line is decoded with orjson,
-so key order, spacing, extra keys and escaped characters do not matter. Every value handed on has
-the type the chunk stage expects: text fields are str (numbers are written out, objects and arrays
-become None), numeric fields (length, generation times, an epoch date) are int, float or str.
+with several paths (the first one present wins) and a converter. The line is read as JSON, so key
+order, spacing, extra keys and escaped characters do not matter: by formats/_scan.c's JsonScanner,
+which builds only the values the map names, and for every line it is not sure of by orjson (the
+whole object decoded; LOG_IMPORTER_NO_SCANNER=1 decodes every line so). Both give the same values.
+Every value handed on has the type the chunk stage expects: text fields are str (numbers are
+written out, objects and arrays become None), numeric fields (length, generation times, an epoch
+date) are int, float or str.
 
 nginx writes `\\xHH` escapes into JSON strings (log_format's default `escape=default`, for `"`,
 `\\` and bytes below 32 or above 126), which JSON does not allow: a line that does not decode and
@@ -41,6 +44,21 @@ class Key:
         return "Key(%s)" % ", ".join(repr(".".join(p)) for p in self.paths)
 
 
+# Converters formats/_scan.c's JsonScanner applies itself (the values it is sure of; it hands the
+# others to the Python function): their codes there.
+FIRST, EMPTY_IS_NONE, FLOOR, BY_MILLION, BY_THOUSANDTH = 1, 2, 3, 4, 5
+
+
+def in_scanner(code):
+    """Marks a converter that formats/_scan.c also applies, as `code` (FIRST, ...), to the values
+    it is sure to convert the same; tests/test_scan.py compares the two on every kind of value."""
+    def mark(convert):
+        convert.scanner_code = code
+        return convert
+    return mark
+
+
+@in_scanner(FIRST)
 def first(value):
     """The first element of an array (Caddy logs each header as an array of values)."""
     if value.__class__ is list:
@@ -58,6 +76,7 @@ def without_port(host):
     return name if sep and port.isdigit() and ":" not in name else host
 
 
+@in_scanner(EMPTY_IS_NONE)
 def empty_is_none(value):
     """An empty string means the field is absent (Caddy's user_id)."""
     return value if value != "" else None
@@ -116,6 +135,35 @@ def _builder(keys, numeric):
     lines.append("    return (%s)" % "".join(p + ", " for p in parts))
     exec(compile("\n".join(lines) + "\n", "<json map>", "exec"), env)
     return env["build"]
+
+
+def scanner_plan(keys, numeric):
+    """What formats/_scan.c's JsonScanner reads, from each field's Key (None: not read) and
+    whether the field is numeric: (nodes, fields). Each distinct key path gets a slot; `nodes` is
+    the tree of the paths' keys, node 0 the line's object, each node a tuple of (key, slot or -1,
+    child node or -1); `fields` gives per field (its paths' slots in order, convert, numeric, the
+    code of the converter in C or 0)."""
+    slots = {}
+    nodes = [{}]  # per node: key -> [slot, child]
+    for key in keys:
+        for path in key.paths if key is not None else ():
+            if path in slots:
+                continue
+            node = 0
+            for name in path[:-1]:
+                entry = nodes[node].setdefault(name, [-1, -1])
+                if entry[1] < 0:
+                    entry[1] = len(nodes)
+                    nodes.append({})
+                node = entry[1]
+            slots[path] = nodes[node].setdefault(path[-1], [-1, -1])[0] = len(slots)
+    # as_text on a text field is what the scanner does to every text field's value anyway: no call.
+    fields = tuple(((), None, False, 0) if key is None else
+                   (tuple(slots[p] for p in key.paths),
+                    None if key.convert is as_text and not is_numeric else key.convert, bool(is_numeric),
+                    getattr(key.convert, "scanner_code", 0))
+                   for key, is_numeric in zip(keys, numeric))
+    return tuple(tuple((name, s, c) for name, (s, c) in node.items()) for node in nodes), fields
 
 
 _NGINX_ESCAPES = re.compile(r"\\\\|((?:\\x[0-9A-Fa-f]{2})+)")
@@ -202,6 +250,15 @@ class JsonMapDecoder:
                 return None
             return arrange(values + others)
         self.extract = extract
+        # The C scanner reads the same values without decoding the rest of the line; it hands
+        # the lines it is not sure of to the orjson path above.
+        if base.JsonScanner is not None:
+            nodes, field_specs = scanner_plan(keys, numeric)
+            try:
+                self.extract = base.JsonScanner(nodes, field_specs, fallback=extract).extract
+                self.scanned = True
+            except ValueError:  # a map beyond the scanner's bounds (64 key paths): the orjson path reads it
+                pass
 
     def has_group(self, name) -> bool:
         """Any top-level key can be asked for (--regex-group-to-*-cvar): lines decide."""

@@ -200,3 +200,155 @@ def test_json_pick_is_the_same_as_in_python():
         assert pick(obj, keys, numeric) == pick_in_python(obj, keys, numeric), (obj, numeric)
     with pytest.raises(TypeError):
         pick({}, ("a",), b"")
+
+
+# The JSON formats: formats/_scan.c's JsonScanner against the orjson path (LOG_IMPORTER_NO_SCANNER's
+# decoder). The scanner must give exactly what orjson's decoding gives for every line, or hand
+# the line to it.
+JSON_FORMATS = ["nginx_json", "traefik_json", "caddy_json", "cloudflare_json", "akamai_json"]
+# Raw JSON values put in place of each key's value: every kind, numbers at the edges of what
+# orjson reads as int, float or not at all, escapes (surrogates among them), invalid values.
+RAW_VALUES = [
+    "null", "true", "false", "0", "-0", "7", "200", '"200"', "-12", "0.5", "-0.0", "1e3", "1E-2", "2.5e+2",
+    "1772319603.412", "123456789012345678", "1234567890123456789", "9223372036854775807",
+    "-9223372036854775808", "-9223372036854775809", "18446744073709551615", "18446744073709551616",
+    "123456789012345678901234567890", "1e300", "9e299", "1e400", "-1e400", "1e-400", "123.456e299",
+    "0.1e-99999999", '"1e999"', '""', '" "', '"-"', '"a b"', '"https://r.example/?q=1&x=%20"',
+    r'"\u0041\u00e9\u2028\u0026"', r'"\ud83d\ude00"', r'"\ud800"', r'"\udc00x"', r'"\ud83dx"',
+    r'"a\"b\\c\/d\b\f\n\r\t"', r'"\u0000"', r'"\x41"', r'"\xc3\xa9 \x22"', r'"\q"', r'"\u12"', '"é"',
+    '"\t"', '"\x7f"', "[]", '["x"]', '["", "y"]', '[1,"a",{"b":null}]', "[[[[[]]]]]", "{}",
+    '{"User-Agent":["x"],"a":{"b":[]}}', '{"remote_ip":"192.0.2.9","headers":{"Referer":["r"]}}',
+    "01", "1.", ".5", "-", "+1", "NaN", "Infinity", "tru", "nul", "[1,]", '{"a":1,}', '"abc', '{"a" 1}',
+    "[" * 70 + "]" * 70, "1 2", '"a" "b"',
+]
+JSON_ALPHABET = ['"', "\\", "{", "}", "[", "]", ":", ",", " ", "\t", "\r", "0", "-", ".", "e", "9", "n",
+                 "null", "true", '"x"', "\\u00e9", "\\ud83d", "\\ude00", "\\x41", "é", "\x00", "\x1f", "\x7f"]
+
+
+def json_parsers(name, monkeypatch):
+    """(the orjson path's extract, the scanner's extract, how many lines the scanner left to it)"""
+    import formats.base
+    fmt = REGISTRY[name]
+    with monkeypatch.context() as m:
+        m.setattr(formats.base, "JsonScanner", None)
+        python = fmt.compile()
+    assert not python.scanned
+    scanner_class, passed = formats.base.JsonScanner, [0]
+
+    def counting(nodes, fields, fallback):
+        def fallback_counted(line):
+            passed[0] += 1
+            return fallback(line)
+        return scanner_class(nodes, fields, fallback=fallback_counted)
+    with monkeypatch.context() as m:
+        m.setattr(formats.base, "JsonScanner", counting)
+        scanner = fmt.compile()
+    assert scanner.scanned
+    return python.extract, scanner.extract, passed
+
+
+def outcome(extract, line):
+    """What extract gives, with types (repr: 0 is not 0.0, nor -0.0 0.0), or the exception raised."""
+    try:
+        return repr(extract(line))
+    except Exception as e:  # a converter's own error: both paths must raise the same
+        return "raises %s" % type(e).__name__
+
+
+def json_edge_lines(sample):
+    """The sample with each key's value (nested ones too) replaced by each of RAW_VALUES, a key
+    written with escapes, a key twice, whitespace around every token."""
+    import json
+    out = []
+
+    def paths(obj, prefix=()):
+        for key, value in obj.items():
+            yield prefix + (key,)
+            if isinstance(value, dict):
+                yield from paths(value, prefix + (key,))
+    obj = json.loads(sample)
+    for path in paths(obj):
+        for raw in RAW_VALUES:
+            copy = json.loads(sample)
+            holder = copy
+            for key in path[:-1]:
+                holder = holder[key]
+            holder[path[-1]] = "@MARK@"
+            out.append(json.dumps(copy, separators=(",", ":")).replace('"@MARK@"', raw))
+        text = json.dumps(obj, separators=(",", ":"))
+        quoted = json.dumps(path[-1])
+        escaped = '"\\u%04x%s' % (ord(path[-1][0]), quoted[2:])
+        out.append(text.replace(quoted + ":", escaped + ":", 1))
+        out.append(text.replace(quoted + ":", quoted + ':"dup",' + quoted + ":", 1))
+        out.append(text.replace(quoted + ":", quoted + ':null,' + quoted + ":", 1))
+    text = json.dumps(obj, separators=(",", ":"))
+    out += [text.replace(",", " ,\t").replace(":", " : ").replace("{", "{ \r\n"), " " + text + "\r",
+            text + " x", text + "{}", "[" + text + "]", "", " ", "null", '"x"', "{}", text.replace('"', "'")]
+    return out
+
+
+@pytest.mark.parametrize("name", JSON_FORMATS)
+def test_json_scanner_same_as_orjson_on_generated_and_hostile_lines(name, loggen, monkeypatch):
+    python, scan, passed = json_parsers(name, monkeypatch)
+    lines = []
+    for hostile in (False, True):
+        data = loggen(2000, seed=9, fmt=name, hostile=hostile).read_bytes()
+        lines += data.decode("utf-8", "surrogateescape").split("\n")
+        lines += data.decode("utf-8", "replace").split("\n")
+    decoded = 0
+    for text in lines:
+        expected = outcome(python, text)
+        assert outcome(scan, text) == expected, (name, text)
+        decoded += expected != "None"
+    assert decoded > 3000 and len(lines) - passed[0] > 3000  # the scanner itself answers most lines
+
+
+@pytest.mark.parametrize("name", JSON_FORMATS)
+def test_json_scanner_same_as_orjson_on_edge_lines(name, loggen, monkeypatch):
+    python, scan, passed = json_parsers(name, monkeypatch)
+    sample = loggen(1, seed=2, fmt=name).read_text().strip()
+    lines = json_edge_lines(sample)
+    lines += [sample[:i] for i in range(len(sample) + 1)]
+    lines += mutated(name, [sample], JSON_ALPHABET, count=5000)
+    outcomes = {}
+    for text in lines:
+        expected = outcome(python, text)
+        assert outcome(scan, text) == expected, (name, text)
+        outcomes[expected == "None"] = True
+    assert outcomes == {True: True, False: True} and len(lines) - passed[0] > 1000
+
+
+def test_json_scanner_reads_what_it_is_sure_of_and_hands_on_the_rest(loggen, monkeypatch):
+    """The lines the scanner answers itself, and those it leaves to orjson (escaped keys it
+    reads, a key it reads twice, surrogate escapes, non-ASCII text, nginx's \\xHH escapes)."""
+    python, scan, passed = json_parsers("traefik_json", monkeypatch)
+    line = ('{"ClientHost":"192.0.2.1","DownstreamStatus":404,"Duration":2500000,"RequestHost":"a.example",'
+            '"RequestMethod":"GET","RequestPath":"/p?q=\\u0026x","request_User-Agent":"A \\"B\\"",'
+            '"time":"2026-03-01T00:00:03+01:00","Other":{"ClientHost":1,"x":[1,2.5e3,null,true]},"x":-0}')
+    fields = scan(line)
+    assert passed[0] == 0 and fields == python(line)
+    assert fields[:3] == ("192.0.2.1", "a.example", "2026-03-01T00:00:03+01:00")
+    assert fields[5:9] == ("GET", "/p?q=&x", None, "404") and fields[11] == 'A "B"'
+    assert fields[13] == 2.5  # Duration in ms
+    for handed_on in (line.replace('"ClientHost"', '"\\u0043lientHost"'),
+                      line.replace('"x":-0', '"RequestPath":"/again"'),
+                      line.replace("\\u0026", "\\ud83d\\ude00"),
+                      line.replace("a.example", "é.example"),
+                      line.replace("\\u0026", "\\x26")):
+        before = passed[0]
+        assert scan(handed_on) == python(handed_on)
+        assert passed[0] == before + 1, handed_on
+    assert scan(line.replace('"x":-0', '"x":-0,')) is None and python(line.replace('"x":-0', '"x":-0,')) is None
+
+
+def test_json_map_beyond_the_scanners_bounds_is_read_by_orjson():
+    """More key paths than JsonScanner holds (64; extra groups add top-level keys): the decoder
+    keeps the orjson path, with the same fields."""
+    from formats.jsonmap import JsonMapDecoder
+    groups = ["k%d" % i for i in range(70)]
+    wide = JsonMapDecoder("wide", {"ip": "ip"}, extra_groups=groups)
+    narrow = JsonMapDecoder("narrow", {"ip": "ip"}, extra_groups=groups[:10])
+    assert not wide.scanned and narrow.scanned
+    line = '{"ip":"192.0.2.1","k3":"three","k69":7}'
+    assert wide.extract(line)[0] == narrow.extract(line)[0] == "192.0.2.1"
+    assert wide.as_dict(line)["k69"] == "7" and narrow.as_dict(line)["k3"] == "three"

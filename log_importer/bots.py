@@ -778,15 +778,16 @@ class BotClassifier:
     A libraries.yml match counts only when Device Detector would call the agent a library: when
     none of its earlier client lists (feed readers, mobile apps, media players, PIM, browsers)
     names it, e.g. `newsbeuter/2.4 ... libcurl/7.22.0` is a feed reader. `memo` is the table of
-    decisions (the classification closure reads it and calls `decide` only on a miss); `skipped`
-    counts the skipped hits per `Bot` (the closure adds to it) for the summary's top bots.
+    decisions (the classification closure reads it and calls `decide` only on a miss); `hits`
+    counts the hits of bots per `Bot`, skipped (or imported, with --enable-bots), as the
+    closure classifies them, for the summary's top bots.
     """
 
     def __init__(self, options: BotOptions = BotOptions()):
         self.options = options
         self._rules: Rules | None = None
         self.memo: dict = {}
-        self.skipped: dict = {}
+        self.hits: dict = {}
 
     def decide(self, user_agent: str):
         rules = self._rules or self._load()
@@ -813,10 +814,10 @@ class BotClassifier:
         found = self.memo.get(user_agent)
         return self.decide(user_agent) if found is None else found
 
-    def take_skipped(self) -> dict:
+    def take_hits(self) -> dict:
         """{(name, category): hits} counted since the last call; counting starts afresh."""
-        counts = {tuple(bot): n for bot, n in self.skipped.items()}
-        self.skipped.clear()
+        counts = {tuple(bot): n for bot, n in self.hits.items()}
+        self.hits.clear()
         return counts
 
 

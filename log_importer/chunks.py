@@ -97,7 +97,7 @@ class ChunkResult:
     undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
     undecodable_samples: list = field(default_factory=list)  # (line index, text with \xNN) for --debug
     limit_reached: bool = False
-    bots: dict = field(default_factory=dict)  # (bot name, category) -> hits skipped as bots
+    bots: dict = field(default_factory=dict)  # (bot name, category) -> hits of bots (skipped, or imported)
     # (offset, line index, site key) of the hits whose site key resolved to no site
     no_site: list = field(default_factory=list)
     # a task of picked lines (ChunkTask.at): its line indexes are the file's, and `span` its ChunkTask's
@@ -193,7 +193,7 @@ class ChunkProcessor:
         res = ChunkResult(task.file_index, task.seq, task.start, task.start)
         counts = dict.fromkeys(C.SKIP_REASONS, 0)
         counts["comment"] = 0
-        self.classifier.bots.skipped.clear()  # the classifier counts this chunk's bots by name
+        self.classifier.bots.hits.clear()  # the classifier counts this chunk's bots by name
         lines = self.decode(task.data, file_start=task.start == 0)
         hits = self.tracked_hits(task, lines, res, counts)
         bodies, line_idx, visitors, marks = self.serialised(task, hits, lines, res, counts)
@@ -205,7 +205,7 @@ class ChunkProcessor:
         if res.need_keys:
             return res
         res.counts = {k: v for k, v in counts.items() if v}
-        res.bots = self.classifier.bots.take_skipped()
+        res.bots = self.classifier.bots.take_hits()
         res.parts, res.firsts = partition(bodies, line_idx, visitors, marks, task.partitions, base, before,
                                           self._partitions.setdefault(task.partitions, {}), task.at, task.numbers)
         if res.no_site:  # (line index, key) so far: their offsets

@@ -101,7 +101,7 @@ class Classifier:
         hostnames, hostname_matches = self.hostnames, self._hostname_matches
         replay, errors, redirects = c.replay_tracking, c.enable_http_errors, c.enable_http_redirects
         static_ok, bots_ok = c.enable_static, c.enable_bots
-        bot_memo, decide, skipped_bots = self.bots.memo, self.bots.decide, self.bots.skipped
+        bot_memo, decide, bot_hits = self.bots.memo, self.bots.decide, self.bots.hits
         include_hosts, exclude_hosts = self.include_hosts, self.exclude_hosts
         older, newer = self.older, self.newer
 
@@ -136,11 +136,10 @@ class Classifier:
             if bot is None:
                 bot = decide(user_agent)
             if bot:
-                if bots_ok:
-                    flags |= IS_BOT
-                else:
-                    skipped_bots[bot] = skipped_bots.get(bot, 0) + 1  # for the summary's top bots
+                if not bots_ok:
+                    bot_hits[bot] = bot_hits.get(bot, 0) + 1  # for the summary's top bots
                     return BOT, 0
+                flags |= IS_BOT
             if host is not None and (exclude_hosts or include_hosts):
                 if host in exclude_hosts:
                     return FILTERED, 0
@@ -150,6 +149,8 @@ class Classifier:
                 return FILTERED, 0
             if newer is not None and cdt > newer:
                 return FILTERED, 0
+            if bot:  # --enable-bots: imported, counted by name too
+                bot_hits[bot] = bot_hits.get(bot, 0) + 1
             return None, flags
 
         return classify

@@ -29,7 +29,8 @@ class Stats:
     comment_lines: int = 0     # W3C '#' header lines
     lines_undecodable: int = 0  # lines with bytes that are not valid in --encoding (kept)
     skipped: dict = field(default_factory=lambda: dict.fromkeys(C.SKIP_REASONS, 0))
-    skipped_bots: Counter = field(default_factory=Counter)  # (bot name, category) -> hits skipped
+    # (bot name, category) -> hits of that bot: skipped, or imported with --enable-bots
+    bot_hits: Counter = field(default_factory=Counter)
     hits_built: int = 0        # tracked hits handed to the senders
     downloads: int = 0         # of those, downloads
     hits_sent: int = 0         # hits in requests Matomo answered
@@ -89,7 +90,7 @@ class Stats:
         self.sites_used |= result.sites_used
         self.dates |= result.dates
         self.hosts_no_site |= result.no_site_keys
-        self.skipped_bots.update(result.bots)
+        self.bot_hits.update(result.bots)
 
     def add_invalid(self, file_index: int, line_base: int, result):
         """Fold one chunk's lines and invalid lines per reason into its file's (main thread);

@@ -51,8 +51,9 @@ def _n(value) -> str:
 
 
 def _top_bots(stats: Stats) -> list[str]:
-    """The bots skipped most, by name: where the "requests done by bots" count comes from."""
-    top = stats.skipped_bots.most_common(TOP_BOTS)
+    """The bots seen most, by name: where the "requests done by bots" count comes from (the
+    bots imported, with --enable-bots)."""
+    top = stats.bot_hits.most_common(TOP_BOTS)
     width = len(_n(top[0][1])) if top else 0
     return ["%*s %s" % (width, _n(hits), Bot(*bot).label()) for bot, hits in top]
 
@@ -81,6 +82,9 @@ def _lines_section(s: Stats, config: Config) -> list[str]:
     hits = "%s requests %s" % (_n(s.hits_built), "would be imported" if dry else "to import")
     if s.downloads:
         hits += ", %s of them downloads" % _n(s.downloads)
+    bots_imported = sum(s.bot_hits.values()) if config.enable_bots else 0
+    if bots_imported:
+        hits += ", %s of them bots" % _n(bots_imported)
     sent = []
     if not dry:
         sent.append("%s requests imported successfully" % _n(s.tracked))
@@ -95,9 +99,9 @@ def _lines_section(s: Stats, config: Config) -> list[str]:
     ignored = []
     for reason, label in REASON_LABELS:
         line = "%s %s" % (_n(s.skipped[reason]), label)
-        if reason == C.BOT and s.skipped_bots:
+        if reason == C.BOT and s.bot_hits and not config.enable_bots:
             top = _top_bots(s)
-            ignored += _with_parts(line + "; the %d bots skipped most (of %d seen)" % (len(top), len(s.skipped_bots)),
+            ignored += _with_parts(line + "; the %d bots skipped most (of %d seen)" % (len(top), len(s.bot_hits)),
                                    top, "    ")
         else:
             ignored.append(line)
@@ -249,6 +253,11 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if stats.resumed or s.no_site_reread or s.no_site_waiting:
         out.append("")
     out += ["    " + line for line in _lines_section(s, config)]
+    if config.enable_bots and s.bot_hits:
+        top = _top_bots(s)
+        out += ["    " + line for line in _with_parts(
+            "%s of the requests to import are bots (--enable-bots: sent with bots=1); the %d bots seen most (of %d)"
+            % (_n(sum(s.bot_hits.values())), len(top), len(s.bot_hits)), top, "    ")]
     if config.options_file:
         out.append("    options read from the config file %s; those given on the command line replace its own"
                    % config.options_file)
@@ -312,6 +321,8 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
     """The final counters, for --summary-json (cron monitoring): SCHEMA_VERSION, README."""
     s = stats
     reading, matomo, idle = s.time_split()
+    top_bots = [{"name": name, "category": category, "hits": hits}
+                for (name, category), hits in s.bot_hits.most_common(TOP_BOTS)]
     return {
         "schema_version": SCHEMA_VERSION,
         "exit_code": code, "dry_run": config.dry_run, "error": error, "signal": signal_name,
@@ -344,8 +355,9 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "rejected_lines": [{"file": f, "line": n} for f, n in s.rejected_lines[:10000]],
         "input_errors": s.input_errors, "state_file": state_path, "config_file": config.options_file,
         "continue_command": continue_command,
-        "top_bots_skipped": [{"name": name, "category": category, "hits": hits}
-                             for (name, category), hits in s.skipped_bots.most_common(TOP_BOTS)],
+        "top_bots_skipped": [] if config.enable_bots else top_bots,
+        "bots_imported": sum(s.bot_hits.values()) if config.enable_bots else 0,
+        "top_bots_imported": top_bots if config.enable_bots else [],
         "concurrent_requests": (None if s.pace is None else
                                 dict(zip(("auto", "at_end", "lowest", "highest"), s.pace))),
     }

@@ -242,14 +242,14 @@ def test_each_agent_is_decided_once_and_regexes_compile_only_when_needed():
     assert compiled == len(rules.always) <= 2  # almost every rule is found by its literals
 
 
-def test_skipped_bots_are_counted_by_name_per_chunk():
+def test_bots_are_counted_by_name_per_chunk_skipped_or_imported():
     lines = [line(ua=GPTBOT), line(ua=GPTBOT), line(ua="curl/8.5.0"), line(), line(status=404, ua=GPTBOT)]
     result, requests = process_lines(lines)
     assert len(requests) == 1
     assert result.counts[C.BOT] == 3
     assert result.bots == {("GPTBot", "AI Data Scraper"): 2, ("curl", "Library"): 1}
-    result, requests = process_lines(lines, enable_bots=True)
-    assert len(requests) == 4 and result.bots == {}
+    result, requests = process_lines(lines, enable_bots=True)  # the 404 is skipped as an HTTP error first
+    assert len(requests) == 4 and result.bots == {("GPTBot", "AI Data Scraper"): 2, ("curl", "Library"): 1}
 
 
 def test_enable_bots_keeps_the_reference_labels_and_bot_dimension_names_the_bot():
@@ -324,3 +324,24 @@ def test_the_summary_lists_the_top_bots_skipped_by_name(loggen, tmp_path):
     data = json.loads(summary.read_text())
     assert data["top_bots_skipped"][0] == {"name": "Googlebot", "category": "Search bot", "hits": counts[0]}
     assert sum(b["hits"] for b in data["top_bots_skipped"]) <= data["skipped"]["bot"]
+
+
+def test_with_enable_bots_the_summary_says_how_many_hits_imported_are_bots(loggen, tmp_path):
+    """The trial: 53 imported, 30 of them bots, and nothing said so."""
+    from log_importer.cli import main
+    import json
+    log = loggen(4000, seed=2)
+    runs = {}
+    for name, extra in (("skip", []), ("import", ["--enable-bots"])):
+        out, summary = tmp_path / (name + ".txt"), tmp_path / (name + ".json")
+        assert main(["--dry-run", "--output", str(out), "--summary-json", str(summary)] + extra + [str(log)]) == 0
+        runs[name] = out.read_text(), json.loads(summary.read_text())
+    skipped = runs["skip"][1]["skipped"]["bot"]
+    text, data = runs["import"]
+    assert skipped > 100 and data["skipped"]["bot"] == 0 and data["top_bots_skipped"] == []
+    assert data["bots_imported"] == skipped  # the same hits, imported instead of skipped
+    assert data["hits_built"] == runs["skip"][1]["hits_built"] + skipped
+    assert ", %s of them bots" % "{:,}".format(skipped) in text
+    assert "\n    %s of the requests to import are bots (--enable-bots: sent with bots=1); the 10 bots seen most (of" \
+        % "{:,}".format(skipped) in text
+    assert data["top_bots_imported"] == runs["skip"][1]["top_bots_skipped"]

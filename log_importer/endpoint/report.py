@@ -104,7 +104,7 @@ def render_page(ep, params: dict) -> str:
         out.append("<h2>Site %d: %s <span class='note'>%s, time zone %s</span></h2>"
                    % (idsite, e(site.name), e(site.main_url or "no URL"), e(site.timezone)))
         try:
-            period, date = _period(ep, site, params)
+            period, date, asked = _period(ep, site, params)
         except ReportError as err:
             out.append("<p>%s</p>" % e(str(err)))
             continue
@@ -120,9 +120,14 @@ def render_page(ep, params: dict) -> str:
         out.append("<p class='note'>period=%s, date=%s</p>" % (e(period), e(date)))
         summary = get("VisitsSummary.get") or {}
         actions = get("Actions.get") or {}
-        uniques = ep.store.query("SELECT count(DISTINCT idvisitor) FROM visit WHERE idsite = ? "
-                                 "AND day BETWEEN ? AND ?", (idsite,) + _span(date))[0][0]
-        cards = [("Visits", summary.get("nb_visits", 0)), ("Unique visitors", uniques),
+        own = reports.run("VisitsSummary.get", site, {"period": asked[0], "date": asked[1]}, now) if asked else None
+        if own is not None and (not own or "nb_uniq_visitors" in own):  # day, week, month: the API's
+            uniques = ("Unique visitors", (own or {}).get("nb_uniq_visitors", 0))
+        else:  # Matomo's API gives none for a range or a year: counted here, and said so
+            uniques = ("Unique visitors*", ep.store.query(
+                "SELECT count(DISTINCT idvisitor) FROM visit WHERE idsite = ? AND day BETWEEN ? AND ?",
+                (idsite,) + _span(date))[0][0])
+        cards = [("Visits", summary.get("nb_visits", 0)), uniques,
                  ("Actions", summary.get("nb_actions", 0)),
                  ("Pageviews", actions.get("nb_pageviews", 0)),
                  ("Downloads", actions.get("nb_downloads", 0)),
@@ -133,6 +138,10 @@ def render_page(ep, params: dict) -> str:
                  ("Avg. time on site", "%ss" % summary.get("avg_time_on_site", 0))]
         out.append("<div class='cards'>%s</div>" % "".join(
             "<div class='card'>%s<b>%s</b></div>" % (e(k), e(str(v))) for k, v in cards))
+        if uniques[0].endswith("*"):
+            out.append("<p class='note'>* over the whole period=%s: Matomo's VisitsSummary.get gives no unique "
+                       "visitors for it (enable_processing_unique_visitors_%s = 0 in its global.ini.php), nor does "
+                       "this endpoint's API</p>" % (e(period), e(period)))
         out.append("<h3>Visits and actions per day</h3>")
         out.append(chart_svg(ep, site, date))
         out.append("<div class='grid'><div>")
@@ -179,16 +188,19 @@ def _span(date: str) -> tuple[str, str]:
 
 
 def _period(ep, site, params: dict):
+    """(period, date, asked) the page shows: always a range "A,B" (None, None, None without
+    visits); `asked` is the (period, date) given when it is one period (a day, a week, ...), for
+    the figures the API gives only per period (unique visitors), else None."""
     period = str(params.get("period") or "")
     date = str(params.get("date") or "")
     if period or date:
-        _, spans = periods(period, date, site, int(time.time()))
-        return "range", "%s,%s" % (spans[0][1], spans[-1][2])
+        several, spans = periods(period, date, site, int(time.time()))
+        return "range", "%s,%s" % (spans[0][1], spans[-1][2]), None if several else (period, date)
     first, last = ep.store.query("SELECT min(day), max(day) FROM visit WHERE idsite = ?",
                                  (site.idsite,))[0]
     if first is None:
-        return None, None
-    return "range", "%s,%s" % (first, last)
+        return None, None, None
+    return "range", "%s,%s" % (first, last), None
 
 
 def _events(ep, idsite: int, date: str) -> int:

@@ -1,7 +1,7 @@
 """/report.json and the /report HTML page."""
 from __future__ import annotations
 
-from .calls import bulk, hit
+from .calls import api, bulk, hit
 
 
 def test_report_json_shape(ep, client):
@@ -87,3 +87,18 @@ def test_the_chart_axis_has_whole_distinct_numbers(ep, client):
     page = client.get("/report", params={"idSite": "1", "period": "day", "date": "2026-03-01"}).text
     labels = re.findall(r'text-anchor="end">(\d+)</text>', page)
     assert labels == ["0", "1", "2"]
+
+
+def test_unique_visitors_are_the_api_s_or_said_to_be_the_page_s_own(ep, client):
+    """The trial: /report showed unique visitors for a range, which VisitsSummary.get does not give."""
+    bulk(client, [hit(cip="1.1.1.1", cdt="2026-03-01 10:00:00"), hit(cip="1.1.1.1", cdt="2026-03-05 10:00:00"),
+                  hit(cip="2.2.2.2", cdt="2026-03-05 11:00:00")])
+    day = client.get("/report", params={"idSite": "1", "period": "day", "date": "2026-03-05"}).text
+    answer = api(client, "VisitsSummary.get", idSite=1, period="day", date="2026-03-05").json()
+    assert "<div class='card'>Unique visitors<b>%d</b></div>" % answer["nb_uniq_visitors"] in day
+    assert answer["nb_uniq_visitors"] == 2 and "Unique visitors*" not in day
+    span = client.get("/report", params={"idSite": "1", "period": "range", "date": "2026-03-01,2026-03-05"}).text
+    answer = api(client, "VisitsSummary.get", idSite=1, period="range", date="2026-03-01,2026-03-05").json()
+    assert "nb_uniq_visitors" not in answer and answer["nb_visits"] == 3
+    assert "<div class='card'>Unique visitors*<b>2</b></div>" in span
+    assert "* over the whole period=range: Matomo's VisitsSummary.get gives no unique visitors" in span

@@ -99,7 +99,7 @@ _DB_ERRORS = [
     (re.compile(rb"\b1040\b|Too many connections", re.I),
      "the database server refuses more connections: fewer --recorders, or a higher max_connections"),
     (re.compile(rb"\b1213\b|\b1205\b|Deadlock found|Lock wait timeout", re.I),
-     "concurrent writes waited for each other in the database: fewer --recorders"),
+     "concurrent writes waited for each other in the database: fewer --recorders (auto lowers them on its own)"),
     (re.compile(rb"\b1045\b|Access denied for user", re.I),
      "Matomo's database login was refused: check [database] in Matomo's config.ini.php"),
     (re.compile(rb"\b2002\b|Can't connect to (?:local )?(?:MySQL|MariaDB)|Connection refused", re.I),
@@ -188,6 +188,19 @@ def likely_cause(status: int, body: bytes, bulk: bool = True) -> tuple[str, str]
                                                   "--tracker-endpoint-path")
 
 
+def _tracker_error(message) -> str:
+    """The tail of the message for the tracker's JSON error `{"status":"error","message":...}`:
+    the message once, and its likely cause when it names one (a database error, PHP's limits),
+    else where to read more."""
+    if not message:
+        return " (without a message): Matomo's error log says why"
+    raw = str(message).encode("utf-8", "replace")
+    for pattern, cause in _DB_ERRORS + _PHP_ERRORS:
+        if pattern.search(raw[:4000]):
+            return ": '%s': %s" % (_snippet(raw, 200), cause)
+    return ": '%s' (Matomo's error log says more)" % _snippet(raw, 200)
+
+
 def _because(status: int, body: bytes, bulk: bool) -> str:
     what, cause = likely_cause(status, body, bulk)
     return "%s: %s" % (what, cause)
@@ -208,8 +221,7 @@ def classify_status(status: int, headers, body: bytes, bulk: bool = True) -> Out
         except (orjson.JSONDecodeError, TypeError, ValueError):
             pass
         if isinstance(data, dict) and data.get("status") == "error":
-            why = ("Matomo failed while tracking the batch and rolled it back (%s%s); its error log says why"
-                   % (_snippet(body), ": " + str(data["message"]) if data.get("message") else ""))
+            why = "Matomo failed while tracking the batch and rolled it back" + _tracker_error(data.get("message"))
         elif status == 429:
             why = "Matomo or a proxy limits the request rate (fewer --recorders help)"
         elif status in (503, 408) and (not body.strip() or retry_after is not None):

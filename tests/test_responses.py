@@ -63,6 +63,14 @@ SQL_GONE = b"Error:SQLSTATE[HY000]: General error: 2006 MySQL server has gone aw
     (200, b"", ["empty body", "PHP error log"], ["BulkTracking"]),
     (200, b'{"result":"error","message":"Method not found"}', ["Method not found", "--tracker-endpoint-path"], []),
     (500, b'{"status":"error","tracked":0,"invalid":0}', ["rolled it back", "error log"], ["proxy"]),
+    # The trial: the lock-wait text was shown twice, the first time cut mid-word.
+    (500, b'{"status":"error","tracked":0,"invalid":0,"message":"Mysqli statement execute error : Lock wait timeout '
+          b'exceeded; try restarting transaction (SQLSTATE[HY000]: General error: 1205)"}',
+     ["rolled it back: 'Mysqli statement execute error : Lock wait timeout exceeded; try restarting transaction "
+      "(SQLSTATE[HY000]: General error: 1205)': concurrent writes waited for each other in the database: fewer "
+      "--recorders"], ["\u2026", "error log"]),
+    (500, b'{"status":"error","message":"Something odd"}', ["rolled it back: 'Something odd' (Matomo's error log"],
+     ["proxy"]),
     (400, b"x", ["BulkTracking plugin disabled"], []),
     (401, b'{"result":"error","message":"token wrong"}', ["token wrong", "--token-auth"], []),
 ])

@@ -146,10 +146,12 @@ def _span(a, b):
     return str(a + 1) if a == b else "%d-%d" % (a + 1, b + 1)
 
 
-def fields_table(fmt, lines, limit=10, width=40) -> list[str]:
+def fields_table(fmt, lines, limit=10, width=40, dates=None) -> list[str]:
     """--test-format: the fields `fmt` reads from the first `limit` lines (headers and empty lines
     aside) as a table (one row a line, one column a field the format gives; values cut at `width`
-    characters), then, for each line it does not read, where it stops, with a caret."""
+    characters), then, for each line it does not read, where it stops, with a caret. With
+    `dates` (a base.DateConverter: --log-timezone, --add-to-date), a last column `cdt`: the
+    date sent to Matomo, in UTC, or "(invalid date)"."""
     decoder = fmt.compile()
     header = fmt.header_prefix
     rows, unread = [], []
@@ -165,12 +167,19 @@ def fields_table(fmt, lines, limit=10, width=40) -> list[str]:
         else:
             rows.append((number, dict(zip(decoder.fields, values))))
     columns = [n for n in decoder.fields if n in decoder.present]
-    table = [["line"] + columns]
+    with_cdt = dates is not None and "date" in columns
+    table = [["line"] + columns + (["cdt"] if with_cdt else [])]
     for number, values in rows:
         if values is None:
-            table.append([str(number), "(not read: see below)"] + [""] * (len(columns) - 1))
+            table.append([str(number), "(not read: see below)"] + [""] * (len(columns) - 1 + with_cdt))
         else:
-            table.append([str(number)] + [_cell(values.get(n), width) for n in columns])
+            row = [str(number)] + [_cell(values.get(n), width) for n in columns]
+            if with_cdt:
+                date = values.get("date")
+                cdt = dates.convert(date if date.__class__ is str else str(date), values.get("timezone")) \
+                    if date is not None else None
+                row.append(cdt or "(invalid date)")
+            table.append(row)
     sizes = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     out = ["  ".join(cell.ljust(size) for cell, size in zip(row, sizes)).rstrip() for row in table]
     for number, line in unread:

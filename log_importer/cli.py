@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the format and how it is read (its regex, JSON map or W3C regex), then exit")
     g.add_argument("--test-format", metavar="FILE",
                    help="print the format of FILE (given with the options above, or detected) and the fields "
-                   "it reads from the first lines, as a table, then exit; nothing is sent")
+                   "it reads from the first lines, as a table with the cdt (UTC) each date gives, then exit; "
+                   "nothing is sent")
 
     g = p.add_argument_group("what is tracked")
     g.add_argument("--enable-static", action="store_true", help="track static files (as downloads)")

@@ -282,11 +282,16 @@ class Importer:
 
     def test_format(self) -> int:
         """--test-format FILE: the format of FILE (given or detected) and the fields it reads from
-        the first lines, as a table."""
+        the first lines, as a table, with the `cdt` each line's date gives (in UTC, after
+        --log-timezone and --add-to-date)."""
+        from formats.base import DateConverter
         from formats.explain import fields_table
-        fmt, head = self._format_of(self.config.test_format)
+        from .timebounds import zone
+        c = self.config
+        fmt, head = self._format_of(c.test_format)
+        dates = DateConverter(fmt.date_format, c.add_to_date, zone(c.log_timezone))
         self.out.write("format: %s\n" % fmt.name)
-        self.out.write("".join(text + "\n" for text in fields_table(fmt, head, TEST_FORMAT_LINES)))
+        self.out.write("".join(text + "\n" for text in fields_table(fmt, head, TEST_FORMAT_LINES, dates=dates)))
         return EXIT_OK
 
     def _terminal(self) -> bool:

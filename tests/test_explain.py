@@ -84,7 +84,8 @@ def test_test_format_prints_the_fields_of_the_first_lines(tmp_path, loggen):
     rows = text.splitlines()
     assert rows[0] == "format: ncsa_extended"
     assert rows[1].split() == ["line", "ip", "date", "timezone", "method", "path", "status", "length", "referrer",
-                               "user_agent", "userid"]
+                               "user_agent", "userid", "cdt"]
+    assert rows[2].endswith("  2026-03-01 09:00:00")
     assert rows[2].split()[:7] == ["1", "192.0.2.1", "01/Mar/2026:10:00:00", "+0100", "GET", "/docs/install", "200"]
     assert "/a b" in rows[3] and rows[4].startswith("3     (not read")
     assert rows[5] == "line 3: ncsa_extended stops at column 11 (unexpected 'l'):"  # "not a log" read as ip, -, user
@@ -96,5 +97,22 @@ def test_test_format_checks_a_format_string_before_importing(tmp_path):
     code, text = importer(["--test-format", log, "--log-format-apache", '%a %t "%r" %>s %D %{X-Trace}i'])
     assert code == 0, text
     assert text.splitlines()[1].split() == ["line", "ip", "date", "timezone", "method", "path", "status",
-                                            "generation_time_micro"]
-    assert text.splitlines()[2].split()[-1] == "1234"
+                                            "generation_time_micro", "cdt"]
+    assert text.splitlines()[2].split()[-3:] == ["1234", "2026-03-01", "09:00:00"]
+
+
+def test_test_format_shows_the_date_sent_after_log_timezone(tmp_path):
+    """The trial could not check --log-timezone before importing: the table showed the logged
+    time only. 02:30 on 29 March 2026 does not exist in Paris (the clocks skip it): sent as
+    01:30 UTC, with the offset before the change, as the import does."""
+    log = write(tmp_path, ['192.0.2.1 - - [2026-03-29 01:30:00] "GET /a HTTP/1.1" 200 5',
+                           '192.0.2.1 - - [2026-03-29 02:30:00] "GET /b HTTP/1.1" 200 5',
+                           '192.0.2.1 - - [2026-10-25 02:30:00] "GET /c HTTP/1.1" 200 5',
+                           '192.0.2.1 - - [2026-02-30 10:00:00] "GET /d HTTP/1.1" 200 5'])
+    code, text = importer(["--test-format", log, "--log-format-apache", '%h %l %u [%{%Y-%m-%d %H:%M:%S}t] "%r" %>s %b',
+                           "--log-timezone", "Europe/Paris"])
+    assert code == 0, text
+    rows = text.splitlines()
+    assert rows[1].split()[-1] == "cdt"
+    assert rows[2].endswith("2026-03-29 00:30:00") and rows[3].endswith("2026-03-29 01:30:00")
+    assert rows[4].endswith("2026-10-25 00:30:00") and rows[5].endswith("(invalid date)")

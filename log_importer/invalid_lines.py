@@ -22,6 +22,7 @@ NOT_TRACKER = "no query string, or the path is not a tracker request"
 NO_IDSITE = "replayed request has no idsite"
 
 SHOW_ABOVE = 0.01  # the share of a file's lines that are invalid above which the summary explains
+FORMAT_FITS = 0.9  # a format that read this share of a file's lines fits it: the rest are broken lines
 TEXT_CUT = 160     # characters of the first invalid line shown
 
 # strptime formats tried, in order, to suggest a --log-date-format for a date that did not
@@ -66,10 +67,16 @@ def has_layout(value: str, date_format: str) -> bool:
     return re.fullmatch(regex, value) is not None
 
 
-def hint(reason: str, detail, format_name: str | None, detected: bool) -> str:
+def hint(reason: str, detail, format_name: str | None, detected: bool, read_share: float = 0.0) -> str:
     """What to change, for the first line invalid for `reason` (`detail`: what the chunk stage
-    kept about it: for dates, (date value, timezone, the date format in use))."""
+    kept about it: for dates, (date value, timezone, the date format in use)); `read_share`: the
+    share of the file's lines the format read (0 to 1): when it read nearly all, lines it does
+    not match are broken lines, not a sign of a wrong format."""
     if reason == NOT_MATCHED:
+        if read_share >= FORMAT_FITS:
+            return ("the format %s read %.1f%% of the file's lines: these are broken or of another kind "
+                    "(cut, junk, another server's), not a sign of a wrong format" % (format_name or "?",
+                                                                                    100.0 * read_share))
         how = "detected from the first lines" if detected else "given"
         return ("not in the format %s (%s): give the right one with --log-format-name or --log-format-regex"
                 % (format_name or "?", how))
@@ -131,7 +138,8 @@ def render_section(stats) -> list:
         for reason, (count, line_no, text, detail) in sorted(reasons.items(), key=lambda kv: -kv[1][0]):
             out.append("        %s %s, first at %s:%d:" % ("{:,}".format(count), reason, name, line_no))
             out.append("            %s" % _cut(text))
-            out.append("            %s" % hint(reason, detail, format_name, detected))
+            read_share = stats.readable_by_file.get(fi, 0) / lines
+            out.append("            %s" % hint(reason, detail, format_name, detected, read_share))
     if out:
         out = ["", "Why lines were invalid", "----------------------", ""] + out
     return out

@@ -166,6 +166,21 @@ def test_why_lines_were_invalid_is_said_without_debug_and_the_hint_works(endpoin
     assert sorted(r["cdt"] for r in sent(ep))[-4:] == ["2026-03-02 08:15:%02d" % k for k in range(1, 5)]
 
 
+def test_broken_lines_among_lines_the_format_reads_are_not_blamed_on_the_format(endpoint, tmp_path, loggen):
+    """The trial's hostile log: 71 of 5,000 lines not matched (a request without a path, "GET"),
+    and the hint said to give the right format, which was right."""
+    ep = endpoint()
+    log = loggen(300, seed=2)
+    with open(log, "ab") as f:
+        for k in range(5):
+            f.write(b'192.0.2.%d - - [01/Mar/2026:00:00:37 +0100] "GET" 200 12596 "-" "Mozilla/5.0"\n' % k)
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert "5 line did not match the format, first at %s:301:" % log in text
+    assert "the format ncsa_extended read 98.4% of the file's lines: these are broken or of another kind" in text
+    assert "give the right one" not in text
+
+
 def test_a_few_invalid_lines_are_not_explained(endpoint, tmp_path, loggen):
     ep = endpoint()
     log = loggen(300, seed=2)

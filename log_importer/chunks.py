@@ -33,6 +33,11 @@ NO_HOST_KEY = "no-hostname-found-in-log"
 BOM = "\ufeff"  # a byte order mark, as decoded
 REPLAY_KEY_PREFIX = "#"  # site keys for --replay-tracking: "#<idsite>"
 MAX_INVALID_SAMPLES = 200
+# Numbers a log may hold that cannot be sent as they are: a length of 2^63 bytes or more is no
+# length (Matomo's bigint columns are signed 64-bit, and JSON encoders stop at 64 bits), and a
+# generation time above 16,777,215 ms Matomo ignores (plugins/PagePerformance/Columns/Base.php).
+MAX_LENGTH = (1 << 63) - 1
+MAX_GENERATION_MS = 16_777_215
 _UNSET = object()
 
 
@@ -481,7 +486,9 @@ class ChunkProcessor:
                 ref = sent
             try:
                 length = int(length) if length else 0
-            except ValueError:
+                if length > MAX_LENGTH:
+                    length = 0
+            except (ValueError, OverflowError):
                 length = 0
             gen = 0.0
             if gms is not None or gus is not None or gs is not None:
@@ -493,6 +500,8 @@ class ChunkProcessor:
                     else:
                         gen = float(gs) * 1000
                 except ValueError:
+                    gen = 0.0
+                if gen > MAX_GENERATION_MS:  # inf too; NaN is never > 0, so never sent
                     gen = 0.0
             if userid == "-":
                 userid = None
@@ -506,9 +515,13 @@ class ChunkProcessor:
             dims = ()
             if dimension_groups:
                 dims = tuple((name, f[j]) for j, name in dimension_groups if f[j] is not None and f[j] != "-")
-            bodies.append(dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
-                                      ec, ea, en, flags, pcv, vcv, dims, rargs, site.idsite,
-                                      (site.scheme + "://" + host) if host is not None else site.main_url)))
+            try:
+                bodies.append(dumps(build(ip, host, cdt, method, path, qs, status, length, ref, ua, userid, gen,
+                                          ec, ea, en, flags, pcv, vcv, dims, rargs, site.idsite,
+                                          (site.scheme + "://" + host) if host is not None else site.main_url)))
+            except (TypeError, ValueError, OverflowError) as e:  # one odd value must not stop the run
+                invalid(i, why.UNSENDABLE, lines.texts[i], str(e))
+                continue
             line_idx.append(i)
             visitors.append(visitor_key(rargs, ip) if replay else ip)
             hit_count += 1

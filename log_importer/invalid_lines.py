@@ -20,6 +20,7 @@ BAD_TIMEZONE = "invalid timezone"
 MISSING_FIELDS = "line has no path, status or client IP"
 NOT_TRACKER = "no query string, or the path is not a tracker request"
 NO_IDSITE = "replayed request has no idsite"
+UNSENDABLE = "line has a value that cannot be sent"
 
 SHOW_ABOVE = 0.01  # the share of a file's lines that are invalid above which the summary explains
 FORMAT_FITS = 0.9  # a format that read this share of a file's lines fits it: the rest are broken lines
@@ -107,6 +108,9 @@ def hint(reason: str, detail, format_name: str | None, detected: bool, read_shar
         return "a replayed tracking request needs its idsite parameter"
     if reason == EMPTY:
         return "an empty line is never a hit"
+    if reason == UNSENDABLE:
+        return ("a field of the line holds a value the tracking request cannot carry (%s): please report it "
+                "with the line" % (detail or "?"))
     return ""
 
 

@@ -422,3 +422,54 @@ def test_a_quoted_incapsula_path_may_hold_spaces(endpoint, tmp_path):
     assert code == 0 and "0 invalid log lines" in text, text
     assert unordered(r["url"] for r in sent(ep)) == unordered([
         "https://www.example.com/a%20path/with%20spaces?q=a%20b", "https://www.example.com/p/1"])
+
+
+# The trial's run-wide stop: one line with a length of 2^64 or more made every run fail (exit 1,
+# nothing imported from any input, the position never moving).
+HUGE = str(1 << 66)
+
+
+def test_numbers_out_of_range_are_unknown_values_not_a_stopped_run(endpoint, tmp_path):
+    ep = endpoint()
+    log = write_bytes(tmp_path, [line(ip="192.0.2.1").encode(),
+                                 line(ip="192.0.2.2", size=HUGE).encode(),
+                                 line(ip="192.0.2.3", size=1 << 63).encode(),
+                                 line(ip="192.0.2.4").encode()])
+    nginx = write_bytes(tmp_path, [json.dumps({"ip": "192.0.2.%d" % k, "host": "www.example.com", "path": "/j%d" % k,
+                                               "status": 200, "length": length, "generation_time_milli": gen,
+                                               "referrer": "-", "user_agent": COMBINED_UA,
+                                               "date": "2026-03-01T10:00:0%d+00:00" % k}).encode()
+                                   for k, length, gen in ((5, 1e20, 0.2), (6, 512, 1e300), (7, 512, 0.03))],
+                        name="nginx.json")
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-name", "nginx_json",
+                           nginx])
+    assert code == 0, text
+    got = {r["cip"]: r for r in sent(ep)}
+    assert sorted(got) == ["192.0.2.%d" % k for k in (1, 2, 3, 4, 5, 6, 7)]
+    assert got["192.0.2.1"]["bw_bytes"] == 5120
+    assert "bw_bytes" not in got["192.0.2.2"] and "bw_bytes" not in got["192.0.2.3"]  # no such length: unknown
+    assert "bw_bytes" not in got["192.0.2.5"] and got["192.0.2.6"]["bw_bytes"] == 512
+    assert "pf_srv" not in got["192.0.2.6"] and got["192.0.2.7"]["pf_srv"] == 30  # Matomo ignores > 16,777,215 ms
+
+
+def test_a_value_that_cannot_be_serialised_is_one_invalid_line_not_a_stopped_run(monkeypatch):
+    """Whatever a converter lets through, serialising a hit can fail for that hit only."""
+    from conftest import process_lines
+    from log_importer import chunks, invalid_lines
+    real = chunks.request_builder
+
+    def odd_builder(*args, **kw):
+        build = real(*args, **kw)
+
+        def odd(*a):
+            args_ = build(*a)
+            if args_["cip"] == "192.0.2.2":
+                args_["bw_bytes"] = 1 << 70  # beyond any JSON encoder's integers
+            return args_
+        return odd
+    monkeypatch.setattr(chunks, "request_builder", odd_builder)
+    result, requests = process_lines([line(ip="192.0.2.%d" % k) for k in (1, 2, 3)])
+    assert [r["cip"] for r in requests] == ["192.0.2.1", "192.0.2.3"]
+    assert result.invalid_reasons[invalid_lines.UNSENDABLE][0] == 1

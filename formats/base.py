@@ -108,6 +108,10 @@ class Format:
     # The vendor's layout has more fields after the last one the regex reads (S3, ELB/ALB, HAProxy,
     # Squid): text after the match is expected, not a sign that the format reads too little.
     trailing_fields: bool = False
+    # A JSON format written from a template (a JSON-shaped nginx log_format): callable(line) ->
+    # the line made JSON, or None, for lines where an unquoted variable's value is not JSON
+    # (nginx writes `-` or "0.010, 0.002" for $upstream_response_time). Must pickle.
+    json_repair: object = None
 
     def compile(self, extra_groups=(), ignore_groups=()):
         """The decoder of this format. `extra_groups`: more names to extract after FIELDS (for
@@ -115,7 +119,8 @@ class Format:
         Raises FormatError for a regex that does not compile, or a W3C format without header."""
         if self.json_map is not None:
             from .jsonmap import JsonMapDecoder
-            decoder = JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups)
+            decoder = JsonMapDecoder(self.name, self.json_map, self.signature, extra_groups, ignore_groups,
+                                     self.json_repair)
         elif self.regex is None:
             raise FormatError("format %s needs a #Fields: header to build its regex" % self.name)
         else:

@@ -203,10 +203,11 @@ def decode_json(line):
 class JsonMapDecoder:
     """`extract(line)` gives a tuple of FIELDS (+ extra groups) or None for a line that is not a
     JSON object. Extra groups (--regex-group-to-*-cvar) are read from top-level keys of the same
-    name; ignored groups (--ignore-groups) stay None. `signature`: keys that must all be present
+    name; ignored groups (--ignore-groups) stay None. `repair(line)` (Format.json_repair): the
+    line made JSON, tried on a line that is not. `signature`: keys that must all be present
     for detection to say a line is of this format (`score`); extract() does not require them."""
 
-    def __init__(self, name, json_map, signature=(), extra_groups=(), ignore_groups=()):
+    def __init__(self, name, json_map, signature=(), extra_groups=(), ignore_groups=(), repair=None):
         self.name = name
         self.scanned = False
         self.signature = tuple(signature)
@@ -239,6 +240,9 @@ class JsonMapDecoder:
                 obj = loads(line)
             except ValueError:  # orjson.JSONDecodeError, and text that is not UTF-8
                 obj = _decode_escaped(line)
+                if obj is None and repair is not None:
+                    repaired = repair(line)
+                    obj = decode_json(repaired) if repaired is not None else None
             if obj.__class__ is not dict:
                 return None
             values = pick(obj, plain_keys, numeric)

@@ -432,7 +432,54 @@ def _nginx_json(fmt: str) -> Format:
         else:
             json_map[p.target] = key
     return Format(NGINX_NAME, None, date_format, description="nginx log_format (JSON) %s" % fmt,
-                  detectable=False, json_map=json_map)
+                  detectable=False, json_map=json_map, json_repair=TemplateJson(fmt))
+
+
+_JSON_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
+
+
+class TemplateJson:
+    """A line of a JSON-shaped nginx log_format made JSON again where nginx wrote an unquoted
+    variable's value that is not JSON: nginx substitutes values into the template as they are,
+    so `"urt":$upstream_response_time` gives `"urt":-` without an upstream and `"urt":0.010,
+    0.002` after a retry (ngx_http_upstream_module; likewise `$upstream_status`). The template
+    is matched as written (its literal text exactly, a quoted variable as JSON string content,
+    an unquoted one as any text up to the next literal), and each unquoted value that is not a
+    JSON number, true, false or null is quoted. `repair(line)` -> the JSON text, or None when
+    the line is not of the template. Pickles (it travels with the format to the workers)."""
+
+    def __init__(self, template: str):
+        parts, self.unquoted = [], []
+        in_string, escaped, pos, group = False, False, 0, 0
+        for m in _VARIABLE.finditer(template):
+            for ch in template[pos:m.start()]:  # where the literal text leaves us: in a string or not
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = in_string
+                elif ch == '"':
+                    in_string = not in_string
+            parts.append(re.escape(template[pos:m.start()]))
+            parts.append(r'((?:[^"\\]|\\.)*?)' if in_string else "(.*?)")
+            group += 1
+            if not in_string:
+                self.unquoted.append(group)
+            pos = m.end()
+        parts.append(re.escape(template[pos:]))
+        self.regex = re.compile("".join(parts), re.S)
+
+    def __call__(self, line: str):
+        m = self.regex.fullmatch(line.rstrip("\r\n"))
+        if m is None:
+            return None
+        out, pos = [], 0
+        for g in self.unquoted:
+            value = m.group(g)
+            if _JSON_SCALAR.fullmatch(value):
+                continue
+            out += [line[pos:m.start(g)], '"', value, '"']
+            pos = m.end(g)
+        return "".join(out) + line[pos:] if out else None
 
 
 # The converters of a JSON format are module-level (never closures or lambdas): the format goes

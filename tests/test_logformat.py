@@ -361,3 +361,27 @@ def test_a_format_string_that_cannot_be_read_stops_the_run(tmp_path):
     assert code == 2 and "no the requested path" in text
     code, text = importer(["--dry-run", "--log-format-ref", "main", log])
     assert code == 2 and "--log-format-ref needs --log-format-file" in text
+
+
+# The trial: nginx writes unquoted variables as they are: "urt":- without an upstream, "urt":0.010, 0.002
+# after a retry, "bytes":- from some proxies. Those lines are not JSON, yet they are lines of the format.
+UNQUOTED = ('escape=json {"time":"$time_local","addr":"$remote_addr","req":"$request","st":$status,'
+            '"bytes":$body_bytes_sent,"ref":"$http_referer","ua":"$http_user_agent","urt":$upstream_response_time}')
+
+
+def test_unquoted_variables_nginx_wrote_as_text_are_read(endpoint, tmp_path):
+    values = [("512", "-"), ("512", "0.012"), ("512", "0.010, 0.002"), ("-", "0.5"), ("0", "-, 0.020")]
+    lines = ['{"time":"01/Mar/2026:10:00:%02d +0100","addr":"192.0.2.%d","req":"GET /u%d HTTP/1.1","st":200,'
+             '"bytes":%s,"ref":"-","ua":"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0 \\"q\\"","urt":%s}'
+             % (k, k + 1, k, size, urt) for k, (size, urt) in enumerate(values)]
+    log = write(tmp_path, lines)
+    code, text = importer(["--test-format", log, "--log-format-nginx", UNQUOTED])
+    assert code == 0 and "not read" not in text, text
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-nginx", UNQUOTED, log])
+    assert code == 0, text
+    got = sorted((r["params"] for r in ep.received()), key=lambda r: r["url"])
+    assert [r["url"].rsplit("/", 1)[1] for r in got] == ["u0", "u1", "u2", "u3", "u4"]
+    assert [r.get("pf_srv") for r in got] == [None, 12, 12, 500, 20]
+    assert [r.get("bw_bytes") for r in got] == [512, 512, 512, None, None]
+    assert got[0]["ua"].endswith('Firefox/120.0 "q"')

@@ -221,8 +221,23 @@ def _compile(items, plain: bool, core=False) -> str:
         quoted = before.endswith('"') and (after or "").startswith('"')
         following = after[0] if after else None
         glued = after is None and i + 1 < n
+        if not quoted and _free_text(item) and (i == n - 1 or (following is not None and not following.isspace())):
+            # A header written without quotes holds spaces (a user agent): it runs to the end of
+            # the line when it is last, else to the separator that follows it.
+            sep = "" if i == n - 1 else re.escape(following)
+            out.append(_named(item.target, "[^%s]+" % sep if sep else ".+", core))
+            continue
         out.append(_piece_regex(item, quoted, following, glued, quoted_text, plain, items[i + 1:], core))
     return "".join(out)
+
+
+def _free_text(p: Piece) -> bool:
+    """A piece whose value is free text that may hold spaces: a request or response header, an
+    environment variable or a cookie (Apache's %{...}i/o/e/C/n, nginx's $http_*, $sent_http_*,
+    $cookie_*, $arg_*)."""
+    d = p.directive
+    return p.kind == "text" and (d[-2:] in ("}i", "}o", "}e", "}C", "}n")
+                                 or d.startswith(("$http_", "$sent_http_", "$cookie_", "$arg_")))
 
 
 def _literal_run(text, first, last):

@@ -385,3 +385,27 @@ def test_unquoted_variables_nginx_wrote_as_text_are_read(endpoint, tmp_path):
     assert [r.get("pf_srv") for r in got] == [None, 12, 12, 500, 20]
     assert [r.get("bw_bytes") for r in got] == [512, 512, 512, None, None]
     assert got[0]["ua"].endswith('Firefox/120.0 "q"')
+
+
+# The trial: a user agent written without quotes, last on the line, was cut at its first space:
+# every agent became "Mozilla/5.0", so no bot was recognised and they were imported as visits.
+@pytest.mark.parametrize("string,template", [
+    ("%{%d/%b/%Y:%H:%M:%S %z}t|%h|%r|%>s|%b|%{User-Agent}i",
+     "01/Mar/2026:10:00:%02d +0100|192.0.2.%d|GET /p HTTP/1.1|200|5|%s"),
+    ("%h|%{User-Agent}i|%t|%r|%>s|%b", "192.0.2.{ip}|{ua}|[01/Mar/2026:10:00:{s:02d} +0100]|GET /p HTTP/1.1|200|5"),
+], ids=["last", "between-separators"])
+def test_an_unquoted_header_keeps_its_spaces(string, template, endpoint, tmp_path):
+    agents = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+              "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+              "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)"]
+    if "{" in template:
+        lines = [template.format(ip=k + 1, ua=ua, s=k) for k, ua in enumerate(agents)]
+    else:
+        lines = [template % (k, k + 1, ua) for k, ua in enumerate(agents)]
+    log = write(tmp_path, lines)
+    ep = endpoint()
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--log-format-apache", string, log])
+    assert code == 0, text
+    assert "characters after the match were ignored" not in text
+    assert [r["params"]["ua"] for r in ep.received()] == agents[:1]  # the two bots recognised, skipped
+    assert "2 requests done by bots" in text

@@ -68,7 +68,7 @@ def test_debug_says_which_format_won_on_which_lines_and_why_the_others_lost(tmp_
     ([], ["Mar  1 10:00:00 web1 nginx: " + COMBINED], ["format: syslog+ncsa_extended", "syslog prefix: ",
                                                        "regex: (?P<ip>"]),
     (["--log-format-apache", '%h %t "%r" %>s %{X-Request-Id}i'], [COMBINED],
-     ["format: log-format-apache", r"(?P<http_x_request_id>\S+)"]),
+     ["format: log-format-apache", r"(?P<http_x_request_id>.+)"]),  # a header last, unquoted: to the end
 ])
 def test_dump_log_regex_for_every_kind_of_format(args, head, expected, tmp_path):
     code, text = importer(["--dump-log-regex"] + args + [write(tmp_path, head)])

@@ -27,7 +27,7 @@ from .api import ApiError, MatomoApi, RedirectError, make_client, obtain_token, 
 from .config import Config
 from .errors import ConfigError
 from .redaction import register
-from .responses import GIF_PREFIX, OK, classify_bulk, unreachable
+from .responses import GIF_PREFIX, OK, RETRY, backoff_delay, classify_bulk, unreachable
 from .waiting import Wait
 
 log = logging.getLogger("log_importer")
@@ -93,20 +93,29 @@ def check_matomo(config: Config, api: MatomoApi, client: httpx.Client, token: st
         return check_single_tracker(c, client)
     url = with_suffix(c.tracker_url, c.request_suffix, "queuedtracking=0")
     body = b'{"requests":[],"token_auth":' + orjson.dumps(token) + b"}"
-    try:
-        with Wait("the tracker at %s to answer an empty bulk request (%g s to connect, then up to "
-                  "--request-timeout=%g s)" % (c.tracker_url, c.connect_timeout, c.request_timeout)):
-            r, final = post(client, url, content=body, headers={"Content-Type": "application/json"})
-    except httpx.ConnectTimeout as e:
-        raise _unreachable_tracker(c, url, e) from None
-    except httpx.TimeoutException:
-        raise ConfigError("the tracker at %s did not answer within --request-timeout=%g s"
-                          % (c.tracker_url, c.request_timeout)) from None
-    except RedirectError as e:
-        raise ConfigError("the tracker at %s: %s" % (c.tracker_url, e)) from None
-    except httpx.HTTPError as e:
-        raise _unreachable_tracker(c, url, e) from None
-    outcome = classify_bulk(r.status_code, r.headers, r.content, 0)
+    attempts = max(1, c.retry_max_attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            with Wait("the tracker at %s to answer an empty bulk request (%g s to connect, then up to "
+                      "--request-timeout=%g s)" % (c.tracker_url, c.connect_timeout, c.request_timeout)):
+                r, final = post(client, url, content=body, headers={"Content-Type": "application/json"})
+        except httpx.ConnectTimeout as e:
+            raise _unreachable_tracker(c, url, e) from None
+        except httpx.TimeoutException:
+            raise ConfigError("the tracker at %s did not answer within --request-timeout=%g s"
+                              % (c.tracker_url, c.request_timeout)) from None
+        except RedirectError as e:
+            raise ConfigError("the tracker at %s: %s" % (c.tracker_url, e)) from None
+        except httpx.HTTPError as e:
+            raise _unreachable_tracker(c, url, e) from None
+        outcome = classify_bulk(r.status_code, r.headers, r.content, 0)
+        if outcome.kind != RETRY or attempt == attempts:
+            break
+        # A passing failure (5xx, 429, 408) is retried as the batches' are, not taken for a wrong setting.
+        delay = backoff_delay(attempt, c.retry_delay, outcome.retry_after)
+        log.warning("%s, to the check before sending; retrying in %.1f s (attempt %d of %d)",
+                    outcome.message, delay, attempt + 1, attempts)
+        api.sleep(delay)
     if outcome.kind == OK:
         if final != url:
             log.info("the tracker at %s redirects to %s: sending there", c.tracker_url, final.partition("?")[0])

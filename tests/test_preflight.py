@@ -145,3 +145,16 @@ def test_hosts_of_sites_the_token_may_only_view_are_skipped_before_sending(endpo
     assert code == 0, text
     assert [r["params"]["idsite"] for r in ep.received()] == [1]
     assert "host blog.example.org is Matomo site 2, which the token cannot write to: its hits are skipped" in text
+
+
+def test_a_passing_tracker_failure_during_the_checks_is_retried_not_a_wrong_setting(endpoint, tmp_path):
+    """The trial: a tracker answering 500 once to the check before sending stopped a cron run
+    with exit 2, which says to fix the command; the API check and the batches retry such answers."""
+    ep = endpoint(fail_every=1)  # every tracker call fails: the check retries, then gives up
+    log = write(tmp_path, [line()])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--retry-max-attempts", 3,
+                           "--retry-delay", 0, log])
+    assert code == 2, text
+    assert text.count("to the check before sending; retrying in 0.0 s") == 2
+    assert "(attempt 3 of 3)" in text and "is not usable: HTTP 500" in text
+    assert ep.received() == [] and sum(1 for h in ep.http_log if h["path"].startswith("/piwik.php")) == 3

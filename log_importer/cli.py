@@ -33,6 +33,9 @@ exit status: 0 success; 1 the import started but stopped (Matomo kept failing or
 stopped by SIGINT/SIGTERM (positions saved: run the same command again to continue)."""
 
 
+DEFAULT_TRACKER_PATH = "/piwik.php"  # as import_logs.py; a --url ending in /matomo.php gives /matomo.php
+
+
 def _pairs(value: str, split_commas=True):
     items = value.split(",") if split_commas else [value]
     out = {}
@@ -108,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("connection and authentication")
     g.add_argument("--url", help="your Matomo URL, e.g. https://matomo.example.org (required unless --dry-run); "
-                   "http:// is added when no scheme is given")
+                   "http:// is added when no scheme is given; a URL ending in /matomo.php or /piwik.php (the "
+                   "tracker URL of Matomo's JavaScript snippet) is taken as its folder")
     g.add_argument("--api-url", help="URL for the Reporting API calls when it differs from --url")
-    g.add_argument("--tracker-endpoint-path", default="/piwik.php", help="tracker path (default: %(default)s)")
+    g.add_argument("--tracker-endpoint-path", default=DEFAULT_TRACKER_PATH, help="tracker path (default: %(default)s)")
     g.add_argument("--token-auth", help="a token_auth with write or admin access to the sites (super user for "
                    "--add-sites-new-hosts); with a super-user token Matomo tells which lines it refused. "
                    "Visible in the process list: prefer --token-auth-file or MATOMO_TOKEN_AUTH")
@@ -396,6 +400,22 @@ def _readable(path, option):
                                         else "not readable by this user"))
 
 
+TRACKER_FILES = ("matomo.php", "piwik.php")
+
+
+def _matomo_root(url: str, a) -> str:
+    """--url as Matomo's root: a URL given with its tracker or API file (the tracker URL of
+    Matomo's JavaScript snippet, `https://host/matomo.php`) is taken as the folder it is in, and
+    its tracker file as --tracker-endpoint-path unless that is given."""
+    base, _, last = url.rstrip("/").rpartition("/")
+    name = last.lower()
+    if name not in TRACKER_FILES + ("index.php",) or base.endswith(":/"):
+        return url
+    if name in TRACKER_FILES and a.tracker_endpoint_path == DEFAULT_TRACKER_PATH:
+        a.tracker_endpoint_path = "/" + last
+    return base
+
+
 def config_from_args(argv=None) -> Config:
     a = _parse(argv)
     if a.test_format and not a.files:
@@ -407,6 +427,8 @@ def config_from_args(argv=None) -> Config:
         raise UsageError("--url is required (or use --dry-run)")
     if url and not url.startswith(("http://", "https://")):
         url = "http://" + url
+    if url:
+        url = _matomo_root(url, a)
     api_url = a.api_url
     if api_url and not api_url.startswith(("http://", "https://")):
         api_url = "http://" + api_url

@@ -79,8 +79,8 @@ def hint(reason: str, detail, format_name: str | None, detected: bool, read_shar
                     "(cut, junk, another server's), not a sign of a wrong format" % (format_name or "?",
                                                                                     100.0 * read_share))
         how = "detected from the first lines" if detected else "given"
-        return ("not in the format %s (%s): give the right one with --log-format-name or --log-format-regex"
-                % (format_name or "?", how))
+        return ("not in the format %s (%s): give the right one with --log-format-name, --log-format-apache, "
+                "--log-format-nginx or --log-format-regex (--test-format FILE checks it)" % (format_name or "?", how))
     if reason == BAD_DATE:
         value, _, date_format = detail if detail else (None, None, None)
         if value is None:

@@ -254,7 +254,8 @@ class SiteResolver:
         if self._created >= c.max_new_sites:
             if not self._warned_limit:
                 log.warning("--max-new-sites=%d reached: no site is created for host %s and later new hosts "
-                            "(their hits are skipped)", c.max_new_sites, key)
+                            "(their hits are kept pending: raise --max-new-sites, or add the sites, and run again)",
+                            c.max_new_sites, key)
                 self._warned_limit = True
             return None
         main = "http://" + key

@@ -286,7 +286,9 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if s.stdin_used:
         out.append("    standard input cannot be resumed: its position is not remembered")
     if state_path:
-        out.append("    import positions saved in %s" % state_path)
+        held = [s.files[fi] for fi in sorted(s.held_inputs)]
+        out.append("    import positions saved in %s%s" % (state_path, "" if not held else
+                   " (not that of %s: none of its lines could be read)" % ", ".join(held)))
     out += invalid_lines.render_section(s)
     out += ["", "Website import summary", "----------------------", ""]
     out += ["    " + line for line in _website_section(s, config)]

@@ -158,3 +158,14 @@ def test_a_passing_tracker_failure_during_the_checks_is_retried_not_a_wrong_sett
     assert text.count("to the check before sending; retrying in 0.0 s") == 2
     assert "(attempt 3 of 3)" in text and "is not usable: HTTP 500" in text
     assert ep.received() == [] and sum(1 for h in ep.http_log if h["path"].startswith("/piwik.php")) == 3
+
+
+def test_the_tracker_url_of_matomo_s_snippet_is_taken_as_its_folder(endpoint, tmp_path):
+    """The trial gave --url https://host/matomo.php (the tracker URL of Matomo's JavaScript
+    snippet) and was told that .../matomo.php/index.php is not a Matomo API."""
+    ep = endpoint()
+    log = write(tmp_path, [line()])
+    code, text = importer(["--url", ep.url + "/matomo.php", "--token-auth", TOKEN, "--idsite", 1, log])
+    assert code == 0, text
+    assert [h["path"].partition("?")[0] for h in ep.http_log if "php" in h["path"]][-1] == "/matomo.php"
+    assert len(ep.received()) == 1

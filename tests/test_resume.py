@@ -493,6 +493,7 @@ def test_a_file_no_line_of_which_could_be_read_is_not_recorded_as_imported(endpo
     assert code == 1, text
     assert "odd.log: none of its 4 lines could be read with the format" in text
     assert "its position is not saved: run again with its format" in text
+    assert "(not that of %s: none of its lines could be read)" % odd in text
     assert len(stored(ep)) == 30
     data = json.loads(summary.read_text())
     assert data["exit_code"] == 1 and len(data["input_errors"]) == 1 and data["skipped"]["invalid"] == 4

@@ -160,17 +160,31 @@ def write_invalid_lines(config: Config, stats: Stats):
         log.error("cannot write --invalid-lines-file %s: %s", path, e)
 
 
+def _redacted(value):
+    """`value` (JSON data) with redaction.redact applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_redacted(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def write_summary_json(config: Config, stats: Stats, code: int, fatal: str | None, signal_name: str | None,
                        state_path: str | None, command: str | None = None):
     """--summary-json: the final counters, written atomically (a temporary file, then a rename)."""
     path = config.summary_json
     if not path:
         return
-    data = summary_data(stats, config, code, redact(fatal) if fatal else None, signal_name, state_path, command)
+    data = summary_data(stats, config, code, fatal, signal_name, state_path, command)
+    # Every text in it may quote a log line or a URL that holds a secret (a logged token_auth):
+    # each is redacted, as the printed summary is.
+    text = json.dumps(_redacted(data), indent=1)
     try:
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf8") as f:
-            json.dump(data, f, indent=1)
+            f.write(text)
         os.replace(tmp, path)
     except OSError as e:
         log.error("cannot write --summary-json %s: %s", path, e.strerror)

@@ -81,13 +81,15 @@ class Importer:
     def prepare(self):
         """Expand the inputs; then (unless --dump-log-regex) pre-flight, sites and positions."""
         c = self.config
+        if not (c.dump_log_regex or c.test_format):
+            check_writable(c)
+            self.outputs_checked = True  # from here, a stop writes --summary-json (an input missing too)
+            self.stats.files = ["(stdin)" if f == "-" else f for f in c.files]
         self.files = expand(c.files)
         self.stats.files = ["(stdin)" if f == "-" else f for f in self.files]
         self.stats.stdin_used = "-" in self.files
         if c.dump_log_regex or c.test_format:
             return
-        check_writable(c)
-        self.outputs_checked = True
         with self.stats.timing(MATOMO) if not c.dry_run else contextlib.nullcontext():
             if not c.dry_run:
                 self.connection = connect(c)

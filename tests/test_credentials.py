@@ -275,3 +275,20 @@ def test_the_command_line_replaces_a_list_of_the_config_file(endpoint, tmp_path,
     assert code == 0 and "4 requests excluded by --exclude-path" in text, text
     assert sorted(r["params"]["url"].rsplit("/", 2)[1] for r in ep.received()[4:]) == ["a", "a"]
     assert "options read from the config file %s" % (home / "log-importer" / "config.toml") in text
+
+
+def test_a_logged_token_is_hidden_in_the_summary_json_too(endpoint, tmp_path):
+    """The trial: an invalid line quoting the run's own token (an API call the web server
+    logged) put it in clear in --summary-json's invalid_reasons, though not on screen."""
+    from conftest import cli
+    ep = endpoint()
+    log = tmp_path / "access.log"
+    log.write_text("\n".join([line()] * 5 + ["junk GET /x?token_auth=%s zz" % TOKEN,
+                                                  "junk with the token alone %s" % TOKEN]) + "\n")
+    summary = tmp_path / "summary.json"
+    code, text = cli(["--url", ep.url, "--token-auth", TOKEN, "--idsite", 1, "--summary-json", summary, log])
+    assert code == 0, text
+    written = summary.read_text()
+    assert TOKEN not in written and TOKEN not in text
+    reasons = json.loads(written)["invalid_reasons"][str(log)]
+    assert "token_auth=<hidden>" in json.dumps(reasons)

@@ -235,6 +235,21 @@ def test_summary_json_is_written_when_a_check_before_sending_stops_the_run(endpo
     assert data["exit_code"] == 2 and "format" in data["error"] and ep.received() == []
 
 
+def test_summary_json_is_rewritten_when_an_input_is_missing(tmp_path):
+    """The trial: a log moved away (a missing file, a glob matching nothing) stopped the run
+    with exit 2 and left the previous run's JSON saying exit_code 0."""
+    log = tmp_path / "access.log"
+    log.write_text(line() + "\n")
+    summary = tmp_path / "summary.json"
+    code, text = cli(["--dry-run", "--summary-json", summary, log])
+    assert code == 0 and json.loads(summary.read_text())["exit_code"] == 0
+    for missing in (tmp_path / "rotated*.log", tmp_path / "gone.log"):
+        code, text = cli(["--dry-run", "--summary-json", summary, log, missing])
+        assert code == 2, text
+        data = json.loads(summary.read_text())
+        assert data["exit_code"] == 2 and data["error"] == text.strip().removeprefix("log-importer: error: ")
+
+
 def test_summary_json_of_a_dry_run_says_nothing_was_sent(tmp_path, loggen):
     log = loggen(500, seed=35)
     summary = tmp_path / "summary.json"

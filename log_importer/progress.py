@@ -63,6 +63,14 @@ class Progress:
         self.bytes_done = bytes_done
         self.delay = max(0.05, delay)
         self.dry_run = dry_run
+        if terminal:
+            try:
+                sized = os.get_terminal_size(stream.fileno()).columns > 0
+            except (AttributeError, ValueError, OSError):
+                sized = False
+            # A terminal that does not say its size (a serial console, some `docker exec -t`):
+            # tqdm draws nothing there, so the plain lines are written instead.
+            terminal = sized
         self.terminal = terminal
         self.bar = None
         self._stop = threading.Event()
@@ -74,12 +82,8 @@ class Progress:
         self._started = time.monotonic()
         if terminal:
             from tqdm import tqdm  # lazily: only runs that show a bar pay for it
-            try:
-                sized = os.get_terminal_size(stream.fileno()).columns > 0
-            except (AttributeError, ValueError, OSError):
-                sized = False  # a terminal that does not say its width: 100 columns
             self.bar = tqdm(total=self.total, unit="B", unit_scale=True, unit_divisor=1024, file=stream,
-                            dynamic_ncols=sized, ncols=None if sized else 100, desc=self._desc(0), leave=True,
+                            dynamic_ncols=True, desc=self._desc(0), leave=True,
                             smoothing=SMOOTHING, mininterval=0, miniters=1)
 
     # Life cycle ----------------------------------------------------------------------------

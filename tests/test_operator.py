@@ -318,6 +318,33 @@ def test_progress_on_a_terminal_is_a_bar_with_one_line_per_file(endpoint, loggen
     assert "done: %s: 3,000 lines" % plain in screen and "done: %s: 3,000 lines" % packed in screen
 
 
+def test_a_terminal_without_a_size_gets_the_plain_progress_lines(endpoint, loggen):
+    """The trial: on a terminal that says 0x0 (a serial console, `script` without a tty) tqdm drew
+    nothing at all, not even the final state."""
+    ep = endpoint(delay_ms=20)
+    log = loggen(3000, seed=37)
+    master, slave = pty.openpty()  # a new pseudo-terminal says 0 rows and 0 columns
+    assert struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))[:2] == (0, 0)
+    proc = subprocess.Popen([CLI] + [str(a) for a in to(ep, "--recorder-max-payload-size", 50,
+                                                          "--show-progress-delay", "0.2", log)],
+                            stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, text=True)
+    os.close(slave)
+    chunks = []
+    while select.select([master], [], [], 60)[0]:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data.decode("utf-8", "replace"))
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    screen = "".join(chunks)
+    assert "log-importer: progress: finished: 100% of " in screen, screen
+
+
 def test_progress_when_stderr_is_not_a_terminal_is_a_plain_line_every_delay(endpoint, loggen):
     ep = endpoint(delay_ms=100)
     log = loggen(3000, seed=39)

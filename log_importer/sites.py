@@ -224,7 +224,8 @@ class SiteResolver:
     def _resolve_host(self, key) -> Site | None:
         c = self.config
         for pattern, idsite in c.site_map:
-            if fnmatch.fnmatchcase(key, pattern):
+            # the key has no `www.`: `*.example.com` maps www.example.com too, as --hostname does
+            if fnmatch.fnmatchcase(key, pattern) or fnmatch.fnmatchcase("www." + key, pattern):
                 return Site(idsite, self.main_url(idsite, "--site-map"))
         idsite = self._lookup(key)
         if idsite is not None:

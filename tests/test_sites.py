@@ -106,6 +106,18 @@ def test_site_map_first_match_wins_before_matomo_and_fallback(endpoint, tmp_path
     assert len(lookups) == 2  # blog.example.org and unknown.org: the map answered the others
 
 
+def test_a_site_map_wildcard_maps_the_www_host_too(endpoint, tmp_path):
+    """The trial: `*.example.com 2` sent www.example.com to Matomo's lookup (site 1), since hosts are
+    compared without `www.`; --hostname '*.example.com' keeps it."""
+    ep = endpoint(sites={1: "https://www.example.com", 2: "http://blog.example.org"})
+    site_map = tmp_path / "sites.map"
+    site_map.write_text("*.example.com 2\n")
+    log = hosts_log(tmp_path, ["www.example.com", "WWW.Example.COM", "cdn.example.com", "example.com"])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--site-map", site_map, log])
+    assert code == 0, text
+    assert [r["params"]["idsite"] for r in ep.received()] == [2, 2, 2, 2]  # example.com is www.example.com's host
+
+
 @pytest.mark.parametrize("text,message", [
     ("example.com\n", "line 1: expected 'host-pattern idsite', got 'example.com'"),
     ("a.com 1\nb.com two\n", "line 2: expected 'host-pattern idsite', got 'b.com two'"),

@@ -541,8 +541,9 @@ class ChunkProcessor:
         if not qs or not path.lower().endswith(self._tracker_files):
             return None, why.NOT_TRACKER
         rargs = replay_args(qs, c.add_to_date)
-        if "idsite" not in rargs:
-            return None, why.NO_IDSITE
+        idsite = rargs.get("idsite")
+        if idsite.__class__ is not str or not (idsite.isascii() and idsite.isdigit()) or idsite.strip("0") == "":
+            return None, why.NO_IDSITE  # none, or one no site can have (abc, -1, 1.5, a[]): never a site
         return rargs, REPLAY_KEY_PREFIX + str(rargs["idsite"])
 
 

@@ -289,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --client-ip-from-forwarded-for: a proxy address or CIDR network skipped in "
                    "X-Forwarded-For like private addresses; repeatable")
     g.add_argument("--replay-tracking", action="store_true",
-                   help="replay the piwik.php / matomo.php requests found in the logs (sent with rec=0)")
+                   help="replay the piwik.php / matomo.php requests found in the logs, each with its own "
+                   "parameters (rec included)")
     g.add_argument("--replay-tracking-expected-tracker-file", metavar="NAME",
                    help="with --replay-tracking: the tracker file name to expect instead of piwik.php/matomo.php")
 

@@ -19,8 +19,10 @@ BAD_DATE = "invalid date"
 BAD_TIMEZONE = "invalid timezone"
 MISSING_FIELDS = "line has no path, status or client IP"
 NOT_TRACKER = "no query string, or the path is not a tracker request"
-NO_IDSITE = "replayed request has no idsite"
+NO_IDSITE = "replayed request has no idsite"  # or one that is no site id (abc, -1, 1.5)
 UNSENDABLE = "line has a value that cannot be sent"
+# The reasons that say the format did not read a line (the others: it read it, and it is no hit).
+FORMAT_REASONS = frozenset((NOT_MATCHED, EMPTY, BAD_DATE, BAD_TIMEZONE, MISSING_FIELDS))
 
 SHOW_ABOVE = 0.01  # the share of a file's lines that are invalid above which the summary explains
 FORMAT_FITS = 0.9  # a format that read this share of a file's lines fits it: the rest are broken lines
@@ -105,7 +107,7 @@ def hint(reason: str, detail, format_name: str | None, detected: bool, read_shar
         return ("--replay-tracking replays only requests to piwik.php or matomo.php (or "
                 "--replay-tracking-expected-tracker-file) that have a query string")
     if reason == NO_IDSITE:
-        return "a replayed tracking request needs its idsite parameter"
+        return "a replayed tracking request needs its idsite parameter, a site id (a whole number above 0)"
     if reason == EMPTY:
         return "an empty line is never a hit"
     if reason == UNSENDABLE:

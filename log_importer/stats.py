@@ -110,11 +110,14 @@ class Stats:
                 mine[reason] = [count, line_base + i + 1, text, detail]
 
     def unreadable_inputs(self) -> list:
-        """The file indexes of the inputs whose lines read in this run were all invalid (at least
-        one): the format does not fit them (a wrong --log-format-*, or detection misled)."""
+        """The file indexes of the inputs none of whose lines read in this run the format could
+        read (at least one line; invalid_lines.FORMAT_REASONS): the format does not fit them (a
+        wrong --log-format-*, or detection misled). Lines it read that are no hit (not a tracker
+        request with --replay-tracking) are read lines."""
+        from .invalid_lines import FORMAT_REASONS
         return [fi for fi, n in self.lines_by_file.items()
-                if n and self.readable_by_file.get(fi, 0) <= 0
-                and sum(r[0] for r in self.invalid_reasons.get(fi, {}).values()) > 0]
+                if n and self.readable_by_file.get(fi, 0) <= 0 and self.invalid_reasons.get(fi)
+                and FORMAT_REASONS.issuperset(self.invalid_reasons[fi])]
 
     @property
     def elapsed(self):

@@ -271,10 +271,10 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
                    "--debug shows where)" % (_n(s.lines_undecodable), config.encoding))
     if s.no_site_kept:
         out.append("    the %s requests that did not match any known site are kept pending in the import state: once "
-                   "their site exists (see the TIPs below), the same command imports exactly them"
+                   "their site exists (see below), the same command imports exactly them"
                    % _n(s.no_site_kept) if s.no_site_kept == s.skipped[C.NO_SITE] else
                    "    %s of the requests that did not match any known site are kept pending in the import state: "
-                   "once their site exists (see the TIPs below), the same command imports exactly them"
+                   "once their site exists (see below), the same command imports exactly them"
                    % _n(s.no_site_kept))
     if s.no_site_not_kept:
         out.append("    %s requests that did not match any known site were not kept: the import state keeps at most "

@@ -122,7 +122,33 @@ def test_replayed_idsites_that_are_not_sites_are_not_reported_as_host_names(endp
     code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
     assert code == 0, text
     assert [r["params"]["idsite"] for r in ep.received()] == [1]
-    assert "2 requests that did not match any known site" in text
+    assert "1 requests that did not match any known site" in text
     assert "0 distinct hostnames did not match any existing site" in text
-    assert "2 replayed idsite values are not sites this token may write to: 999 abc" in text
+    assert "1 replayed idsite values are not sites this token may write to: 999" in text
     assert "#999" not in text and "--add-sites-new-hosts" not in text
+
+
+def test_replayed_idsites_no_site_can_have_are_invalid_lines_not_pending_for_ever(endpoint, tmp_path):
+    """The trial: idsite=abc, idsite=, -1, 1.5 and a[] were kept pending "until their site exists"."""
+    ep = endpoint()
+    values = ("abc", "", "-1", "1.5", "0", "%C2%B2")
+    log = write(tmp_path, [line(request="GET /matomo.php?idsite=%s&rec=1&url=https%%3A%%2F%%2Fwww.example.com%%2F "
+                                        "HTTP/1.1" % v) for v in values]
+                + [line(request="GET /matomo.php?idsite[]=1&rec=1 HTTP/1.1")] * 30)
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
+    assert code == 0, text
+    assert ep.received() == []
+    assert "36 invalid log lines" in text and "0 requests that did not match any known site" in text
+    assert "replayed request has no idsite" in text and "a site id (a whole number above 0)" in text
+
+
+def test_replaying_a_log_without_tracker_requests_is_no_failure(endpoint, tmp_path):
+    """The trial: an hour without tracker requests ended with exit 1, "none of its lines could be
+    read with the format", and the position kept: every cron run read the lines again."""
+    ep = endpoint()
+    log = write(tmp_path, [line(request="GET /page%d HTTP/1.1" % k) for k in range(30)])
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
+    assert code == 0, text
+    assert "could not be read" not in text and "not that of" not in text
+    code, text = importer(["--url", ep.url, "--token-auth", TOKEN, "--replay-tracking", log])
+    assert "skipped 30 lines already imported" in text

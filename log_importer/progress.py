@@ -50,12 +50,14 @@ class Progress:
 
     `files`: display names; `sizes`: their sizes in bytes (None: standard input); `bytes_done()`
     (called from the display's thread) gives the input bytes done. `terminal`: draw a tqdm bar
-    (else plain lines).
+    (else plain lines). `stopping` (a threading.Event): set once a signal stopped the reading,
+    after which no time left is shown (the rest will not be read).
     """
 
     def __init__(self, stats: Stats, stream, files: list, sizes: list, bytes_done,
-                 delay: float = 1.0, dry_run: bool = False, terminal: bool = True):
+                 delay: float = 1.0, dry_run: bool = False, terminal: bool = True, stopping=None):
         self.stats = stats
+        self.stopping = stopping
         self.stream = stream
         self.files = files
         self.sizes = sizes
@@ -196,7 +198,8 @@ class Progress:
         elif index is not None:
             where += " (%s)" % self.files[index]
         text = "%s, %s" % (where, self._postfix(rates))
-        if not final and self.total and rates[0] > 0 and done < self.total:
+        stopping = self.stopping is not None and self.stopping.is_set()
+        if not final and not stopping and self.total and rates[0] > 0 and done < self.total:
             text += ", %s left" % duration_text((self.total - done) / rates[0])
         if final:
             return ("finished: " if self._complete else "stopped: ") + text

@@ -125,7 +125,7 @@ class Importer:
             from .progress import Progress
             terminal = self._terminal()
             self.progress = Progress(self.stats, self.err, self.stats.files, sizes, self._bytes_done,
-                                     c.show_progress_delay, c.dry_run, terminal)
+                                     c.show_progress_delay, c.dry_run, terminal, self.stop_reading)
             if terminal:  # messages go above the bar, not through it
                 from tqdm.contrib.logging import logging_redirect_tqdm
                 redirect = logging_redirect_tqdm(loggers=[log])

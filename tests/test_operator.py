@@ -99,6 +99,8 @@ def test_a_signal_shows_the_true_position_and_the_command_to_continue(endpoint, 
     # the progress stops where the import stands: not at 100%
     final = [ln for ln in out.splitlines() if ln.startswith("log-importer: progress: stopped: ")]
     assert len(final) == 1 and "100%" not in final[0], out
+    after = out[out.index("%s: stopping" % signal.Signals(sig).name):]
+    assert not [ln for ln in after.splitlines() if ln.startswith("log-importer: progress:") and " left" in ln], after
     done = int(re.search(r"stopped: (\d+)% of ", final[0]).group(1))
     assert 0 < done < 100
     summary = out[out.index("Logs import summary"):]

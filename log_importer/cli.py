@@ -588,6 +588,12 @@ def warn_about_options(config: Config):
             logging.getLogger("log_importer").warning(
                 "--useragent-exclude %r: the value is a plain substring (any case), not a pattern: "
                 "* and ? match only themselves", text)
+    for option, patterns in (("--include-path", config.include_paths), ("--exclude-path", config.exclude_paths)):
+        for pattern in patterns:
+            if not pattern.startswith(("/", "*", "?", "[", "http://", "https://")):
+                logging.getLogger("log_importer").warning(
+                    "%s %r: logged paths start with / (/docs/page), so this pattern matches none of them: did "
+                    "you mean %r?", option, pattern, "/" + pattern)
 
 
 def _check_encoding(name):

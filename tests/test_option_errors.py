@@ -43,3 +43,14 @@ def test_messages_argparse_does_not_know_are_kept():
     assert explain("the following arguments are required: FILE", ["--url"]) == \
         "the following arguments are required: FILE"
     assert explain("argument --x: invalid weird value: 'y'", ["--x"]) == "argument --x: invalid value 'y'"
+
+
+def test_a_path_pattern_without_its_leading_slash_is_warned_about(tmp_path, loggen):
+    """The trial: --include-path 'docs/*' excluded every line, silently."""
+    from conftest import cli
+    log = loggen(200, seed=3)
+    code, text = cli(["--dry-run", "--include-path", "docs/*", "--exclude-path", "/ok/*", log])
+    assert code == 0, text
+    assert "WARNING: --include-path 'docs/*': logged paths start with / (/docs/page), so this pattern matches none " \
+           "of them: did you mean '/docs/*'?" in text
+    assert "--exclude-path '/ok/*'" not in text

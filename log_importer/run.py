@@ -79,11 +79,14 @@ class Importer:
         self.finished = False         # finish() wrote the summary and --summary-json
 
     def prepare(self):
-        """Expand the inputs; then (unless --dump-log-regex) pre-flight, sites and positions."""
+        """Check the outputs can be written, expand the inputs; then (unless --dump-log-regex or
+        --test-format) pre-flight, sites and positions. From the outputs' check on, a run that
+        stops writes --summary-json (run()), an input missing included: its `inputs` are then
+        the names as given."""
         c = self.config
         if not (c.dump_log_regex or c.test_format):
             check_writable(c)
-            self.outputs_checked = True  # from here, a stop writes --summary-json (an input missing too)
+            self.outputs_checked = True
             self.stats.files = ["(stdin)" if f == "-" else f for f in c.files]
         self.files = expand(c.files)
         self.stats.files = ["(stdin)" if f == "-" else f for f in self.files]

@@ -282,17 +282,15 @@ def test_a_dry_run_counts_a_copy_once_as_the_import_does(endpoint, loggen, tmp_p
 
 
 # Progress ----------------------------------------------------------------------------------------------
-def test_progress_on_a_terminal_is_a_bar_with_one_line_per_file(endpoint, loggen, tmp_path):
-    ep = endpoint(delay_ms=20)
-    plain = loggen(3000, seed=37)
-    packed = tmp_path / "b.log.gz"
-    packed.write_bytes(gzip.compress(loggen(3000, seed=38).read_bytes()))
-    total = plain.stat().st_size + packed.stat().st_size  # compressed files by their compressed bytes
+def on_a_terminal(args, size=None):
+    """Run the console script with stderr on a pseudo-terminal of `size` (rows, columns; None: a
+    new pty's 0 x 0); assert it exits 0; return (stdout, what the terminal showed)."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))  # a terminal of 200 columns
-    proc = subprocess.Popen([CLI] + [str(a) for a in to(ep, "--recorder-max-payload-size", 50,
-                                                          "--show-progress-delay", "0.2", plain, packed)],
-                            stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, text=True)
+    if size is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    assert struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))[:2] == (size or (0, 0))
+    proc = subprocess.Popen([CLI] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=slave, cwd=ROOT,
+                            text=True)
     os.close(slave)
     chunks = []
     while True:
@@ -308,7 +306,17 @@ def test_progress_on_a_terminal_is_a_bar_with_one_line_per_file(endpoint, loggen
     os.close(master)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    screen = "".join(chunks)
+    return out, "".join(chunks)
+
+
+def test_progress_on_a_terminal_is_a_bar_with_one_line_per_file(endpoint, loggen, tmp_path):
+    ep = endpoint(delay_ms=20)
+    plain = loggen(3000, seed=37)
+    packed = tmp_path / "b.log.gz"
+    packed.write_bytes(gzip.compress(loggen(3000, seed=38).read_bytes()))
+    total = plain.stat().st_size + packed.stat().st_size  # compressed files by their compressed bytes
+    out, screen = on_a_terminal(to(ep, "--recorder-max-payload-size", 50, "--show-progress-delay", "0.2", plain,
+                                   packed), size=(40, 200))  # a terminal of 200 columns
     frames = [f for f in re.split(r"[\r\n]", screen) if "%|" in f]
     assert frames, screen
     last = frames[-1]
@@ -325,25 +333,7 @@ def test_a_terminal_without_a_size_gets_the_plain_progress_lines(endpoint, logge
     nothing at all, not even the final state."""
     ep = endpoint(delay_ms=20)
     log = loggen(3000, seed=37)
-    master, slave = pty.openpty()  # a new pseudo-terminal says 0 rows and 0 columns
-    assert struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))[:2] == (0, 0)
-    proc = subprocess.Popen([CLI] + [str(a) for a in to(ep, "--recorder-max-payload-size", 50,
-                                                          "--show-progress-delay", "0.2", log)],
-                            stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, text=True)
-    os.close(slave)
-    chunks = []
-    while select.select([master], [], [], 60)[0]:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data.decode("utf-8", "replace"))
-    os.close(master)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    screen = "".join(chunks)
+    out, screen = on_a_terminal(to(ep, "--recorder-max-payload-size", 50, "--show-progress-delay", "0.2", log))
     assert "log-importer: progress: finished: 100% of " in screen, screen
 
 

@@ -221,12 +221,6 @@ def _compile(items, plain: bool, core=False) -> str:
         quoted = before.endswith('"') and (after or "").startswith('"')
         following = after[0] if after else None
         glued = after is None and i + 1 < n
-        if not quoted and _free_text(item) and (i == n - 1 or (following is not None and not following.isspace())):
-            # A header written without quotes holds spaces (a user agent): it runs to the end of
-            # the line when it is last, else to the separator that follows it.
-            sep = "" if i == n - 1 else re.escape(following)
-            out.append(_named(item.target, "[^%s]+" % sep if sep else ".+", core))
-            continue
         out.append(_piece_regex(item, quoted, following, glued, quoted_text, plain, items[i + 1:], core))
     return "".join(out)
 
@@ -296,6 +290,10 @@ def _piece_regex(p: Piece, quoted, following, glued, quoted_text, plain, rest, c
         regex = r'[^\s?"]*'
     elif glued:
         regex = r"\S*?"
+    elif _free_text(p) and not rest:
+        regex = ".+"  # a header written without quotes holds spaces (a user agent): last, to the line's end
+    elif _free_text(p) and following is not None and not following.isspace():
+        regex = "[^%s]+" % re.escape(following)  # else to the separator that follows it
     elif following is not None and not following.isspace():
         regex = r"[^\s%s]*" % re.escape(following)
     else:

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import classify as C
+from .invalid_lines import FORMAT_REASONS
 
 MATOMO = "matomo"   # the main thread waited for Matomo
 IDLE = "idle"       # the main thread waited for standard input
@@ -114,7 +115,6 @@ class Stats:
         read (at least one line; invalid_lines.FORMAT_REASONS): the format does not fit them (a
         wrong --log-format-*, or detection misled). Lines it read that are no hit (not a tracker
         request with --replay-tracking) are read lines."""
-        from .invalid_lines import FORMAT_REASONS
         return [fi for fi, n in self.lines_by_file.items()
                 if n and self.readable_by_file.get(fi, 0) <= 0 and self.invalid_reasons.get(fi)
                 and FORMAT_REASONS.issuperset(self.invalid_reasons[fi])]

@@ -180,21 +180,23 @@ class MatomoApi:
                     problem += " (--request-timeout=%g s)" % c.request_timeout
                 if outcome.kind != RETRY or attempt == attempts:
                     raise ConfigError(redact(problem + " (check --url / --api-url)", token, c.password))
-                self._pause(attempt, attempts, problem, method)
+                self.pause(attempt, attempts, problem, method)
                 continue
             self.answered = True
             self.server = response.headers.get("server", "")
             if response.status_code >= 500 and attempt < attempts:
-                self._pause(attempt, attempts, "the Matomo API at %s answered HTTP %d"
+                self.pause(attempt, attempts, "the Matomo API at %s answered HTTP %d"
                             % (c.api_endpoint, response.status_code), method)
                 continue
             if final != self.url:  # remember the redirect: later calls go straight there
                 self.url = final
             return self._decode(method, response, token)
 
-    def _pause(self, attempt: int, attempts: int, problem: str, method: str):
-        """Wait before the next attempt, saying why and for how long."""
-        delay = backoff_delay(attempt, self.config.retry_delay)
+    def pause(self, attempt: int, attempts: int, problem: str, method: str, retry_after: float | None = None):
+        """Wait before attempt `attempt` + 1 of `attempts` at `method` (an API method, or what
+        else was asked of Matomo), saying why and for how long (--retry-delay's backoff, or the
+        server's Retry-After)."""
+        delay = backoff_delay(attempt, self.config.retry_delay, retry_after)
         log.warning("%s to %s; retrying in %.1f s (attempt %d of %d)",
                     redact(problem, self.token, self.config.password), method, delay, attempt + 1, attempts)
         self.sleep(delay)

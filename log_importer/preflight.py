@@ -27,7 +27,7 @@ from .api import ApiError, MatomoApi, RedirectError, make_client, obtain_token, 
 from .config import Config
 from .errors import ConfigError
 from .redaction import register
-from .responses import GIF_PREFIX, OK, RETRY, backoff_delay, classify_bulk, unreachable
+from .responses import GIF_PREFIX, OK, RETRY, classify_bulk, unreachable
 from .waiting import Wait
 
 log = logging.getLogger("log_importer")
@@ -112,10 +112,7 @@ def check_matomo(config: Config, api: MatomoApi, client: httpx.Client, token: st
         if outcome.kind != RETRY or attempt == attempts:
             break
         # A passing failure (5xx, 429, 408) is retried as the batches' are, not taken for a wrong setting.
-        delay = backoff_delay(attempt, c.retry_delay, outcome.retry_after)
-        log.warning("%s, to the check before sending; retrying in %.1f s (attempt %d of %d)",
-                    outcome.message, delay, attempt + 1, attempts)
-        api.sleep(delay)
+        api.pause(attempt, attempts, outcome.message, "the check before sending", outcome.retry_after)
     if outcome.kind == OK:
         if final != url:
             log.info("the tracker at %s redirects to %s: sending there", c.tracker_url, final.partition("?")[0])

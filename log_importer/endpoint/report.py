@@ -118,11 +118,13 @@ def render_page(ep, params: dict) -> str:
             return reports.run(method, site, {**q, **extra}, now)
 
         out.append("<p class='note'>period=%s, date=%s</p>" % (e(period), e(date)))
-        summary = get("VisitsSummary.get") or {}
+        # One period asked (a day, a week, ...): its summary, the same days as the range, with what
+        # the API gives only per period (unique visitors)
+        summary = (reports.run("VisitsSummary.get", site, {"period": asked[0], "date": asked[1]}, now) if asked
+                   else get("VisitsSummary.get")) or {}
         actions = get("Actions.get") or {}
-        own = reports.run("VisitsSummary.get", site, {"period": asked[0], "date": asked[1]}, now) if asked else None
-        if own is not None and (not own or "nb_uniq_visitors" in own):  # day, week, month: the API's
-            uniques = ("Unique visitors", (own or {}).get("nb_uniq_visitors", 0))
+        if asked and (not summary or "nb_uniq_visitors" in summary):  # day, week, month: the API's
+            uniques = ("Unique visitors", summary.get("nb_uniq_visitors", 0))
         else:  # Matomo's API gives none for a range or a year: counted here, and said so
             uniques = ("Unique visitors*", ep.store.query(
                 "SELECT count(DISTINCT idvisitor) FROM visit WHERE idsite = ? AND day BETWEEN ? AND ?",

@@ -58,6 +58,11 @@ def _top_bots(stats: Stats) -> list[str]:
     return ["%*s %s" % (width, _n(hits), Bot(*bot).label()) for bot, hits in top]
 
 
+def bots_imported(stats: Stats, config: Config) -> int:
+    """With --enable-bots, the hits to import that are bots' (else 0: bots are skipped)."""
+    return sum(stats.bot_hits.values()) if config.enable_bots else 0
+
+
 def _with_parts(line: str, parts: list, indent: str) -> list[str]:
     """`line`, and its parts below it, indented: the line ends with a colon only when parts follow."""
     if not parts:
@@ -82,9 +87,9 @@ def _lines_section(s: Stats, config: Config) -> list[str]:
     hits = "%s requests %s" % (_n(s.hits_built), "would be imported" if dry else "to import")
     if s.downloads:
         hits += ", %s of them downloads" % _n(s.downloads)
-    bots_imported = sum(s.bot_hits.values()) if config.enable_bots else 0
-    if bots_imported:
-        hits += ", %s of them bots" % _n(bots_imported)
+    bots = bots_imported(s, config)
+    if bots:
+        hits += ", %s of them bots" % _n(bots)
     sent = []
     if not dry:
         sent.append("%s requests imported successfully" % _n(s.tracked))
@@ -253,11 +258,12 @@ def render(stats: Stats, config: Config, interrupted: str | None = None, state_p
     if stats.resumed or s.no_site_reread or s.no_site_waiting:
         out.append("")
     out += ["    " + line for line in _lines_section(s, config)]
-    if config.enable_bots and s.bot_hits:
+    bots = bots_imported(s, config)
+    if bots:
         top = _top_bots(s)
         out += ["    " + line for line in _with_parts(
             "%s of the requests to import are bots (--enable-bots: sent with bots=1); the %d bots seen most (of %d)"
-            % (_n(sum(s.bot_hits.values())), len(top), len(s.bot_hits)), top, "    ")]
+            % (_n(bots), len(top), len(s.bot_hits)), top, "    ")]
     if config.options_file:
         out.append("    options read from the config file %s; those given on the command line replace its own"
                    % config.options_file)
@@ -358,7 +364,7 @@ def summary_data(stats: Stats, config: Config, code: int, error: str | None, sig
         "input_errors": s.input_errors, "state_file": state_path, "config_file": config.options_file,
         "continue_command": continue_command,
         "top_bots_skipped": [] if config.enable_bots else top_bots,
-        "bots_imported": sum(s.bot_hits.values()) if config.enable_bots else 0,
+        "bots_imported": bots_imported(s, config),
         "top_bots_imported": top_bots if config.enable_bots else [],
         "concurrent_requests": (None if s.pace is None else
                                 dict(zip(("auto", "at_end", "lowest", "highest"), s.pace))),

@@ -41,6 +41,11 @@ MAX_GENERATION_MS = 16_777_215
 _UNSET = object()
 
 
+def date_converter(fmt: Format, config: Config) -> DateConverter:
+    """The `cdt` of a date of `fmt` as the import sends it: --add-to-date, --log-timezone."""
+    return DateConverter(fmt.date_format, config.add_to_date, timebounds.zone(config.log_timezone))
+
+
 @dataclass
 class Site:
     idsite: object
@@ -149,8 +154,7 @@ class ChunkProcessor:
         found = self._parsers.get(key)
         if found is None:
             parser = fmt.compile(self.extra_groups, self.config.ignore_groups)
-            found = (parser, DateConverter(fmt.date_format, self.config.add_to_date,
-                                           timebounds.zone(self.config.log_timezone)))
+            found = (parser, date_converter(fmt, self.config))
             self._parsers[key] = found
         return found
 

@@ -48,6 +48,11 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def display_names(files) -> list:
+    """The inputs as the summary names them: standard input as "(stdin)"."""
+    return ["(stdin)" if f == STDIN else f for f in files]
+
+
 def worker_count(config: Config) -> int:
     if config.debug_request_limit is not None:
         return 1  # the limit is counted in order, inline
@@ -87,9 +92,9 @@ class Importer:
         if not (c.dump_log_regex or c.test_format):
             check_writable(c)
             self.outputs_checked = True
-            self.stats.files = ["(stdin)" if f == "-" else f for f in c.files]
+            self.stats.files = display_names(c.files)
         self.files = expand(c.files)
-        self.stats.files = ["(stdin)" if f == "-" else f for f in self.files]
+        self.stats.files = display_names(self.files)
         self.stats.stdin_used = "-" in self.files
         if c.dump_log_regex or c.test_format:
             return
@@ -289,12 +294,10 @@ class Importer:
         """--test-format FILE: the format of FILE (given or detected) and the fields it reads from
         the first lines, as a table, with the `cdt` each line's date gives (in UTC, after
         --log-timezone and --add-to-date)."""
-        from formats.base import DateConverter
         from formats.explain import fields_table
-        from .timebounds import zone
-        c = self.config
-        fmt, head = self._format_of(c.test_format)
-        dates = DateConverter(fmt.date_format, c.add_to_date, zone(c.log_timezone))
+        from .chunks import date_converter
+        fmt, head = self._format_of(self.config.test_format)
+        dates = date_converter(fmt, self.config)
         self.out.write("format: %s\n" % fmt.name)
         self.out.write("".join(text + "\n" for text in fields_table(fmt, head, TEST_FORMAT_LINES, dates=dates)))
         return EXIT_OK

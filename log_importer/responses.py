@@ -134,6 +134,12 @@ def _page_title(body: bytes) -> str:
     return ""
 
 
+def _named_cause(text: bytes, known: list) -> str | None:
+    """The cause of the first of `known` [(pattern, cause)] found in the start of `text`, or None."""
+    head = text[:4000]
+    return next((cause for pattern, cause in known if pattern.search(head)), None)
+
+
 def likely_cause(status: int, body: bytes, bulk: bool = True) -> tuple[str, str]:
     """What answered and why, from an answer that is not the tracker's expected one.
 
@@ -148,15 +154,11 @@ def likely_cause(status: int, body: bytes, bulk: bool = True) -> tuple[str, str]
         return ("an empty body", "PHP stopped without output (Matomo's PHP error log says why), or a proxy "
                                  "cut the answer")
     if _DB_TEXT.search(body[:4000]):
-        for pattern, cause in _DB_ERRORS:
-            if pattern.search(body[:4000]):
-                break
-        else:
-            cause = "the database server or Matomo's connection to it"
+        cause = _named_cause(body, _DB_ERRORS) or "the database server or Matomo's connection to it"
         return ("the text '%s'" % _snippet(body, 120), "Matomo's database failed: " + cause)
-    for pattern, cause in _PHP_ERRORS:
-        if pattern.search(body[:4000]):
-            return ("the text '%s'" % _snippet(body, 120), cause)
+    cause = _named_cause(body, _PHP_ERRORS)
+    if cause is not None:
+        return ("the text '%s'" % _snippet(body, 120), cause)
     if body.startswith(GIF_PREFIX):
         if bulk:
             return ("a GIF image", "QueuedTracking answered it (it must honour queuedtracking=0), or the "
@@ -195,9 +197,9 @@ def _tracker_error(message) -> str:
     if not message:
         return " (without a message): Matomo's error log says why"
     raw = str(message).encode("utf-8", "replace")
-    for pattern, cause in _DB_ERRORS + _PHP_ERRORS:
-        if pattern.search(raw[:4000]):
-            return ": '%s': %s" % (_snippet(raw, 200), cause)
+    cause = _named_cause(raw, _DB_ERRORS + _PHP_ERRORS)
+    if cause is not None:
+        return ": '%s': %s" % (_snippet(raw, 200), cause)
     return ": '%s' (Matomo's error log says more)" % _snippet(raw, 200)
 
 
